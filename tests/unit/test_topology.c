@@ -602,6 +602,36 @@ static void test_load_file(void **state)
 	free(E);
 }
 
+static void test_examples_parse(void **state)
+{
+	/* Each shipped example loads, and declares the endpoints its comment tells users to override. */
+	static const struct { const char *file; const char *names[4]; } ex[] = {
+		{ "examples/demo.topo", { "out" } },
+		{ "examples/tone-to-wav.topo", { "out" } },
+		{ "examples/eq-volume.topo", { "in", "out" } },
+		{ "examples/mix-two.topo", { "a", "b", "out" } },
+		{ "examples/convert-s16.topo", { "in", "out" } },
+		{ "examples/alsa-null.topo", { "in" } },
+		{ "examples/guest-mix.topo", { "vm1", "out" } },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ex) / sizeof(ex[0]); i++) {
+		static struct errors E;
+		struct vd_diag diag = { .report = collect, .data = &E };
+		char *path = vd_test_source_path(ex[i].file);
+		struct vd_topology *t = NULL;
+
+		memset(&E, 0, sizeof(E));
+		if (vd_topology_load_file(path, &t, &diag) < 0)
+			fail_msg("%s: %s", path, E.n ? E.msg[0] : "?");
+		for (size_t k = 0; k < 4 && ex[i].names[k]; k++)
+			assert_int_equal(vd_topology_set_path(t, ex[i].names[k], "x.wav"), 0);
+		vd_topology_free(t);
+		free(path);
+	}
+}
+
 /* ---- building graphs (with the graph's test node types standing in for real ones) ---- */
 
 /* What the builder passed to each node's init, by node name. */
@@ -898,6 +928,7 @@ int main(void)
 		cmocka_unit_test(test_objects),
 		cmocka_unit_test(test_set_path),
 		cmocka_unit_test(test_load_file),
+		cmocka_unit_test(test_examples_parse),
 		cmocka_unit_test(test_build_and_run),
 		cmocka_unit_test(test_build_base_dir),
 		cmocka_unit_test(test_build_errors),
