@@ -58,24 +58,31 @@ static struct vd_topology *load_ok(const char *text)
 	return t;
 }
 
-/* Loading @text fails with exactly the messages @want (NULL-terminated), in order. */
+/* @r is -EINVAL and the messages in @E are exactly @want (NULL-terminated), in order. */
+static void assert_messages(int r, const struct errors *E, const char *const *want)
+{
+	size_t n = 0;
+
+	while (want[n])
+		n++;
+	for (size_t i = 0; i < E->n; i++)
+		if (i >= n || strcmp(E->msg[i], want[i]) != 0)
+			print_error("got %zu: %s\n", i, E->msg[i]);
+	assert_int_equal(r, -EINVAL);
+	assert_int_equal(E->n, n);
+	for (size_t i = 0; i < n; i++)
+		assert_string_equal(E->msg[i], want[i]);
+}
+
+/* Loading @text fails with exactly the messages @want, and yields no topology. */
 static void check_errors(const char *text, const char *const *want)
 {
 	static struct errors E;
 	struct vd_topology *t = (struct vd_topology *)&E;	/* must be reset to NULL */
-	size_t n = 0;
 	int r = load(text, &E, &t);
 
-	while (want[n])
-		n++;
-	for (size_t i = 0; i < E.n; i++)
-		if (i >= n || strcmp(E.msg[i], want[i]) != 0)
-			print_error("got %zu: %s\n", i, E.msg[i]);
-	assert_int_equal(r, -EINVAL);
+	assert_messages(r, &E, want);
 	assert_null(t);
-	assert_int_equal(E.n, n);
-	for (size_t i = 0; i < n; i++)
-		assert_string_equal(E.msg[i], want[i]);
 }
 
 #define ERRORS(text, ...) check_errors(text, (const char *const[]){ __VA_ARGS__, NULL })
@@ -598,6 +605,27 @@ static void test_load_file(void **state)
 	assert_int_equal(E->n, 1);
 	snprintf(want, sizeof(want), "%s:2:9: expected a type for node 'a', found a new line", path);
 	assert_string_equal(E->msg[0], want);
+
+	/* A directory opens but cannot be read. */
+	E->n = 0;
+	assert_int_equal(vd_topology_load_file(dir, &t, &diag), -EISDIR);
+	assert_int_equal(E->n, 1);
+	snprintf(want, sizeof(want), "%s: Is a directory", dir);
+	assert_string_equal(E->msg[0], want);
+
+	/* One byte over the limit is refused before parsing. */
+	snprintf(path, sizeof(path), "%s/huge.topo", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(fseek(f, 16 << 20, SEEK_SET), 0);
+	fputc('#', f);
+	fclose(f);
+	E->n = 0;
+	assert_int_equal(vd_topology_load_file(path, &t, &diag), -EFBIG);
+	assert_null(t);
+	assert_int_equal(E->n, 1);
+	snprintf(want, sizeof(want), "%s: file is too large for a topology (over 16 MiB)", path);
+	assert_string_equal(E->msg[0], want);
 	vd_test_rmdir(dir);
 	free(E);
 }
@@ -733,18 +761,9 @@ static void check_build_errors(const char *text, const char *const *want)
 	struct fake_types f;
 	struct vd_topology *t;
 	struct vd_graph *g;
-	size_t n = 0;
 	int r = build(text, &E, &g, &t, &f);
 
-	while (want[n])
-		n++;
-	for (size_t i = 0; i < E.n; i++)
-		if (i >= n || strcmp(E.msg[i], want[i]) != 0)
-			print_error("got %zu: %s\n", i, E.msg[i]);
-	assert_int_equal(r, -EINVAL);
-	assert_int_equal(E.n, n);
-	for (size_t i = 0; i < n; i++)
-		assert_string_equal(E.msg[i], want[i]);
+	assert_messages(r, &E, want);
 	vd_graph_free(g);
 	vd_topology_free(t);
 }
