@@ -76,16 +76,27 @@ struct vd_run_stats {
 	double audio_seconds;		/**< longest sink output in seconds */
 };
 
-/** Progress callback: done/total source frames (total -1 if unknown). */
+/** Progress callback: frames produced by the sources so far, and in all (-1 if unknown). */
 typedef void (*vd_progress_fn)(void *data, int64_t done, int64_t total);
+
+struct vd_run_options {
+	vd_progress_fn progress;	/**< may be NULL */
+	void *data;
+	double max_seconds;		/**< end the sources after this much audio (0: when they end) */
+};
 
 /**
  * Offline scheduler: run until every source has ended and every node has
  * drained, as fast as possible. Deterministic: the same inputs give
- * bit-identical outputs. Returns 0 or -errno (with @err).
+ * bit-identical outputs. With max_seconds, sources are ended (EOS) once they
+ * have produced that much, and the rest of the graph drains normally.
+ * @opts may be NULL. Returns 0 or -errno (with @err).
  */
-int vd_graph_run(struct vd_graph *g, vd_progress_fn progress, void *data,
+int vd_graph_run(struct vd_graph *g, const struct vd_run_options *opts,
 		 struct vd_run_stats *stats, struct vd_error *err);
+
+/** Name of the first source that never ends by itself (total_frames() < 0), or NULL. */
+const char *vd_graph_endless_source(const struct vd_graph *g);
 
 /** One period of work (real-time drivers). Returns 1 when everything has ended, 0, or -errno. */
 int vd_graph_cycle(struct vd_graph *g);

@@ -1,0 +1,263 @@
+/* tests/common/testnodes.c - tiny node types for graph and scheduler tests (see testnodes.h). */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testnodes.h"
+
+/* "ramp": a source of S16 mono frames 0,1,2,... for `frames` frames (prop). */
+struct ramp { uint32_t total, pos, rate; };
+
+static int ramp_init(const struct vd_node_init *init, void **self, uint32_t *ni, uint32_t *no,
+		     struct vd_error *err)
+{
+	struct ramp *r = calloc(1, sizeof(*r));
+	r->total = 1000;
+	r->rate = 48000;
+	if (vd_props_uint(init->props, "frames", 0, 1u << 30, &r->total, err) < 0 ||
+	    vd_props_uint(init->props, "rate", 1, 1000000, &r->rate, err) < 0) {
+		free(r);
+		return -EINVAL;
+	}
+	*self = r;
+	*ni = 0;
+	*no = 1;
+	return 0;
+}
+
+static int ramp_negotiate(void *self, struct vd_audio_format *in, uint32_t n_in,
+			  struct vd_audio_format *out, uint32_t n_out, struct vd_error *err)
+{
+	struct ramp *r = self;
+	vd_audio_format_init(&out[0], VD_FORMAT_S16, r->rate, 1);
+	return 0;
+}
+
+static int ramp_process(void *self, struct vd_buffer *in, uint32_t n_in, struct vd_buffer *out, uint32_t n_out)
+{
+	struct ramp *r = self;
+	int16_t *d = out[0].data;
+	uint32_t n = out[0].frames;
+	if (n > r->total - r->pos)
+		n = r->total - r->pos;
+	for (uint32_t i = 0; i < n; i++)
+		d[i] = (int16_t)(r->pos + i);
+	r->pos += n;
+	out[0].frames = n;
+	if (r->pos == r->total)
+		out[0].flags |= VD_BUFFER_EOS;
+	return 0;
+}
+
+static int64_t ramp_total(void *self) { return ((struct ramp *)self)->total; }
+static void generic_free(void *self) { free(self); }
+static void ramp_reset(void *self) { ((struct ramp *)self)->pos = 0; }
+
+const struct vd_node_ops test_ramp_ops = {
+	.version = VD_NODE_OPS_VERSION, .type = "ramp", .flags = VD_NODE_SOURCE,
+	.init = ramp_init, .free = generic_free, .negotiate = ramp_negotiate,
+	.process = ramp_process, .total_frames = ramp_total, .reset = ramp_reset,
+};
+
+/* "double": wants F32 input, multiplies by its run-time parameter "factor" (default 2),
+ * so the graph must insert converters around it and can steer it while running. */
+struct dbl { float factor; };
+
+static int dbl_init(const struct vd_node_init *init, void **self, uint32_t *ni, uint32_t *no,
+		    struct vd_error *err)
+{
+	struct dbl *d = calloc(1, sizeof(*d));
+	d->factor = 2.0f;
+	*self = d;
+	*ni = 1;
+	*no = 1;
+	return 0;
+}
+
+static int dbl_negotiate(void *self, struct vd_audio_format *in, uint32_t n_in,
+			 struct vd_audio_format *out, uint32_t n_out, struct vd_error *err)
+{
+	in[0].format = VD_FORMAT_F32;
+	out[0] = in[0];
+	return 0;
+}
+
+static int dbl_process(void *self, struct vd_buffer *in, uint32_t n_in, struct vd_buffer *out, uint32_t n_out)
+{
+	struct dbl *dd = self;
+	uint32_t n = in[0].frames < out[0].frames ? in[0].frames : out[0].frames;
+	const float *s = in[0].data;
+	float *d = out[0].data;
+	for (uint32_t i = 0; i < n; i++)
+		d[i] = s[i] * dd->factor;
+	in[0].frames = n;
+	out[0].frames = n;
+	if ((in[0].flags & VD_BUFFER_EOS) && n == in[0].frames)
+		out[0].flags |= VD_BUFFER_EOS;
+	return 0;
+}
+
+static int dbl_enum(void *self, uint32_t index, struct vd_param_info *info)
+{
+	if (index > 0)
+		return -ENOENT;
+	*info = (struct vd_param_info){ .id = 7, .name = "factor", .type = VD_PARAM_FLOAT,
+					.flags = VD_PARAM_READ | VD_PARAM_WRITE, .min = -4, .max = 4, .def = 2 };
+	return 0;
+}
+
+static int dbl_set(void *self, uint32_t id, double v)
+{
+	if (id != 7 || v < -4 || v > 4)
+		return -EINVAL;
+	((struct dbl *)self)->factor = (float)v;
+	return 0;
+}
+
+static int dbl_get(void *self, uint32_t id, double *v)
+{
+	if (id != 7)
+		return -EINVAL;
+	*v = ((struct dbl *)self)->factor;
+	return 0;
+}
+
+const struct vd_node_ops test_double_ops = {
+	.version = VD_NODE_OPS_VERSION, .type = "double", .init = dbl_init, .free = generic_free,
+	.negotiate = dbl_negotiate, .process = dbl_process,
+	.enum_params = dbl_enum, .set_param = dbl_set, .get_param = dbl_get,
+};
+
+/* "tconv": a minimal stand-in for the library's convert node (S16 <-> F32, mono). */
+struct tconv { enum vd_sample_format to; enum vd_sample_format from; };
+
+static int tconv_init(const struct vd_node_init *init, void **self, uint32_t *ni, uint32_t *no,
+		      struct vd_error *err)
+{
+	struct tconv *c = calloc(1, sizeof(*c));
+	uint32_t ch = 1;
+	c->to = VD_FORMAT_F32;
+	vd_props_format(init->props, "format", &c->to, err);
+	vd_props_uint(init->props, "channels", 1, 32, &ch, err);
+	*self = c;
+	*ni = 1;
+	*no = 1;
+	return 0;
+}
+
+static int tconv_negotiate(void *self, struct vd_audio_format *in, uint32_t n_in,
+			   struct vd_audio_format *out, uint32_t n_out, struct vd_error *err)
+{
+	struct tconv *c = self;
+	c->from = in[0].format;
+	out[0] = in[0];
+	out[0].format = c->to;
+	return 0;
+}
+
+static int tconv_process(void *self, struct vd_buffer *in, uint32_t n_in, struct vd_buffer *out, uint32_t n_out)
+{
+	struct tconv *c = self;
+	uint32_t n = in[0].frames < out[0].frames ? in[0].frames : out[0].frames;
+	for (uint32_t i = 0; i < n; i++) {
+		if (c->from == VD_FORMAT_S16 && c->to == VD_FORMAT_F32)
+			((float *)out[0].data)[i] = ((int16_t *)in[0].data)[i] / 32768.0f;
+		else if (c->from == VD_FORMAT_F32 && c->to == VD_FORMAT_S16)
+			((int16_t *)out[0].data)[i] = (int16_t)lrintf(((float *)in[0].data)[i] * 32768.0f);
+		else
+			return -EINVAL;
+	}
+	in[0].frames = n;
+	out[0].frames = n;
+	if ((in[0].flags & VD_BUFFER_EOS) && n == in[0].frames)
+		out[0].flags |= VD_BUFFER_EOS;
+	return 0;
+}
+
+const struct vd_node_ops test_convert_ops = {
+	.version = VD_NODE_OPS_VERSION, .type = "convert", .init = tconv_init, .free = generic_free,
+	.negotiate = tconv_negotiate, .process = tconv_process,
+};
+
+/* "capture": a sink that stores S16 mono frames (asks for S16). */
+static int cap_init(const struct vd_node_init *init, void **self, uint32_t *ni, uint32_t *no,
+		    struct vd_error *err)
+{
+	*self = calloc(1, sizeof(struct test_capture));
+	*ni = 1;
+	*no = 0;
+	return 0;
+}
+
+static int cap_negotiate(void *self, struct vd_audio_format *in, uint32_t n_in,
+			 struct vd_audio_format *out, uint32_t n_out, struct vd_error *err)
+{
+	in[0].format = VD_FORMAT_S16;
+	return 0;
+}
+
+static int cap_process(void *self, struct vd_buffer *in, uint32_t n_in, struct vd_buffer *out, uint32_t n_out)
+{
+	struct test_capture *c = self;
+	uint32_t n = in[0].frames;
+	if (n > (1u << 16) - c->n)
+		n = (1u << 16) - c->n;
+	memcpy(c->data + c->n, in[0].data, n * 2);
+	c->n += n;
+	in[0].frames = n;
+	if (in[0].flags & VD_BUFFER_EOS)
+		c->ended = true;
+	return 0;
+}
+
+struct test_capture *test_last_capture;
+static int cap_init_track(const struct vd_node_init *init, void **self, uint32_t *ni, uint32_t *no,
+			  struct vd_error *err)
+{
+	int r = cap_init(init, self, ni, no, err);
+	test_last_capture = *self;
+	return r;
+}
+
+const struct vd_node_ops test_capture_ops = {
+	.version = VD_NODE_OPS_VERSION, .type = "capture", .flags = VD_NODE_SINK,
+	.init = cap_init_track, .free = generic_free, .negotiate = cap_negotiate, .process = cap_process,
+};
+
+/* "tee2": 1 in, 2 out, passthrough any format. */
+static int tee_init(const struct vd_node_init *init, void **self, uint32_t *ni, uint32_t *no,
+		    struct vd_error *err)
+{
+	*self = calloc(1, 1);
+	*ni = 1;
+	*no = 2;
+	return 0;
+}
+
+static int tee_negotiate(void *self, struct vd_audio_format *in, uint32_t n_in,
+			 struct vd_audio_format *out, uint32_t n_out, struct vd_error *err)
+{
+	out[0] = in[0];
+	out[1] = in[0];
+	return 0;
+}
+
+static int tee_process(void *self, struct vd_buffer *in, uint32_t n_in, struct vd_buffer *out, uint32_t n_out)
+{
+	uint32_t n = in[0].frames;
+	if (n > out[0].frames) n = out[0].frames;
+	if (n > out[1].frames) n = out[1].frames;
+	memcpy(out[0].data, in[0].data, n * 2);
+	memcpy(out[1].data, in[0].data, n * 2);
+	in[0].frames = out[0].frames = out[1].frames = n;
+	if ((in[0].flags & VD_BUFFER_EOS) && n == in[0].frames)
+		out[0].flags = out[1].flags = VD_BUFFER_EOS;
+	return 0;
+}
+
+const struct vd_node_ops test_tee_ops = {
+	.version = VD_NODE_OPS_VERSION, .type = "tee2", .init = tee_init, .free = generic_free,
+	.negotiate = tee_negotiate, .process = tee_process,
+};
+

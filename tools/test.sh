@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# tools/test.sh - set up and run every test: a normal build, an ASan+UBSan build,
+# the golden runs, a fuzz smoke run, and valgrind on the CLI. Ends with "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+tools/setup-deps.sh || { echo "dependency setup failed"; exit 1; }
+
+passed=0
+failed=0
+failures=()
+
+# Each suite result counts once; meson test results are counted per test.
+count_meson() { # $1 = build dir
+  local json="$1/meson-logs/testlog.json"
+  [ -f "$json" ] || return
+  local p f
+  p=$(python3 -c 'import json,sys; r=[json.loads(l) for l in open(sys.argv[1])]; print(sum(1 for t in r if t["result"] in ("OK","EXPECTEDFAIL")))' "$json")
+  f=$(python3 -c 'import json,sys; r=[json.loads(l) for l in open(sys.argv[1])]; print("\n".join(t["name"] for t in r if t["result"] not in ("OK","EXPECTEDFAIL","SKIP")))' "$json")
+  passed=$((passed + p))
+  if [ -n "$f" ]; then
+    while read -r name; do failures+=("$1: $name"); failed=$((failed + 1)); done <<<"$f"
+  fi
+}
+
+step() { # name, command...
+  local name=$1; shift
+  echo "=== $name"
+  if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); failures+=("$name"); fi
+}
+
+build() { # dir, meson options...
+  local dir=$1; shift
+  if [ ! -f "$dir/build.ninja" ]; then
+    meson setup "$dir" "$@" >"$dir.setup.log" 2>&1 || { cat "$dir.setup.log"; return 1; }
+  fi
+  ninja -C "$dir" >"$dir.build.log" 2>&1 || { tail -50 "$dir.build.log"; return 1; }
+}
+
+echo "=== build (gcc, -Werror)"
+if build build; then
+  meson test -C build --print-errorlogs --num-processes 2 --timeout-multiplier 2
+  count_meson build
+else
+  failed=$((failed + 1)); failures+=("build")
+fi
+
+echo "=== build (ASan+UBSan)"
+if build build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbench=false; then
+  ASAN_OPTIONS=detect_leaks=1 meson test -C build-asan --print-errorlogs --num-processes 2 --timeout-multiplier 4
+  count_meson build-asan
+else
+  failed=$((failed + 1)); failures+=("build-asan")
+fi
+
+if [ -x tools/fuzz-smoke.sh ]; then
+  step "fuzz smoke (libFuzzer, clang)" tools/fuzz-smoke.sh 20
+fi
+if [ -x tools/valgrind-check.sh ]; then
+  step "valgrind (virtdsp run)" tools/valgrind-check.sh build
+fi
+
+echo
+if [ ${#failures[@]} -gt 0 ]; then
+  printf 'FAILED: %s\n' "${failures[@]}"
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
