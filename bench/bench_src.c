@@ -328,6 +328,32 @@ static double soxr_ratio(const struct result *res, const struct options *o, size
 	return mss(&res[e * MAX_DIRS + k]) / mss(&res[(size_t)s * MAX_DIRS + k]);
 }
 
+/* The reference figures came from another CPU model; say which one this run had. */
+static void print_cpu(void)
+{
+	char line[512], model[256] = "unknown";
+	int avx2 = 0, avx512 = 0, fma = 0;
+	FILE *f = fopen("/proc/cpuinfo", "r");
+
+	while (f && fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "model name", 10) && !strcmp(model, "unknown")) {
+			char *c = strchr(line, ':');
+			if (c)
+				snprintf(model, sizeof(model), "%s", c + 2);
+			model[strcspn(model, "\n")] = 0;
+		}
+		if (!strncmp(line, "flags", 5)) {
+			avx2 |= strstr(line, " avx2") != NULL;
+			fma |= strstr(line, " fma") != NULL;
+			avx512 |= strstr(line, " avx512f") != NULL;
+		}
+	}
+	if (f)
+		fclose(f);
+	printf("cpu: %s%s%s%s (reference figures: AMD EPYC Zen 4, 3.66 GHz)\n", model,
+	       avx2 ? ", AVX2" : "", fma ? ", FMA" : "", avx512 ? ", AVX-512F" : "");
+}
+
 static void print_loadavg(const char *when)
 {
 	double l[3];
@@ -666,7 +692,7 @@ int main(int argc, char **argv)
 	if (!res)
 		return 1;
 
-	printf("bench_src: %s mode; stereo float32, %zu-frame chunks; noise %.0f s, best of %u runs x %u passes;\n"
+	printf("bench_src: %s mode; stereo float32, %zu-frame chunks; noise %g s, best of %u run(s) x %u pass(es);\n"
 	       "tones %.0f s (analysed %.1f-%.1f s); probes %.1f s after %.1f s settling\n",
 	       o.full ? "full" : "quick", o.chunk, o.noise_seconds, o.runs, o.passes, p.tone_seconds,
 	       p.fit_from, p.fit_from + p.fit_seconds, p.probe_seconds, p.probe_skip);
@@ -686,6 +712,7 @@ int main(int argc, char **argv)
 		printf("%s: %s\n", src_engines[e].lib,
 		       src_engine_available(&src_engines[e]) ? src_lib_version(&src_engines[e]) : "not available");
 	}
+	print_cpu();
 	print_loadavg("at start");
 	fflush(stdout);
 
