@@ -517,13 +517,24 @@ struct tally {
 	unsigned pass, fail;
 };
 
+/* Characters as shown (UTF-8 continuation bytes take no column), for aligned columns. */
+static int columns(const char *s)
+{
+	int n = 0;
+
+	for (; *s; s++)
+		n += ((unsigned char)*s & 0xc0) != 0x80;
+	return n;
+}
+
 static void check(struct tally *t, int ok, const char *preset, const char *dir, const char *what,
 		  const char *fmt_val, double val, const char *limit)
 {
 	char v[64];
 
 	snprintf(v, sizeof(v), fmt_val, val);
-	printf("%s  %-9s %-8s %-24s %12s  (target %s)\n", ok ? "PASS" : "FAIL", preset, dir, what, v, limit);
+	printf("%s  %-9s %s%*s %-24s %12s  (target %s)\n", ok ? "PASS" : "FAIL", preset, dir,
+	       8 - columns(dir), "", what, v, limit);
 	if (ok)
 		t->pass++;
 	else

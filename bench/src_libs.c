@@ -23,6 +23,10 @@
  * The converter may land in libvirtdsp after this benchmark: weak
  * references resolve to NULL when the library does not define them, so the
  * virtdsp rows are skipped (and say why) instead of failing to link.
+ * src_engine_available() also makes one strong reference into libvirtdsp,
+ * without which the linker's --as-needed would drop the library and every
+ * weak reference would read NULL. (A static libvirtdsp would not pull the
+ * converter in through weak references: build it shared, the default.)
  */
 #pragma weak vd_resampler_new
 #pragma weak vd_resampler_free
@@ -140,7 +144,8 @@ int src_engine_available(const struct src_engine_desc *d)
 		return 0;
 #endif
 	case LIB_VIRTDSP:
-		return vd_resampler_new && vd_resampler_free && vd_resampler_process &&
+		return vd_format_sample_size(VD_FORMAT_F32) == sizeof(float) &&
+		       vd_resampler_new && vd_resampler_free && vd_resampler_process &&
 		       vd_resampler_drain && vd_resampler_max_output;
 	}
 	return 0;
