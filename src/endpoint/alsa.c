@@ -409,8 +409,10 @@ static int alsa_sink_process(void *self, struct vd_buffer *in, uint32_t n_in,
 	int ret;
 
 	if (a->eos) {
+		/* Drained: only further EOS markers are expected until a reset. */
+		done = in[0].frames;
 		in[0].frames = 0;
-		return 0;
+		return done ? -EPIPE : 0;
 	}
 	while (done < in[0].frames) {
 		snd_pcm_sframes_t n = snd_pcm_writei(a->pcm, p + done * a->frame_size,

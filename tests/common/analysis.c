@@ -89,8 +89,8 @@ static void fill_fit(double *x, size_t n, double rate, double freq, struct vd_si
 	fit->snr_db = -10 * log10((noise + 1e-300) / sig);
 }
 
-int vd_sine_fit_d(const double *xs, size_t n, size_t stride, double rate, double freq_guess,
-		  struct vd_sine_fit *fit)
+static int sine_fit_d(const double *xs, size_t n, size_t stride, double rate, double freq_guess,
+		      double rel_range, struct vd_sine_fit *fit)
 {
 	double *x = malloc(n * sizeof(double));
 	double a, b, c;
@@ -100,7 +100,7 @@ int vd_sine_fit_d(const double *xs, size_t n, size_t stride, double rate, double
 	for (size_t i = 0; i < n; i++)
 		x[i] = xs[i * stride];
 	/* Golden-section search of the residual over +-0.5% of the guess. */
-	double lo = freq_guess * 0.995, hi = freq_guess * 1.005;
+	double lo = freq_guess * (1.0 - rel_range), hi = freq_guess * (1.0 + rel_range);
 	const double g = (sqrt(5.0) - 1) / 2;
 	double f1 = hi - g * (hi - lo), f2 = lo + g * (hi - lo);
 	double e1 = fit_at(x, n, 2 * M_PI * f1 / rate, &a, &b, &c);
@@ -119,6 +119,27 @@ int vd_sine_fit_d(const double *xs, size_t n, size_t stride, double rate, double
 	fill_fit(x, n, rate, (lo + hi) / 2, fit);
 	free(x);
 	return 0;
+}
+
+int vd_sine_fit_d(const double *xs, size_t n, size_t stride, double rate, double freq_guess,
+		  struct vd_sine_fit *fit)
+{
+	return sine_fit_d(xs, n, stride, rate, freq_guess, 0.005, fit);
+}
+
+int vd_sine_fit_range(const float *x, size_t n, size_t stride, double rate, double freq_guess,
+		      double rel_range, struct vd_sine_fit *fit)
+{
+	double *d = malloc(n * sizeof(double));
+	int r;
+
+	if (!d)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		d[i] = x[i * stride];
+	r = sine_fit_d(d, n, 1, rate, freq_guess, rel_range, fit);
+	free(d);
+	return r;
 }
 
 int vd_sine_fit(const float *x, size_t n, size_t stride, double rate, double freq_guess,

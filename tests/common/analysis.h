@@ -22,6 +22,13 @@ struct vd_sine_fit {
 /** Fit x[0..n) (stride @stride) around @freq_guess; refines frequency within +-0.5%. */
 int vd_sine_fit(const float *x, size_t n, size_t stride, double rate, double freq_guess,
 		struct vd_sine_fit *fit);
+/**
+ * Like vd_sine_fit() with the refinement limited to +-@rel_range of the guess
+ * (the search assumes one minimum in range: over n samples the residual's dip
+ * is about rate/n wide, so a known frequency wants a range well below that).
+ */
+int vd_sine_fit_range(const float *x, size_t n, size_t stride, double rate, double freq_guess,
+		      double rel_range, struct vd_sine_fit *fit);
 int vd_sine_fit_d(const double *x, size_t n, size_t stride, double rate, double freq_guess,
 		  struct vd_sine_fit *fit);
 
