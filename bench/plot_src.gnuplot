@@ -14,7 +14,7 @@ have_b = strlen(b_resp) > 0
 set terminal pngcairo size 1600,1050 font "DejaVu Sans,11" noenhanced
 set output out
 set multiplot layout 2,2 title sprintf("Sample-rate conversion %s kHz: %s vs %s (stereo float32, 480-frame chunks, -1 dBFS tones)", \
-	dirname, have_a ? a_label : "(virtdsp not available)", have_b ? b_label : "(none)") font ",13"
+	dirname, have_a ? a_label : "(virtdsp not run)", have_b ? b_label : "(none)") font ",13"
 
 set grid
 set key bottom left opaque box
@@ -65,7 +65,7 @@ set ytics 20
 set key top right
 set title sprintf("Spectrum of a converted 1 kHz tone: %s", have_a ? a_label : "virtdsp")
 if (have_a) { plot a_spec u ($1/1000):2 w l ls 1 t a_label } else {
-	set label 3 "not available in this build" at graph 0.5, graph 0.5 center
+	set label 3 "not run" at graph 0.5, graph 0.5 center
 	unset key
 	plot NaN notitle
 	unset label 3

@@ -30,7 +30,7 @@ extern const size_t src_n_engines;
 /** Version string of the library behind @d ("0.1.3"), for the report header. */
 const char *src_lib_version(const struct src_engine_desc *d);
 
-/** 1 if the library is usable in this build/run (virtdsp: libvirtdsp provides the converter). */
+/** 1 if the library was found when the benchmark was built (virtdsp always is). */
 int src_engine_available(const struct src_engine_desc *d);
 
 /** Create a converter; 0 or -errno with a message in @err. Set-up is never timed. */
