@@ -688,12 +688,13 @@ static int h_rem_mem_reg(struct vd_vhost_dev *dev, struct msg *m)
 	if (need_size(dev, m, sizeof(s)) < 0 || need_fds(dev, m, 0, 1) < 0)
 		return -EIO;
 	memcpy(&s, m->payload, sizeof(s));
-	halt_all(dev, was);
-	if (vd_vhost_mem_remove(&dev->mem, &s.region) < 0) {
+	if (!vd_vhost_mem_find(&dev->mem, &s.region)) {
 		logmsg(dev, "REM_MEM_REG: no region at guest address 0x%" PRIx64 " size 0x%" PRIx64,
 		       s.region.gpa, s.region.size);
-		return restart_all(dev, was) < 0 ? -EIO : 1;
+		return 1;
 	}
+	halt_all(dev, was);
+	vd_vhost_mem_remove(&dev->mem, &s.region);
 	return restart_all(dev, was);
 }
 

@@ -116,12 +116,25 @@ static void unmap_region(struct vd_vhost_region *r)
 	memset(r, 0, sizeof(*r));
 }
 
+static bool same_region(const struct vd_vhost_region *s, const struct vd_vhost_mem_region *r)
+{
+	return s->gpa == r->gpa && s->size == r->size && s->uaddr == r->uaddr;
+}
+
+bool vd_vhost_mem_find(const struct vd_vhost_mem *m, const struct vd_vhost_mem_region *r)
+{
+	for (unsigned i = 0; i < m->n; i++)
+		if (same_region(&m->r[i], r))
+			return true;
+	return false;
+}
+
 int vd_vhost_mem_remove(struct vd_vhost_mem *m, const struct vd_vhost_mem_region *r)
 {
 	for (unsigned i = 0; i < m->n; i++) {
 		struct vd_vhost_region *s = &m->r[i];
 
-		if (s->gpa != r->gpa || s->size != r->size || s->uaddr != r->uaddr)
+		if (!same_region(s, r))
 			continue;
 		unmap_region(s);
 		memmove(s, s + 1, (m->n - i - 1) * sizeof(*s));

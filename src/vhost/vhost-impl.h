@@ -77,6 +77,8 @@ void *vd_vhost_mem_uva(const struct vd_vhost_mem *m, uint64_t uva, uint64_t len)
 /* Map @r from @fd (not closed) and add it; 0 or -errno with @err set. */
 int vd_vhost_mem_add(struct vd_vhost_mem *m, unsigned max, const struct vd_vhost_mem_region *r,
 		     int fd, struct vd_error *err);
+/* Is there a region matching gpa/size/uaddr of @r? */
+bool vd_vhost_mem_find(const struct vd_vhost_mem *m, const struct vd_vhost_mem_region *r);
 /* Remove the region matching gpa/size/uaddr of @r; -ENOENT if none. */
 int vd_vhost_mem_remove(struct vd_vhost_mem *m, const struct vd_vhost_mem_region *r);
 void vd_vhost_mem_clear(struct vd_vhost_mem *m);
