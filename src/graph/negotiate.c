@@ -234,6 +234,9 @@ static int conform(struct vd_graph *g, struct order *o, uint32_t *at, struct gli
 		   const struct vd_audio_format *want, struct vd_error *err)
 {
 	struct vd_audio_format cur = l->fmt, next;
+	/* Splices re-point links; the consumer's port is what stays fixed. */
+	struct gnode *consumer = l->to;
+	uint32_t port = l->to_port;
 	char from[128], to[128], fa[64], fb[64], num[2][24];
 	int r;
 
@@ -251,7 +254,7 @@ static int conform(struct vd_graph *g, struct order *o, uint32_t *at, struct gli
 			return r;
 		if (next.rate != want->rate)
 			return vd_error_set(err, -EINVAL, &l->loc, "the src node did not produce %u Hz", want->rate);
-		l = l->to->out[0];
+		l = consumer->in[port];
 		cur = next;
 	}
 	if (want->format != cur.format || want->channels != cur.channels) {
@@ -266,7 +269,7 @@ static int conform(struct vd_graph *g, struct order *o, uint32_t *at, struct gli
 		r = splice(g, o, at, l, "convert", p, 2, &cur, &next, err);
 		if (r < 0)
 			return r;
-		l = l->to->out[0];
+		l = consumer->in[port];
 		cur = next;
 	}
 	if (!fmt_matches(&cur, want))
