@@ -193,7 +193,6 @@ int vd_graph_create_node(struct vd_graph *g, const struct vd_graph_node_desc *d,
 		goto fail;
 	}
 	g->nodes[g->n_nodes++] = n;
-	g->prepared = false;
 	if (out)
 		*out = n;
 	return 0;
@@ -205,7 +204,7 @@ fail:
 int vd_graph_add_node(struct vd_graph *g, const struct vd_graph_node_desc *desc,
 		      struct vd_error *err)
 {
-	if (g->prepared)
+	if (g->checked)
 		return vd_error_set(err, -EBUSY, &desc->loc, "the graph is already prepared");
 	return vd_graph_create_node(g, desc, NULL, err);
 }
@@ -294,7 +293,7 @@ int vd_graph_link(struct vd_graph *g, const char *from, const char *from_port,
 	uint32_t pa, pb;
 	int r;
 
-	if (g->prepared)
+	if (g->checked)
 		return vd_error_set(err, -EBUSY, loc, "the graph is already prepared");
 	a = vd_graph_find(g, from);
 	if (!a)

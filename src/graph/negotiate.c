@@ -336,10 +336,10 @@ static uint32_t link_capacity(const struct glink *l)
 	return (uint32_t)frames;
 }
 
+/* Steps 1-3: connectivity, order, negotiation with converter insertion. Touches nothing outside. */
 int vd_graph_negotiate(struct vd_graph *g, struct vd_error *err)
 {
 	struct order o = { 0 };
-	uint32_t max_cap = 0, max_ch = 1;
 	int r;
 
 	r = check_connected(g, err);
@@ -366,6 +366,18 @@ int vd_graph_negotiate(struct vd_graph *g, struct vd_error *err)
 		goto out;
 	}
 	memcpy(g->nodes, o.v, o.n * sizeof(*o.v));
+	r = 0;
+out:
+	free(o.v);
+	return r;
+}
+
+/* Step 4: link buffers and every node's prepare() (files are created, devices configured). */
+static int allocate(struct vd_graph *g, struct vd_error *err)
+{
+	uint32_t max_cap = 0, max_ch = 1;
+	int r;
+
 	for (uint32_t i = 0; i < g->n_links; i++) {
 		struct glink *l = g->links[i];
 		free(l->buf);
@@ -374,7 +386,7 @@ int vd_graph_negotiate(struct vd_graph *g, struct vd_error *err)
 		l->buf = calloc(l->capacity, l->frame_size);
 		if (!l->buf) {
 			r = vd_error_set(err, -ENOMEM, &l->loc, "out of memory for a link buffer");
-			goto out;
+			return r;
 		}
 		l->rd = l->wr = 0;
 		l->eos = false;
@@ -407,7 +419,7 @@ int vd_graph_negotiate(struct vd_graph *g, struct vd_error *err)
 			r = n->ops->prepare(n->self, in, n->n_in, out, n->n_out, mf, &local);
 			if (r < 0) {
 				r = node_error(n, err, &local, r, "prepare");
-				goto out;
+				return r;
 			}
 		}
 	}
@@ -416,12 +428,22 @@ int vd_graph_negotiate(struct vd_graph *g, struct vd_error *err)
 	g->scratch = malloc((size_t)max_cap * max_ch * sizeof(float));
 	if (!g->scratch) {
 		r = vd_error_set(err, -ENOMEM, NULL, "out of memory");
-		goto out;
+		return r;
 	}
-	r = 0;
-out:
-	free(o.v);
-	return r;
+	return 0;
+}
+
+int vd_graph_check(struct vd_graph *g, struct vd_error *err)
+{
+	int r;
+
+	if (g->checked)
+		return 0;
+	r = vd_graph_negotiate(g, err);
+	if (r < 0)
+		return r;
+	g->checked = true;
+	return 0;
 }
 
 int vd_graph_prepare(struct vd_graph *g, struct vd_error *err)
@@ -430,7 +452,10 @@ int vd_graph_prepare(struct vd_graph *g, struct vd_error *err)
 
 	if (g->prepared)
 		return 0;
-	r = vd_graph_negotiate(g, err);
+	r = vd_graph_check(g, err);
+	if (r < 0)
+		return r;
+	r = allocate(g, err);
 	if (r < 0)
 		return r;
 	g->prepared = true;

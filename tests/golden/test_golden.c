@@ -389,6 +389,32 @@ static void test_errors_reported(void **state)
 	assert_int_equal(run("run --help"), 0);
 }
 
+/* --check validates and negotiates but creates no output file */
+static void test_check_has_no_side_effects(void **state)
+{
+	write_text("chk.topo",
+		   "pipeline p {\n  rate = 48000\n  node t tone { duration = 0.1s }\n"
+		   "  sink out file { path = \"never.wav\"; format = s16 }\n  link t -> out\n}\n");
+	expect_run_ok("run --check --describe chk.topo");
+	char *desc = read_text("stdout.txt");
+	if (!strstr(desc, "(convert) [inserted]"))
+		fail_msg("--describe after --check shows no negotiated graph:\n%s", desc);
+	free(desc);
+	char *p = path("never.wav");
+	FILE *f = fopen(p, "r");
+	if (f) {
+		fclose(f);
+		fail_msg("--check created %s", p);
+	}
+	free(p);
+	expect_run_ok("run -q chk.topo");
+	p = path("never.wav");
+	f = fopen(p, "r");
+	assert_non_null(f);
+	fclose(f);
+	free(p);
+}
+
 /* every shipped example builds (--check) */
 static void test_examples_build(void **state)
 {
@@ -426,6 +452,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rate_conversion_inserted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_demo_deterministic, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_errors_reported, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_check_has_no_side_effects, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_examples_build, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
