@@ -112,6 +112,8 @@ const char *vd_channel_name(enum vd_channel_position pos)
 
 int vd_channel_from_name(const char *name, enum vd_channel_position *pos)
 {
+	if (!name)
+		return -EINVAL;
 	for (int i = 1; i < VD_CH_POSITION_COUNT; i++) {
 		if (strcasecmp(name, vd_channel_name((enum vd_channel_position)i)) == 0) {
 			*pos = (enum vd_channel_position)i;

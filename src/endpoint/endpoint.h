@@ -1,0 +1,53 @@
+/* endpoint/endpoint.h - host endpoint node types (files, ALSA, null, attach points) and their shared helpers.
+ *
+ * Endpoints are ordinary nodes flagged VD_NODE_ENDPOINT. The file and ALSA
+ * endpoints do blocking I/O inside process(): they are offline-safe, not
+ * real-time-safe (docs/endpoints.md explains how a writer thread would lift
+ * that).
+ */
+#ifndef VD_ENDPOINT_H
+#define VD_ENDPOINT_H
+
+#include <stdint.h>
+#include <virtdsp/node.h>
+
+extern const struct vd_node_ops vd_node_file_source, vd_node_file_sink,
+	vd_node_alsa_source, vd_node_alsa_sink, vd_node_null_sink,
+	vd_node_silence_source, vd_node_attach_playback, vd_node_attach_capture;
+
+/* ---- module-internal constructors, so attach points can reuse the plain endpoints ---- */
+
+/** @path relative to @base_dir (may be NULL) unless absolute; NULL on allocation failure. */
+char *vd_endpoint_resolve_path(const char *base_dir, const char *path);
+
+/** Raw (headerless) input needs its format spelt out; fmt.format == UNKNOWN for other files. */
+struct vd_file_source_config {
+	const char *name;		/* instance name, for messages */
+	const char *path;		/* resolved */
+	const struct vd_location *loc;	/* of the path property, may be NULL */
+	bool raw;
+	struct vd_audio_format raw_format;
+};
+int vd_endpoint_file_source_new(const struct vd_file_source_config *cfg, void **self,
+				struct vd_error *err);
+
+struct vd_file_sink_config {
+	const char *name;
+	const char *path;		/* resolved */
+	const struct vd_location *loc;
+	int container;			/* index into the container table; -1: from the extension */
+	enum vd_sample_format format;	/* UNKNOWN: what arrives (or the container's nearest) */
+	uint32_t rate;			/* 0: what arrives */
+	uint32_t channels;		/* 0: what arrives */
+};
+int vd_endpoint_file_sink_new(const struct vd_file_sink_config *cfg, void **self,
+			      struct vd_error *err);
+
+/** Silence of @fmt for @frames frames (0: ends at once). */
+int vd_endpoint_silence_new(const struct vd_audio_format *fmt, uint64_t frames, void **self);
+int vd_endpoint_null_new(void **self);
+
+/** Fill @n samples of @fmt with digital silence (u8 0x80, mu-law 0xff, A-law 0xd5, else 0). */
+void vd_endpoint_fill_silence(enum vd_sample_format fmt, void *dst, size_t n);
+
+#endif

@@ -1,0 +1,854 @@
+/* endpoint/file.c - file-source and file-sink: audio files through libsndfile, bit-exact in both directions. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <sndfile.h>
+
+#include "endpoint/endpoint.h"
+
+/* ---- containers ---- */
+
+struct container {
+	const char *name;
+	int major;		/* SF_FORMAT_* container (plus a fixed codec for lossy ones) */
+	bool lossy;		/* the codec is fixed and encodes from f32 */
+	const char *ext[4];
+};
+
+static const struct container containers[] = {
+	{ "wav", SF_FORMAT_WAV, false, { "wav", "wave" } },
+	{ "wavex", SF_FORMAT_WAVEX, false, { 0 } },
+	{ "rf64", SF_FORMAT_RF64, false, { "rf64" } },
+	{ "w64", SF_FORMAT_W64, false, { "w64" } },
+	{ "aiff", SF_FORMAT_AIFF, false, { "aif", "aiff", "aifc" } },
+	{ "au", SF_FORMAT_AU, false, { "au", "snd" } },
+	{ "caf", SF_FORMAT_CAF, false, { "caf" } },
+	{ "flac", SF_FORMAT_FLAC, false, { "flac" } },
+	{ "ogg", SF_FORMAT_OGG | SF_FORMAT_VORBIS, true, { "ogg", "oga" } },
+	{ "opus", SF_FORMAT_OGG | SF_FORMAT_OPUS, true, { "opus" } },
+	{ "raw", SF_FORMAT_RAW, false, { "raw", "pcm" } },
+};
+#define N_CONTAINERS (int)(sizeof(containers) / sizeof(containers[0]))
+#define CONTAINER_RAW (N_CONTAINERS - 1)
+
+static int container_from_path(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	const char *dot = strrchr(slash ? slash : path, '.');
+
+	if (!dot)
+		return -1;
+	for (int i = 0; i < N_CONTAINERS; i++)
+		for (int e = 0; e < 4 && containers[i].ext[e]; e++)
+			if (strcasecmp(dot + 1, containers[i].ext[e]) == 0)
+				return i;
+	return -1;
+}
+
+static const char *const container_names[N_CONTAINERS + 1] = {
+	"wav", "wavex", "rf64", "w64", "aiff", "au", "caf", "flac", "ogg", "opus", "raw", NULL
+};
+
+/* ---- how samples travel between our formats and libsndfile's ---- */
+
+enum io_mode {
+	IO_SHORT,		/* s16 <-> short */
+	IO_SHORT_U8,		/* u8 <-> short (x - 128) << 8 */
+	IO_INT,			/* s32 <-> int */
+	IO_INT_S24,		/* s24 <-> int << 8 */
+	IO_INT_S24_3,		/* packed s24_3 <-> int << 8 */
+	IO_INT_S24_RAW,		/* s24 in a 32-bit raw word, stored as is */
+	IO_FLOAT,
+	IO_DOUBLE,
+	IO_BYTES,		/* mu-law/A-law codes, passed through untouched */
+};
+
+/* The libsndfile codec that stores @fmt losslessly, and how it is written. */
+static int codec_for(enum vd_sample_format fmt, int container, enum io_mode *mode)
+{
+	switch (fmt) {
+	case VD_FORMAT_U8: *mode = IO_SHORT_U8; return SF_FORMAT_PCM_U8;
+	case VD_FORMAT_S16: *mode = IO_SHORT; return SF_FORMAT_PCM_16;
+	case VD_FORMAT_S24:
+		/* A raw file keeps the 32-bit container layout (ALSA's S24_LE). */
+		if (container == CONTAINER_RAW) {
+			*mode = IO_INT_S24_RAW;
+			return SF_FORMAT_PCM_32;
+		}
+		*mode = IO_INT_S24;
+		return SF_FORMAT_PCM_24;
+	case VD_FORMAT_S24_3: *mode = IO_INT_S24_3; return SF_FORMAT_PCM_24;
+	case VD_FORMAT_S32: *mode = IO_INT; return SF_FORMAT_PCM_32;
+	case VD_FORMAT_F32: *mode = IO_FLOAT; return SF_FORMAT_FLOAT;
+	case VD_FORMAT_F64: *mode = IO_DOUBLE; return SF_FORMAT_DOUBLE;
+	case VD_FORMAT_MULAW: *mode = IO_BYTES; return SF_FORMAT_ULAW;
+	case VD_FORMAT_ALAW: *mode = IO_BYTES; return SF_FORMAT_ALAW;
+	default: return 0;
+	}
+}
+
+/*
+ * The full SF format word for writing @fmt into @container, or 0 if it
+ * cannot hold it. 8-bit goes signed where a container has no unsigned
+ * 8-bit (AIFF-C, FLAC, CAF): the conversion through short is exact.
+ */
+static int sf_format_for(int container, enum vd_sample_format fmt, uint32_t channels,
+			 uint32_t rate, const uint8_t *position, enum io_mode *mode)
+{
+	const struct container *c = &containers[container];
+	SF_INFO info = { .samplerate = rate ? (int)rate : 48000, .channels = channels ? (int)channels : 2 };
+	int major = c->major, codec;
+
+	if (c->lossy) {
+		if (fmt != VD_FORMAT_F32)
+			return 0;
+		*mode = IO_FLOAT;
+		info.format = major;
+		return sf_format_check(&info) ? info.format : 0;
+	}
+	codec = codec_for(fmt, container, mode);
+	if (!codec)
+		return 0;
+	/* Microsoft's rule: more than two channels (or a non-default map) need WAVE_FORMAT_EXTENSIBLE. */
+	if (major == SF_FORMAT_WAV && channels > 0) {
+		uint8_t def[VD_MAX_CHANNELS];
+
+		vd_channel_default_map(channels, def);
+		if (channels > 2 || (position && memcmp(def, position, channels) != 0)) {
+			info.format = SF_FORMAT_WAVEX | codec;
+			if (sf_format_check(&info))
+				return info.format;
+		}
+	}
+	if (major == SF_FORMAT_RAW)
+		major |= SF_ENDIAN_LITTLE;
+	info.format = major | codec;
+	if (sf_format_check(&info))
+		return info.format;
+	if (codec == SF_FORMAT_PCM_U8) {
+		info.format = major | SF_FORMAT_PCM_S8;
+		if (sf_format_check(&info))
+			return info.format;
+	}
+	return 0;
+}
+
+/* Nearest storable formats, best first, for what arrives. */
+static const enum vd_sample_format nearest[VD_FORMAT_COUNT][6] = {
+	[VD_FORMAT_U8] = { VD_FORMAT_U8, VD_FORMAT_S16, VD_FORMAT_S24, VD_FORMAT_S32, VD_FORMAT_F32 },
+	[VD_FORMAT_S16] = { VD_FORMAT_S16, VD_FORMAT_S24, VD_FORMAT_S32, VD_FORMAT_F32 },
+	[VD_FORMAT_S24] = { VD_FORMAT_S24, VD_FORMAT_S32, VD_FORMAT_F64, VD_FORMAT_F32, VD_FORMAT_S16 },
+	[VD_FORMAT_S24_3] = { VD_FORMAT_S24_3, VD_FORMAT_S24, VD_FORMAT_S32, VD_FORMAT_F64, VD_FORMAT_F32, VD_FORMAT_S16 },
+	[VD_FORMAT_S32] = { VD_FORMAT_S32, VD_FORMAT_F64, VD_FORMAT_S24, VD_FORMAT_F32, VD_FORMAT_S16 },
+	[VD_FORMAT_F32] = { VD_FORMAT_F32, VD_FORMAT_F64, VD_FORMAT_S32, VD_FORMAT_S24, VD_FORMAT_S16 },
+	[VD_FORMAT_F64] = { VD_FORMAT_F64, VD_FORMAT_F32, VD_FORMAT_S32, VD_FORMAT_S24, VD_FORMAT_S16 },
+	[VD_FORMAT_MULAW] = { VD_FORMAT_MULAW, VD_FORMAT_S16, VD_FORMAT_S24, VD_FORMAT_F32 },
+	[VD_FORMAT_ALAW] = { VD_FORMAT_ALAW, VD_FORMAT_S16, VD_FORMAT_S24, VD_FORMAT_F32 },
+};
+
+/* "u8, s16, s24" - the formats @container stores, for messages. */
+static void storable_list(int container, char *buf, size_t size)
+{
+	size_t len = 0;
+	enum io_mode mode;
+
+	buf[0] = '\0';
+	for (int f = 1; f < VD_FORMAT_COUNT && len < size; f++) {
+		if (!sf_format_for(container, (enum vd_sample_format)f, 2, 48000, NULL, &mode))
+			continue;
+		int n = snprintf(buf + len, size - len, "%s%s", len ? ", " : "",
+				 vd_format_name((enum vd_sample_format)f));
+		if (n < 0)
+			break;
+		len += (size_t)n;
+	}
+}
+
+/* ---- channel maps ---- */
+
+static const struct {
+	int sf;
+	uint8_t vd;
+} chmap[] = {
+	{ SF_CHANNEL_MAP_MONO, VD_CH_MONO },
+	{ SF_CHANNEL_MAP_LEFT, VD_CH_FL }, { SF_CHANNEL_MAP_RIGHT, VD_CH_FR },
+	{ SF_CHANNEL_MAP_CENTER, VD_CH_FC }, { SF_CHANNEL_MAP_LFE, VD_CH_LFE },
+	{ SF_CHANNEL_MAP_REAR_LEFT, VD_CH_RL }, { SF_CHANNEL_MAP_REAR_RIGHT, VD_CH_RR },
+	{ SF_CHANNEL_MAP_REAR_CENTER, VD_CH_RC },
+	{ SF_CHANNEL_MAP_FRONT_LEFT_OF_CENTER, VD_CH_FLC },
+	{ SF_CHANNEL_MAP_FRONT_RIGHT_OF_CENTER, VD_CH_FRC },
+	{ SF_CHANNEL_MAP_SIDE_LEFT, VD_CH_SL }, { SF_CHANNEL_MAP_SIDE_RIGHT, VD_CH_SR },
+	{ SF_CHANNEL_MAP_TOP_CENTER, VD_CH_TC },
+	{ SF_CHANNEL_MAP_TOP_FRONT_LEFT, VD_CH_TFL }, { SF_CHANNEL_MAP_TOP_FRONT_CENTER, VD_CH_TFC },
+	{ SF_CHANNEL_MAP_TOP_FRONT_RIGHT, VD_CH_TFR }, { SF_CHANNEL_MAP_TOP_REAR_LEFT, VD_CH_TRL },
+	{ SF_CHANNEL_MAP_TOP_REAR_CENTER, VD_CH_TRC }, { SF_CHANNEL_MAP_TOP_REAR_RIGHT, VD_CH_TRR },
+	/* Read-only synonyms: libsndfile distinguishes "front left" from "left", we do not. */
+	{ SF_CHANNEL_MAP_FRONT_LEFT, VD_CH_FL }, { SF_CHANNEL_MAP_FRONT_RIGHT, VD_CH_FR },
+	{ SF_CHANNEL_MAP_FRONT_CENTER, VD_CH_FC },
+};
+#define N_CHMAP (sizeof(chmap) / sizeof(chmap[0]))
+
+/* The file's channel map if libsndfile knows one (and we can name every channel), else the default. */
+static void read_channel_map(SNDFILE *sf, uint32_t channels, uint8_t *position)
+{
+	int map[VD_MAX_CHANNELS];
+
+	vd_channel_default_map(channels, position);
+	if (!sf_command(sf, SFC_GET_CHANNEL_MAP_INFO, map, (int)(sizeof(int) * channels)))
+		return;
+	for (uint32_t c = 0; c < channels; c++) {
+		size_t k;
+
+		for (k = 0; k < N_CHMAP && chmap[k].sf != map[c]; k++)
+			;
+		if (k == N_CHMAP) {
+			vd_channel_default_map(channels, position);
+			return;
+		}
+		position[c] = chmap[k].vd;
+	}
+}
+
+/* Best effort: containers without a map (plain WAV, FLAC, raw) ignore it. */
+static void write_channel_map(SNDFILE *sf, uint32_t channels, const uint8_t *position)
+{
+	int map[VD_MAX_CHANNELS];
+
+	for (uint32_t c = 0; c < channels; c++) {
+		size_t k;
+
+		for (k = 0; k < N_CHMAP && chmap[k].vd != position[c]; k++)
+			;
+		if (k == N_CHMAP)
+			return;
+		map[c] = chmap[k].sf;
+	}
+	sf_command(sf, SFC_SET_CHANNEL_MAP_INFO, map, (int)(sizeof(int) * channels));
+}
+
+/* ---- file-source ---- */
+
+struct file_source {
+	char *name;
+	char *path;
+	SNDFILE *sf;
+	struct vd_audio_format fmt;
+	enum io_mode mode;
+	int64_t total;		/* -1 if unknown */
+	int64_t pos;
+	bool eos;
+};
+
+/* The format a decoded codec is delivered in: its native precision. */
+static enum vd_sample_format native_format(int codec, enum io_mode *mode)
+{
+	switch (codec) {
+	case SF_FORMAT_PCM_S8: case SF_FORMAT_PCM_U8: case SF_FORMAT_PCM_16:
+	case SF_FORMAT_ULAW: case SF_FORMAT_ALAW:
+	case SF_FORMAT_IMA_ADPCM: case SF_FORMAT_MS_ADPCM: case SF_FORMAT_GSM610:
+	case SF_FORMAT_VOX_ADPCM: case SF_FORMAT_G721_32: case SF_FORMAT_G723_24:
+	case SF_FORMAT_G723_40: case SF_FORMAT_DWVW_12: case SF_FORMAT_DWVW_16:
+	case SF_FORMAT_DPCM_8: case SF_FORMAT_DPCM_16: case SF_FORMAT_ALAC_16:
+	case SF_FORMAT_NMS_ADPCM_16: case SF_FORMAT_NMS_ADPCM_24: case SF_FORMAT_NMS_ADPCM_32:
+		*mode = IO_SHORT;
+		return VD_FORMAT_S16;
+	case SF_FORMAT_PCM_24: case SF_FORMAT_DWVW_24: case SF_FORMAT_ALAC_20: case SF_FORMAT_ALAC_24:
+		*mode = IO_INT_S24;
+		return VD_FORMAT_S24;
+	case SF_FORMAT_PCM_32: case SF_FORMAT_ALAC_32:
+		*mode = IO_INT;
+		return VD_FORMAT_S32;
+	case SF_FORMAT_DOUBLE:
+		*mode = IO_DOUBLE;
+		return VD_FORMAT_F64;
+	default:
+		/* float, Vorbis, Opus, MPEG and anything newer: decoded as float. */
+		*mode = IO_FLOAT;
+		return VD_FORMAT_F32;
+	}
+}
+
+static void file_source_free(void *self)
+{
+	struct file_source *s = self;
+
+	if (!s)
+		return;
+	if (s->sf)
+		sf_close(s->sf);
+	free(s->path);
+	free(s->name);
+	free(s);
+}
+
+int vd_endpoint_file_source_new(const struct vd_file_source_config *cfg, void **self,
+				struct vd_error *err)
+{
+	struct file_source *s;
+	SF_INFO info = { 0 };
+	int fd, ret;
+
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->name = strdup(cfg->name ? cfg->name : "file-source");
+	s->path = strdup(cfg->path);
+	if (!s->name || !s->path) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	fd = open(s->path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+
+		ret = vd_error_set(err, -e, cfg->loc, "%s: cannot open '%s': %s",
+				   s->name, s->path, strerror(e));
+		goto fail;
+	}
+	if (cfg->raw) {
+		enum io_mode unused;
+		int codec = codec_for(cfg->raw_format.format, CONTAINER_RAW, &unused);
+
+		info.samplerate = (int)cfg->raw_format.rate;
+		info.channels = (int)cfg->raw_format.channels;
+		info.format = SF_FORMAT_RAW | SF_ENDIAN_LITTLE | codec;
+	}
+	s->sf = sf_open_fd(fd, SFM_READ, &info, SF_TRUE);
+	if (!s->sf) {
+		ret = vd_error_set(err, -EINVAL, cfg->loc, "%s: cannot read '%s': %s",
+				   s->name, s->path, sf_strerror(NULL));
+		goto fail;
+	}
+	if (info.channels < 1 || info.channels > VD_MAX_CHANNELS || info.samplerate < 1) {
+		ret = vd_error_set(err, -EINVAL, cfg->loc,
+				   "%s: '%s' has %d channels at %d Hz (1..%d channels supported)",
+				   s->name, s->path, info.channels, info.samplerate, VD_MAX_CHANNELS);
+		goto fail;
+	}
+	vd_audio_format_init(&s->fmt, native_format(info.format & SF_FORMAT_SUBMASK, &s->mode),
+			     (uint32_t)info.samplerate, (uint32_t)info.channels);
+	if (cfg->raw && cfg->raw_format.format == VD_FORMAT_S24) {
+		s->mode = IO_INT_S24_RAW;
+		s->fmt.format = VD_FORMAT_S24;
+	}
+	if (cfg->raw)
+		memcpy(s->fmt.position, cfg->raw_format.position, sizeof(s->fmt.position));
+	else
+		read_channel_map(s->sf, s->fmt.channels, s->fmt.position);
+	s->total = info.frames >= 0 && info.frames < SF_COUNT_MAX ? info.frames : -1;
+	*self = s;
+	return 0;
+fail:
+	file_source_free(s);
+	return ret;
+}
+
+static const char *const format_keys[] = { "format", "rate", "channels" };
+
+static int file_source_init(const struct vd_node_init *init, void **self,
+			    uint32_t *n_inputs, uint32_t *n_outputs, struct vd_error *err)
+{
+	struct vd_file_source_config cfg = { .name = init->name };
+	const struct vd_prop *p = vd_props_find(init->props, "path");
+	const char *path = NULL;
+	enum vd_sample_format fmt = VD_FORMAT_UNKNOWN;
+	uint32_t rate = 0, channels = 0;
+	int ret, c = -1;
+	char *full;
+
+	if ((ret = vd_props_string(init->props, "path", &path, err)) < 0 ||
+	    (ret = vd_props_enum(init->props, "container", container_names, &c, err)) < 0 ||
+	    (ret = vd_props_format(init->props, "format", &fmt, err)) < 0 ||
+	    (ret = vd_props_uint(init->props, "rate", 1, 1000000, &rate, err)) < 0 ||
+	    (ret = vd_props_uint(init->props, "channels", 1, VD_MAX_CHANNELS, &channels, err)) < 0)
+		return ret;
+	if (!path)
+		return vd_error_set(err, -EINVAL, init->props ? &init->props->loc : NULL,
+				    "%s: file-source needs a 'path'", init->name);
+	if (c < 0)
+		c = container_from_path(path);
+	cfg.raw = c == CONTAINER_RAW;
+	if (cfg.raw) {
+		if (!fmt || !rate || !channels)
+			return vd_error_set(err, -EINVAL, &p->loc,
+					    "%s: '%s' is a raw file: give its 'format', 'rate' and 'channels'",
+					    init->name, path);
+		vd_audio_format_init(&cfg.raw_format, fmt, rate, channels);
+	} else {
+		/* The header says it all; a contradicting property would be silently wrong. */
+		for (size_t k = 0; k < 3; k++) {
+			const struct vd_prop *fp = vd_props_find(init->props, format_keys[k]);
+
+			if (fp)
+				return vd_error_set(err, -EINVAL, &fp->loc,
+						    "%s: '%s' applies to raw files only; '%s' has a header",
+						    init->name, format_keys[k], path);
+		}
+	}
+	full = vd_endpoint_resolve_path(init->base_dir, path);
+	if (!full)
+		return -ENOMEM;
+	cfg.path = full;
+	cfg.loc = &p->loc;
+	ret = vd_endpoint_file_source_new(&cfg, self, err);
+	free(full);
+	if (ret < 0)
+		return ret;
+	*n_inputs = 0;
+	*n_outputs = 1;
+	return 0;
+}
+
+static int file_source_negotiate(void *self, struct vd_audio_format *in, uint32_t n_in,
+				 struct vd_audio_format *out, uint32_t n_out, struct vd_error *err)
+{
+	struct file_source *s = self;
+
+	out[0] = s->fmt;
+	return 0;
+}
+
+static int file_source_prepare(void *self, const struct vd_audio_format *in, uint32_t n_in,
+			       const struct vd_audio_format *out, uint32_t n_out,
+			       uint32_t max_frames, struct vd_error *err)
+{
+	struct file_source *s = self;
+
+	if (!vd_audio_format_equal(&out[0], &s->fmt))
+		return vd_error_set(err, -EINVAL, NULL, "%s: output format changed after negotiation",
+				    s->name);
+	return 0;
+}
+
+static sf_count_t read_frames(struct file_source *s, void *dst, sf_count_t frames)
+{
+	size_t n;
+	sf_count_t got;
+
+	switch (s->mode) {
+	case IO_SHORT:
+		return sf_readf_short(s->sf, dst, frames);
+	case IO_FLOAT:
+		return sf_readf_float(s->sf, dst, frames);
+	case IO_DOUBLE:
+		return sf_readf_double(s->sf, dst, frames);
+	case IO_INT:
+		return sf_readf_int(s->sf, dst, frames);
+	case IO_INT_S24:
+		/* libsndfile left-justifies 24-bit samples in an int. */
+		got = sf_readf_int(s->sf, dst, frames);
+		n = (size_t)got * s->fmt.channels;
+		for (size_t i = 0; i < n; i++)
+			((int32_t *)dst)[i] >>= 8;
+		return got;
+	case IO_INT_S24_RAW:
+		got = sf_readf_int(s->sf, dst, frames);
+		n = (size_t)got * s->fmt.channels;
+		for (size_t i = 0; i < n; i++)
+			((int32_t *)dst)[i] = (int32_t)((uint32_t)((int32_t *)dst)[i] << 8) >> 8;
+		return got;
+	default:
+		return -1;
+	}
+}
+
+static int file_source_process(void *self, struct vd_buffer *in, uint32_t n_in,
+			       struct vd_buffer *out, uint32_t n_out)
+{
+	struct file_source *s = self;
+	sf_count_t want = out[0].frames, got;
+
+	if (s->eos) {
+		out[0].frames = 0;
+		out[0].flags = VD_BUFFER_EOS;
+		return 0;
+	}
+	if (s->total >= 0 && want > s->total - s->pos)
+		want = s->total - s->pos;
+	got = want ? read_frames(s, out[0].data, want) : 0;
+	if (got < 0)
+		return -EIO;
+	if (got < want) {
+		if (sf_error(s->sf) != SF_ERR_NO_ERROR)
+			return -EIO;
+		s->eos = true;
+	}
+	s->pos += got;
+	if (s->total >= 0 && s->pos >= s->total)
+		s->eos = true;
+	out[0].frames = (uint32_t)got;
+	out[0].flags = s->eos ? VD_BUFFER_EOS : 0;
+	return 0;
+}
+
+static void file_source_reset(void *self)
+{
+	struct file_source *s = self;
+
+	if (sf_seek(s->sf, 0, SEEK_SET) == 0) {
+		s->pos = 0;
+		s->eos = false;
+	}
+}
+
+static int64_t file_source_total_frames(void *self)
+{
+	return ((struct file_source *)self)->total;
+}
+
+const struct vd_node_ops vd_node_file_source = {
+	.version = VD_NODE_OPS_VERSION,
+	.type = "file-source",
+	.summary = "reads an audio file (libsndfile) in its native precision",
+	.flags = VD_NODE_SOURCE | VD_NODE_ENDPOINT,
+	.init = file_source_init,
+	.free = file_source_free,
+	.negotiate = file_source_negotiate,
+	.prepare = file_source_prepare,
+	.process = file_source_process,
+	.reset = file_source_reset,
+	.total_frames = file_source_total_frames,
+};
+
+/* ---- file-sink ---- */
+
+struct file_sink {
+	char *name;
+	char *path;
+	int container;
+	enum vd_sample_format want;	/* explicit format property, or UNKNOWN */
+	uint32_t want_rate, want_channels;
+	struct vd_audio_format fmt;	/* negotiated */
+	int sf_format;
+	enum io_mode mode;
+	SNDFILE *sf;
+	void *scratch;
+	uint32_t max_frames;
+	uint64_t frames;
+	bool started;		/* something was written since open */
+	bool eos;
+};
+
+static int sink_close(struct file_sink *s)
+{
+	int ret = 0;
+
+	if (s->sf && sf_close(s->sf) != 0)
+		ret = -EIO;
+	s->sf = NULL;
+	return ret;
+}
+
+static void file_sink_free(void *self)
+{
+	struct file_sink *s = self;
+
+	if (!s)
+		return;
+	/* sf_close() rewrites the header, so even a failed run leaves a valid file. */
+	sink_close(s);
+	free(s->scratch);
+	free(s->path);
+	free(s->name);
+	free(s);
+}
+
+static int parent_writable(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir;
+	int ret;
+
+	if (!slash)
+		return access(".", W_OK) == 0 ? 0 : -errno;
+	dir = strndup(path, slash == path ? 1 : (size_t)(slash - path));
+	if (!dir)
+		return -ENOMEM;
+	ret = access(dir, W_OK) == 0 ? 0 : -errno;
+	free(dir);
+	return ret;
+}
+
+int vd_endpoint_file_sink_new(const struct vd_file_sink_config *cfg, void **self,
+			      struct vd_error *err)
+{
+	struct file_sink *s;
+	enum io_mode mode;
+	char list[128];
+	int ret;
+
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->name = strdup(cfg->name ? cfg->name : "file-sink");
+	s->path = strdup(cfg->path);
+	if (!s->name || !s->path) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	s->container = cfg->container >= 0 ? cfg->container : container_from_path(s->path);
+	if (s->container < 0) {
+		ret = vd_error_set(err, -EINVAL, cfg->loc,
+				   "%s: cannot tell the container from '%s'; set 'container' to one of: "
+				   "wav, wavex, rf64, w64, aiff, au, caf, flac, ogg, opus, raw",
+				   s->name, s->path);
+		goto fail;
+	}
+	s->want = cfg->format;
+	s->want_rate = cfg->rate;
+	s->want_channels = cfg->channels;
+	if (s->want && !sf_format_for(s->container, s->want, 0, 0, NULL, &mode)) {
+		storable_list(s->container, list, sizeof(list));
+		ret = vd_error_set(err, -EINVAL, cfg->loc,
+				   "%s: the %s container cannot store %s samples (it stores: %s)", s->name,
+				   containers[s->container].name, vd_format_name(s->want), list);
+		goto fail;
+	}
+	/* Fail at load time, not after a long run, when the file cannot be created. */
+	ret = parent_writable(s->path);
+	if (ret < 0) {
+		vd_error_set(err, ret, cfg->loc, "%s: cannot write '%s': %s", s->name, s->path,
+			     strerror(-ret));
+		goto fail;
+	}
+	*self = s;
+	return 0;
+fail:
+	file_sink_free(s);
+	return ret;
+}
+
+static int file_sink_init(const struct vd_node_init *init, void **self,
+			  uint32_t *n_inputs, uint32_t *n_outputs, struct vd_error *err)
+{
+	struct vd_file_sink_config cfg = { .name = init->name, .container = -1 };
+	const struct vd_prop *p = vd_props_find(init->props, "path");
+	const char *path = NULL;
+	int container = -1, ret;
+	char *full;
+
+	if ((ret = vd_props_string(init->props, "path", &path, err)) < 0 ||
+	    (ret = vd_props_format(init->props, "format", &cfg.format, err)) < 0 ||
+	    (ret = vd_props_enum(init->props, "container", container_names, &container, err)) < 0 ||
+	    (ret = vd_props_uint(init->props, "rate", 1, 1000000, &cfg.rate, err)) < 0 ||
+	    (ret = vd_props_uint(init->props, "channels", 1, VD_MAX_CHANNELS, &cfg.channels, err)) < 0)
+		return ret;
+	if (!path)
+		return vd_error_set(err, -EINVAL, init->props ? &init->props->loc : NULL,
+				    "%s: file-sink needs a 'path'", init->name);
+	full = vd_endpoint_resolve_path(init->base_dir, path);
+	if (!full)
+		return -ENOMEM;
+	cfg.path = full;
+	cfg.loc = &p->loc;
+	cfg.container = container;
+	ret = vd_endpoint_file_sink_new(&cfg, self, err);
+	free(full);
+	if (ret < 0)
+		return ret;
+	*n_inputs = 1;
+	*n_outputs = 0;
+	return 0;
+}
+
+static uint32_t opus_rate(uint32_t rate)
+{
+	static const uint32_t rates[] = { 8000, 12000, 16000, 24000, 48000 };
+
+	for (size_t i = 0; i < 5; i++)
+		if (rates[i] >= rate)
+			return rates[i];
+	return 48000;
+}
+
+static int file_sink_negotiate(void *self, struct vd_audio_format *in, uint32_t n_in,
+			       struct vd_audio_format *out, uint32_t n_out, struct vd_error *err)
+{
+	struct file_sink *s = self;
+	struct vd_audio_format f = in[0];
+	enum vd_sample_format arrives = f.format;
+	int sff = 0;
+
+	if (s->want_channels && s->want_channels != f.channels) {
+		f.channels = s->want_channels;
+		vd_channel_default_map(f.channels, f.position);
+	}
+	if (s->want_rate)
+		f.rate = s->want_rate;
+	if ((containers[s->container].major & SF_FORMAT_SUBMASK) == SF_FORMAT_OPUS)
+		f.rate = opus_rate(f.rate);
+	if (s->want) {
+		f.format = s->want;
+		sff = sf_format_for(s->container, f.format, f.channels, f.rate, f.position, &s->mode);
+	} else if ((unsigned)arrives < VD_FORMAT_COUNT) {
+		for (int k = 0; k < 6 && nearest[arrives][k] && !sff; k++) {
+			f.format = nearest[arrives][k];
+			sff = sf_format_for(s->container, f.format, f.channels, f.rate, f.position,
+					    &s->mode);
+		}
+	}
+	if (!sff)
+		return vd_error_set(err, -EINVAL, NULL,
+				    "%s: the %s container cannot store %s at %u Hz with %u channels",
+				    s->name, containers[s->container].name,
+				    vd_format_name(s->want ? s->want : arrives), f.rate, f.channels);
+	s->sf_format = sff;
+	s->fmt = f;
+	in[0] = f;
+	return 0;
+}
+
+static int sink_open(struct file_sink *s, struct vd_error *err)
+{
+	SF_INFO info = {
+		.samplerate = (int)s->fmt.rate,
+		.channels = (int)s->fmt.channels,
+		.format = s->sf_format,
+	};
+	int fd;
+
+	fd = open(s->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+	if (fd < 0) {
+		int e = errno;
+
+		return vd_error_set(err, -e, NULL, "%s: cannot create '%s': %s", s->name,
+				    s->path, strerror(e));
+	}
+	s->sf = sf_open_fd(fd, SFM_WRITE, &info, SF_TRUE);
+	if (!s->sf)
+		return vd_error_set(err, -EIO, NULL, "%s: cannot write '%s': %s", s->name, s->path,
+				    sf_strerror(NULL));
+	write_channel_map(s->sf, s->fmt.channels, s->fmt.position);
+	s->started = false;
+	s->eos = false;
+	s->frames = 0;
+	return 0;
+}
+
+static int file_sink_prepare(void *self, const struct vd_audio_format *in, uint32_t n_in,
+			     const struct vd_audio_format *out, uint32_t n_out,
+			     uint32_t max_frames, struct vd_error *err)
+{
+	struct file_sink *s = self;
+	size_t scratch = 0;
+
+	if (!s->sf_format || in[0].format != s->fmt.format || in[0].rate != s->fmt.rate ||
+	    in[0].channels != s->fmt.channels)
+		return vd_error_set(err, -EINVAL, NULL, "%s: input format changed after negotiation",
+				    s->name);
+	s->fmt = in[0];
+	if (s->mode == IO_SHORT_U8)
+		scratch = sizeof(short);
+	else if (s->mode == IO_INT_S24 || s->mode == IO_INT_S24_3)
+		scratch = sizeof(int);
+	free(s->scratch);
+	s->scratch = NULL;
+	if (scratch) {
+		s->scratch = calloc((size_t)max_frames * s->fmt.channels, scratch);
+		if (!s->scratch)
+			return -ENOMEM;
+	}
+	s->max_frames = max_frames;
+	sink_close(s);
+	return sink_open(s, err);
+}
+
+static sf_count_t write_frames(struct file_sink *s, const void *src, sf_count_t frames)
+{
+	size_t n = (size_t)frames * s->fmt.channels;
+	int32_t *iv = s->scratch;
+	short *sv = s->scratch;
+	const uint8_t *b = src;
+
+	switch (s->mode) {
+	case IO_SHORT:
+		return sf_writef_short(s->sf, src, frames);
+	case IO_SHORT_U8:
+		for (size_t i = 0; i < n; i++)
+			sv[i] = (short)((b[i] - 128) * 256);
+		return sf_writef_short(s->sf, sv, frames);
+	case IO_INT:
+	case IO_INT_S24_RAW:
+		return sf_writef_int(s->sf, src, frames);
+	case IO_INT_S24:
+		for (size_t i = 0; i < n; i++)
+			iv[i] = (int32_t)((uint32_t)((const int32_t *)src)[i] << 8);
+		return sf_writef_int(s->sf, iv, frames);
+	case IO_INT_S24_3:
+		for (size_t i = 0; i < n; i++)
+			iv[i] = (int32_t)((uint32_t)b[3 * i] << 8 | (uint32_t)b[3 * i + 1] << 16 |
+					  (uint32_t)b[3 * i + 2] << 24);
+		return sf_writef_int(s->sf, iv, frames);
+	case IO_FLOAT:
+		return sf_writef_float(s->sf, src, frames);
+	case IO_DOUBLE:
+		return sf_writef_double(s->sf, src, frames);
+	case IO_BYTES:
+		return sf_write_raw(s->sf, src, (sf_count_t)n) / s->fmt.channels;
+	}
+	return -1;
+}
+
+static int file_sink_process(void *self, struct vd_buffer *in, uint32_t n_in,
+			     struct vd_buffer *out, uint32_t n_out)
+{
+	struct file_sink *s = self;
+	uint32_t frames = in[0].frames;
+
+	if (!s->sf) {
+		/* Closed at EOS: only further EOS markers are expected until a reset. */
+		in[0].frames = 0;
+		return frames ? -EPIPE : 0;
+	}
+	for (uint32_t done = 0; done < frames;) {
+		uint32_t chunk = frames - done;
+		size_t stride = vd_format_frame_size(&s->fmt);
+
+		if (s->scratch && chunk > s->max_frames)
+			chunk = s->max_frames;
+		if (write_frames(s, (const uint8_t *)in[0].data + done * stride, chunk) != chunk) {
+			in[0].frames = done;
+			return -EIO;
+		}
+		s->started = true;
+		s->frames += chunk;
+		done += chunk;
+	}
+	if (in[0].flags & VD_BUFFER_EOS) {
+		s->eos = true;
+		return sink_close(s);
+	}
+	return 0;
+}
+
+/*
+ * Rewinding a file sink means writing the file afresh. Reopening
+ * allocates, which is acceptable only because file endpoints are offline
+ * nodes (docs/endpoints.md); nothing is done if nothing was written.
+ */
+static void file_sink_reset(void *self)
+{
+	struct file_sink *s = self;
+
+	if (s->sf && !s->started)
+		return;
+	sink_close(s);
+	sink_open(s, NULL);
+}
+
+const struct vd_node_ops vd_node_file_sink = {
+	.version = VD_NODE_OPS_VERSION,
+	.type = "file-sink",
+	.summary = "writes an audio file (libsndfile), bit-exact for every sample format",
+	.flags = VD_NODE_SINK | VD_NODE_ENDPOINT,
+	.init = file_sink_init,
+	.free = file_sink_free,
+	.negotiate = file_sink_negotiate,
+	.prepare = file_sink_prepare,
+	.process = file_sink_process,
+	.reset = file_sink_reset,
+};

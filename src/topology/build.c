@@ -1,0 +1,100 @@
+/* topology/build.c - turns a loaded topology into graph nodes and links, reporting every error with its location. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <virtdsp/graph.h>
+
+#include "priv.h"
+
+/* Errors the graph reports without a location belong to @loc. */
+static void report(struct vd_diag *diag, struct vd_error *err, const struct vd_location *loc)
+{
+	if (!err->loc.file && loc)
+		err->loc = *loc;
+	vd_topology_report(diag, err);
+}
+
+static int add_object(struct vd_topology *t, struct vd_graph *g, struct vd_topo_object *o,
+		      struct vd_diag *diag)
+{
+	const struct vd_topo_pipeline *pl = &t->pipelines[o->pipeline];
+	struct vd_graph_node_desc desc = {
+		.name = o->name,
+		.type = o->node_type,
+		.props = &o->props.props,
+		.pipeline = pl->name,
+		.rate = pl->rate,
+		.period = pl->period,
+		.n_inputs = o->n_inputs,
+		.n_outputs = o->n_outputs,
+		.base_dir = t->base_dir,
+		.loc = o->loc,
+	};
+	struct vd_error err;
+	int r;
+
+	/* A topology may be built more than once: every property is unused again. */
+	for (uint32_t i = 0; i < o->props.props.n; i++)
+		o->props.props.items[i].used = false;
+
+	vd_error_clear(&err);
+	r = vd_graph_add_node(g, &desc, &err);
+	if (r < 0) {
+		if (!err.code)
+			vd_error_set(&err, r, &o->loc, "cannot add %s '%s': %s", o->node_type,
+				     o->name, strerror(-r));
+		report(diag, &err, &o->loc);
+	}
+	return r;
+}
+
+int vd_topology_build(struct vd_topology *t, struct vd_graph *g, struct vd_diag *diag)
+{
+	struct vd_error err;
+	bool *failed;
+	int r, first = 0;
+
+	if (!t || !g)
+		return -EINVAL;
+	failed = calloc(t->n_objects ? t->n_objects : 1, sizeof(*failed));
+	if (!failed)
+		return -ENOMEM;
+
+	for (size_t i = 0; i < t->n_objects; i++) {
+		r = add_object(t, g, &t->objects[i], diag);
+		if (r < 0) {
+			failed[i] = true;
+			if (!first)
+				first = r;
+		}
+	}
+
+	/* Links to a node that could not be added would only repeat its error. */
+	for (size_t i = 0; i < t->n_links; i++) {
+		const struct vd_topo_link *l = &t->links[i];
+
+		if (failed[l->from.object] || failed[l->to.object])
+			continue;
+		vd_error_clear(&err);
+		r = vd_graph_link(g, l->from.name, l->from.port, l->to.name, l->to.port,
+				  &l->from.loc, &err);
+		if (r < 0) {
+			report(diag, &err, &l->from.loc);
+			if (!first)
+				first = r;
+		}
+	}
+
+	/* With pieces missing, prepare would only report their absence. */
+	if (!first) {
+		vd_error_clear(&err);
+		r = vd_graph_prepare(g, &err);
+		if (r < 0) {
+			report(diag, &err, NULL);
+			first = r;
+		}
+	}
+	free(failed);
+	return first == -ENOMEM ? -ENOMEM : first ? -EINVAL : 0;
+}
