@@ -69,6 +69,7 @@ struct vd_graph {
 	bool checked;		/* negotiated: formats known, converters inserted */
 	bool prepared;		/* buffers allocated, nodes prepared */
 	bool collect_stats;
+	bool live;		/* VD_NODE_INIT_LIVE for every node */
 	uint32_t inserted_count;
 	float *scratch;		/* for sink statistics */
 	uint32_t scratch_frames;
