@@ -35,7 +35,7 @@
 #include "accel/codec.h"
 
 #define ACCEL_NAME "src"
-#define MAX_FRAGMENT_SIZE (4u << 20)
+#define MAX_FRAGMENT_SIZE (16u << 20)
 #define MAX_OUTPUT_SIZE ((uint64_t)256 << 20)
 /* Inputs up to this size run inline in START when the session is idle
  * (VD_ACCEL_INLINE_MAX overrides; 0 always uses the worker). */
@@ -259,8 +259,10 @@ static void *worker_main(void *arg)
 
 	pthread_mutex_lock(&s->lock);
 	for (;;) {
+		bool spun = false;
+
 		while (!s->quit && (s->busy || !(t = first_queued(s)))) {
-			if (s->spin_us && !s->busy) {
+			if (s->spin_us && !s->busy && !spun) {
 				/* Spinning briefly catches a START right after the
 				 * last task without a futex wake-up on either side. */
 				unsigned q = atomic_load(&s->queued);
@@ -271,8 +273,8 @@ static void *worker_main(void *arg)
 				while (atomic_load_explicit(&s->queued, memory_order_relaxed) == q && now_ns() < end)
 					__builtin_ia32_pause();
 				pthread_mutex_lock(&s->lock);
-				if (atomic_load(&s->queued) != q)
-					continue;
+				spun = true;
+				continue;
 			}
 			s->worker_sleeping = true;
 			pthread_cond_wait(&s->work_cv, &s->lock);
