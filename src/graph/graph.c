@@ -193,7 +193,6 @@ int vd_graph_create_node(struct vd_graph *g, const struct vd_graph_node_desc *d,
 		goto fail;
 	}
 	g->nodes[g->n_nodes++] = n;
-	g->prepared = false;
 	if (out)
 		*out = n;
 	return 0;
@@ -205,7 +204,7 @@ fail:
 int vd_graph_add_node(struct vd_graph *g, const struct vd_graph_node_desc *desc,
 		      struct vd_error *err)
 {
-	if (g->prepared)
+	if (g->checked)
 		return vd_error_set(err, -EBUSY, &desc->loc, "the graph is already prepared");
 	return vd_graph_create_node(g, desc, NULL, err);
 }
@@ -294,7 +293,7 @@ int vd_graph_link(struct vd_graph *g, const char *from, const char *from_port,
 	uint32_t pa, pb;
 	int r;
 
-	if (g->prepared)
+	if (g->checked)
 		return vd_error_set(err, -EBUSY, loc, "the graph is already prepared");
 	a = vd_graph_find(g, from);
 	if (!a)
@@ -434,8 +433,17 @@ int vd_graph_describe(const struct vd_graph *g, char *buf, size_t size)
 			struct glink *l = n->out[p];
 			if (!l)
 				continue;
-			w = snprintf(buf + len, size > len ? size - len : 0, "  out%u -> %s:in%u  %s\n", p,
-				     l->to->name, l->to_port, vd_audio_format_describe(&l->fmt, f, sizeof(f)));
+			char a[16], b[16];
+			if (n->n_out == 1)
+				snprintf(a, sizeof(a), "out");
+			else
+				snprintf(a, sizeof(a), "out%u", p);
+			if (l->to->n_in == 1)
+				snprintf(b, sizeof(b), "in");
+			else
+				snprintf(b, sizeof(b), "in%u", l->to_port);
+			w = snprintf(buf + len, size > len ? size - len : 0, "  %s -> %s:%s  %s\n", a,
+				     l->to->name, b, vd_audio_format_describe(&l->fmt, f, sizeof(f)));
 			if (w > 0)
 				len += (size_t)w;
 		}
