@@ -71,5 +71,7 @@ extern const struct accel_codec_ops accel_codec_pcm;
 
 /** The codecs of the "src" accelerator, NULL-terminated. */
 extern const struct accel_codec_ops *const accel_src_codecs[];
+/** The codecs of the "decode" accelerator (src/accel/codec_decode.c), NULL-terminated. */
+extern const struct accel_codec_ops *const accel_decode_codecs[];
 
 #endif

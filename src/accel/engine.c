@@ -65,6 +65,7 @@ struct device {
 
 static const struct device devices[] = {
 	{ "src", accel_src_codecs },
+	{ "decode", accel_decode_codecs },
 };
 #define NUM_DEVICES (sizeof(devices) / sizeof(devices[0]))
 
