@@ -46,6 +46,7 @@ struct accel_codec {
 	struct accel_codec *pcm;
 	bool chain;			/* built for pp.in */
 	bool chain_drained;		/* nothing went in since its last drain */
+	struct vd_dec_info chain_info;	/* the stream parameters it converts */
 	struct vd_accel_params pp;
 	size_t in_frame, out_frame;
 	/* converted output that did not fit, emitted first */
@@ -202,16 +203,19 @@ void accel_decode_metadata(const struct accel_codec *c, struct vd_accel_metadata
 {
 	const struct vd_dec *d = c->dec;
 
+	/* The parameters of the output so far: a block with new ones may be held for the next task. */
+	const struct vd_dec_info *info = c->chain ? &c->chain_info : d->info_valid ? &d->info : NULL;
+
 	*md = c->md;
 	md->flags = 0;
-	if (d->info_valid) {
+	if (info) {
 		md->flags |= VD_ACCEL_META_VALID;
-		md->rate = d->info.rate;
-		md->channels = d->info.channels;
-		md->bits = d->info.bits;
-		md->bitrate = d->info.bitrate;
-		md->total_frames = d->info.total_frames;
-		md->decoded_format = d->info.format;
+		md->rate = info->rate;
+		md->channels = info->channels;
+		md->bits = info->bits;
+		md->bitrate = info->bitrate;
+		md->total_frames = info->total_frames;
+		md->decoded_format = info->format;
 	}
 	if (c->stopped)
 		md->flags |= VD_ACCEL_META_STOPPED;
@@ -278,6 +282,7 @@ static bool build_chain(struct accel_codec *c, const struct vd_dec_info *info, s
 	c->in_frame = vd_format_frame_size(&fi);
 	c->out_frame = vd_format_frame_size(&fo);
 	c->pp = pp;
+	c->chain_info = *info;
 	c->chain = true;
 	c->chain_drained = true;
 	c->md.out_format = pp.out.format;

@@ -36,7 +36,7 @@ struct flac_dec {
 	uint64_t meta_end;		/* end of the metadata section (known once walked) */
 	uint32_t max_framesize;		/* from STREAMINFO, 0 = unknown */
 	bool streaminfo;
-	uint32_t fixed_strategy;	/* blocking strategy bit of the first frame, 2 = not seen */
+	uint32_t fixed_strategy;	/* blocking strategy bit of the first frame header, 2 = not seen */
 	/* incremental scan for the end of the frame at scan_h1 */
 	uint64_t scan_origin, scan_h1, scan_pos;
 	uint16_t scan_crc;
@@ -178,6 +178,8 @@ static bool frame_complete(struct flac_dec *f)
 		}
 		f->scan_have_h1 = true;
 		f->scan_h1 = f->scan_pos;
+		if (f->fixed_strategy == 2)
+			f->fixed_strategy = at(f, f->scan_pos)[1] & 1;	/* the stream's blocking strategy */
 		f->scan_crc = 0;
 		for (int i = 0; i < h; i++)
 			f->scan_crc = crc16_byte(f->scan_crc, at(f, f->scan_pos)[i]);
@@ -199,6 +201,12 @@ static bool frame_complete(struct flac_dec *f)
 		f->scan_pos++;
 	}
 	return false;
+}
+
+/* At the end of the stream, after frame_complete() said no: is the rest exactly one frame (its CRC-16 checks)? */
+static bool last_frame_complete(const struct flac_dec *f)
+{
+	return f->scan_have_h1 && f->scan_pos == avail_end(f) && f->scan_crc == 0;
 }
 
 /* Metadata: "fLaC" (after an optional ID3v2 tag) then blocks until the one flagged last. 1 complete, 0 more, <0 not FLAC. */
@@ -311,8 +319,6 @@ static FLAC__StreamDecoderWriteStatus write_cb(const FLAC__StreamDecoder *dec, c
 		f->blk = b;
 		f->blk_cap = need;
 	}
-	if (f->fixed_strategy == 2)
-		f->fixed_strategy = fr->header.number_type == FLAC__FRAME_NUMBER_TYPE_FRAME_NUMBER ? 0 : 1;
 	info.rate = fr->header.sample_rate;
 	info.channels = ch;
 	info.bits = bits;
@@ -581,6 +587,16 @@ static int flac_pull(struct vd_dec *d, bool eos, struct vd_dec_block *b)
 				return 0;
 			if (!frame_complete(f))
 				return 0;
+		} else if (!frame_complete(f) && !last_frame_complete(f)) {
+			/* What is left cannot be a whole frame: the stream was cut. */
+			f->finished = true;
+			if (f->scan_have_h1)
+				vd_dec_error(d, -ENODATA, "FLAC stream truncated: the last %llu bytes are not a complete frame",
+					     (unsigned long long)(avail_end(f) - f->pos));
+			else if (avail_end(f) > f->pos)
+				vd_dec_damaged(d, "FLAC: %llu bytes of trailing data that is not a frame",
+					       (unsigned long long)(avail_end(f) - f->pos));
+			return 0;
 		}
 		f->blk_ready = false;
 		ok = FLAC__stream_decoder_process_single(f->fl);
@@ -602,7 +618,7 @@ static int flac_pull(struct vd_dec *d, bool eos, struct vd_dec_block *b)
 		}
 		if (st == FLAC__STREAM_DECODER_END_OF_STREAM) {
 			f->finished = true;
-			if (d->info.total_frames && d->frames < d->info.total_frames)
+			if (!d->damaged && d->info.total_frames && d->frames < d->info.total_frames)
 				vd_dec_error(d, -ENODATA, "FLAC stream truncated: %llu of %llu frames decoded",
 					     (unsigned long long)d->frames, (unsigned long long)d->info.total_frames);
 			else if (f->pos < avail_end(f) && f->pos >= f->meta_end)

@@ -28,6 +28,9 @@ struct mp3_dec {
 	uint64_t fed;			/* bytes fed in this stream */
 	uint8_t head[12];		/* the stream's first bytes, to name another codec */
 	size_t head_len;
+	uint8_t tail[128];		/* the last bytes fed: an ID3v1 tag is not a truncated frame */
+	size_t tail_len;
+	bool finished;
 	bool have_format;
 	bool fatal;
 	int fatal_code;
@@ -70,6 +73,8 @@ static void mp3_reset(struct vd_dec *d)
 	m->mh = NULL;
 	m->fed = 0;
 	m->head_len = 0;
+	m->tail_len = 0;
+	m->finished = false;
 	m->have_format = false;
 	m->fatal = false;
 	if (open_handle(m) < 0) {
@@ -138,6 +143,15 @@ static int mp3_feed(struct vd_dec *d, const uint8_t *in, size_t n)
 		memcpy(m->head + m->head_len, in, k);
 		m->head_len += k;
 	}
+	if (n >= sizeof(m->tail)) {
+		memcpy(m->tail, in + n - sizeof(m->tail), sizeof(m->tail));
+		m->tail_len = sizeof(m->tail);
+	} else {
+		size_t keep = m->tail_len + n > sizeof(m->tail) ? sizeof(m->tail) - n : m->tail_len;
+		memmove(m->tail, m->tail + m->tail_len - keep, keep);
+		memcpy(m->tail + keep, in, n);
+		m->tail_len = keep + n;
+	}
 	m->fed += n;
 	if (mpg123_feed(m->mh, in, n) != MPG123_OK)
 		return fail(m, vd_dec_error(d, -ENOMEM, "mpg123 cannot buffer input: %s", mpg123_strerror(m->mh)));
@@ -180,6 +194,28 @@ static int new_format(struct mp3_dec *m)
 	return 0;
 }
 
+/* An ID3v2 tag or an MPEG frame sync at the very start. */
+static bool starts_like_mp3(const struct mp3_dec *m)
+{
+	if (m->head_len >= 3 && memcmp(m->head, "ID3", 3) == 0)
+		return true;
+	return m->head_len >= 2 && m->head[0] == 0xff && (m->head[1] & 0xe0) == 0xe0;
+}
+
+/* At the end: did the stream stop inside a frame, or short of the length its LAME/Xing tag announced? */
+static void check_end(struct mp3_dec *m)
+{
+	size_t left = mp3_buffered(&m->d);
+	bool id3v1 = left == 128 && m->tail_len == 128 && memcmp(m->tail, "TAG", 3) == 0;
+
+	m->finished = true;
+	if (left && !id3v1)
+		vd_dec_error(&m->d, -ENODATA, "MP3 stream truncated: %zu bytes of an incomplete frame at the end", left);
+	else if (!m->d.damaged && m->d.info.total_frames && m->d.frames < m->d.info.total_frames)
+		vd_dec_error(&m->d, -ENODATA, "MP3 stream truncated: %llu of %llu frames decoded",
+			     (unsigned long long)m->d.frames, (unsigned long long)m->d.info.total_frames);
+}
+
 static int mp3_pull(struct vd_dec *d, bool eos, struct vd_dec_block *b)
 {
 	struct mp3_dec *m = M(d);
@@ -213,11 +249,16 @@ static int mp3_pull(struct vd_dec *d, bool eos, struct vd_dec_block *b)
 			return 1;
 		case MPG123_NEED_MORE:
 		case MPG123_DONE:
+			if (!m->have_format && eos && m->fed && m->fed < NO_FRAME_LIMIT && starts_like_mp3(m))
+				return fail(m, vd_dec_error(d, -ENODATA, "MP3 stream truncated before its first complete "
+							    "frame (%llu bytes)", (unsigned long long)m->fed));
 			if (!m->have_format && (m->fed >= NO_FRAME_LIMIT || (eos && m->fed)))
 				return fail(m, vd_dec_error(d, -EPROTO, "not an MP3 stream (no MPEG audio frame in %llu bytes)",
 							    (unsigned long long)m->fed));
 			if (eos && !m->fed)
 				return fail(m, vd_dec_error(d, -ENODATA, "empty MP3 stream"));
+			if (eos && !m->finished)
+				check_end(m);
 			return 0;
 		default:
 			return fail(m, vd_dec_error(d, -EBADMSG, "mpg123: %s", mpg123_plain_strerror(r)));

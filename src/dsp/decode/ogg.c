@@ -123,12 +123,15 @@ int vd_ogg_packet(struct vd_ogg *o, struct vd_dec *d, bool eos, ogg_packet *op, 
 				return no_stream(o, d);
 			if (!eos)
 				return 0;
+			if (!o->have_stream && !o->seen_page && o->head_len >= 4 && memcmp(o->head, "OggS", 4) == 0)
+				return vd_dec_error(d, -ENODATA, "Ogg %s stream truncated in its first page (%llu bytes)",
+						    o->codec_name, (unsigned long long)o->fed);
 			if (!o->have_stream)
 				return o->fed ? no_stream(o, d) : vd_dec_error(d, -ENODATA, "empty Ogg %s stream", o->codec_name);
 			if (vd_ogg_buffered(o))
 				vd_dec_error(d, -ENODATA, "Ogg %s stream truncated: %zu bytes of an incomplete page at the end",
 					     o->codec_name, vd_ogg_buffered(o));
-			else if (!o->stream_ended)
+			else if (!o->stream_ended && !d->damaged)	/* a lost page explains it otherwise */
 				vd_dec_error(d, -ENODATA, "Ogg %s stream truncated: no end-of-stream page", o->codec_name);
 			return 0;
 		}
