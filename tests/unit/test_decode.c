@@ -746,6 +746,37 @@ static void test_split_invariance(void **state)
 	}
 }
 
+/*
+ * A STREAMINFO whose max_framesize is far too small makes the decoder ask
+ * libFLAC for frames that are not complete yet: every such read starves,
+ * and the recovery (flush, re-feed from the frame start) must still give
+ * the exact PCM.
+ */
+static void test_flac_starved_reads(void **state)
+{
+	struct fx *x = *state;
+	struct blob in = x->flac[F_A];
+	uint8_t *lie = malloc(in.n);
+	struct pieces ps = { 0 };
+	struct run r = { 0 };
+	struct vd_accel *s = open_decode(VD_ACCEL_CODEC_FLAC, VD_FORMAT_UNKNOWN, 0, 0, 9000, 1);
+
+	memcpy(lie, in.p, in.n);
+	/* "fLaC", block header, min/max blocksize, min framesize: max framesize is bytes 15..17. */
+	assert_int_equal(lie[4] & 0x7f, 0);
+	lie[15] = 0;
+	lie[16] = 0;
+	lie[17] = 16;
+	split_random(&ps, (struct blob){ lie, in.n }, 21, 600, 0, VD_ACCEL_TASK_END_OF_STREAM);
+	drive(s, &ps, 1, &r);
+	assert_same(&r, x->ref_flac[F_A].p, x->ref_flac[F_A].n, "FLAC with a lying max_framesize");
+	assert_false(r.flags_or & VD_ACCEL_OUT_ERROR);
+	run_free(&r);
+	free(ps.v);
+	free(lie);
+	vd_accel_close(s);
+}
+
 /* ---- damaged input ---- */
 
 static void decode_pieces(uint32_t codec, enum vd_sample_format fmt, const struct pieces *ps, struct run *r)
@@ -1229,6 +1260,7 @@ int main(void)
 		cmocka_unit_test(test_vorbis_reference),
 		cmocka_unit_test(test_opus_reference),
 		cmocka_unit_test(test_split_invariance),
+		cmocka_unit_test(test_flac_starved_reads),
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_bitflips),
 		cmocka_unit_test(test_wrong_codec_and_garbage),
