@@ -27,7 +27,6 @@
 #include <virtdsp/convert.h>
 #include <virtdsp/resample.h>
 
-#include "accel/accel-config.h"
 
 static double now(void)
 {
@@ -221,7 +220,6 @@ static struct cost direct_run(const int16_t *in, size_t frames, uint32_t ri, uin
 	double t0 = now(), c0 = cpu();
 	size_t step = chunk / 4;
 
-#if VD_ACCEL_HAVE_RESAMPLER
 	if (ri != ro) {
 		size_t made = 0;
 		struct vd_resample_config cfg = { ri, ro, 2, VD_RESAMPLE_HIGH, VD_FORMAT_S16, VD_FORMAT_S16 };
@@ -252,7 +250,6 @@ static struct cost direct_run(const int16_t *in, size_t frames, uint32_t ri, uin
 		*out_frames = made;
 		return c;
 	}
-#endif
 	for (size_t pos = 0; pos < frames; pos += step) {
 		size_t n = frames - pos < step ? frames - pos : step;
 		vd_convert_samples(VD_FORMAT_S16, out + pos * 2, VD_FORMAT_S16, in + pos * 2, n * 2, NULL);
@@ -393,19 +390,13 @@ int main(int argc, char **argv)
 		}
 		snprintf(label, sizeof(label), "480 fr s16 2ch 48k -> same");
 		round_trip(target, label, 48000, 48000, 480, iters);
-#if VD_ACCEL_HAVE_RESAMPLER
 		snprintf(label, sizeof(label), "441 fr s16 2ch 44.1k -> 48k");
 		round_trip(target, label, 44100, 48000, 441, iters);
-#endif
 		pipelined(target, "480 fr, 8 tasks in flight", iters);
 	}
 	unsetenv("VD_ACCEL_INLINE_MAX");
 	unsetenv("VD_ACCEL_SPIN_US");
-#if VD_ACCEL_HAVE_RESAMPLER
 	overhead(target, "File through tasks vs vd_resampler_process, 44.1 -> 48 kHz high", 44100, 48000);
-#else
-	printf("\n(rate conversion not built: the converter is not on main yet)\n");
-#endif
 	overhead(target, "Per-task cost against a memcpy-class conversion (48 kHz s16 -> s16)", 48000, 48000);
 	return 0;
 }
