@@ -72,9 +72,9 @@ void src_design(const struct src_filter_spec *spec, uint32_t *half, double *fc)
 	uint32_t h = (uint32_t)ceil(n / 2.0);
 
 	/* Taps = 2h must fill whole SIMD blocks; the extra length only helps. */
-	h = (h + SRC_ALIGN / 2 - 1) / (SRC_ALIGN / 2) * (SRC_ALIGN / 2);
-	if (h < SRC_ALIGN / 2)
-		h = SRC_ALIGN / 2;
+	h = (h + SRC_TAP_MULT / 2 - 1) / (SRC_TAP_MULT / 2) * (SRC_TAP_MULT / 2);
+	if (h < SRC_TAP_MULT / 2)
+		h = SRC_TAP_MULT / 2;
 	*half = h;
 	/* Window length is 2h+1 in the units xs_n/xp_n were measured in. */
 	double len = 2.0 * h + 1.0;

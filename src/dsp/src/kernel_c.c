@@ -1,31 +1,33 @@
 /* src/dsp/src/kernel_c.c - the plain C kernels of the sample-rate converter (portable path and SIMD oracle). */
 #include "src-impl.h"
 
+#define LANES 8
+
 /*
- * Lanes follow x index modulo SRC_ALIGN, like the SIMD kernels, so an
+ * Lanes follow x index modulo LANES, like the SSE2 and AVX2 kernels, so an
  * output does not depend on the group that computed it; within a lane the
  * taps are summed in index order, and the lanes are reduced pairwise.
  */
 #define DEFINE_DOT(NAME, T)								\
 static void NAME(const T *x, size_t stride, uint32_t channels,				\
 		 const T *const *coef, const int32_t *off, uint32_t n_out,		\
-		 uint32_t taps, T *out)							\
+		 uint32_t taps, T *out, size_t ostep, size_t cstep)			\
 {											\
 	for (uint32_t m = 0; m < n_out; m++) {						\
 		int32_t o = off[m];							\
-		int32_t start = o & ~(SRC_ALIGN - 1);					\
+		int32_t start = o & ~(LANES - 1);						\
 		int32_t end = o + (int32_t)taps;					\
 		const T *c = coef[m];							\
 		for (uint32_t ch = 0; ch < channels; ch++) {				\
 			const T *xr = x + ch * stride;					\
-			T acc[SRC_ALIGN] = { 0 };					\
-			for (int32_t b = start; b < end; b += SRC_ALIGN)		\
-				for (int l = 0; l < SRC_ALIGN; l++) {			\
+			T acc[LANES] = { 0 };						\
+			for (int32_t b = start; b < end; b += LANES)			\
+				for (int l = 0; l < LANES; l++) {				\
 					int32_t k = b + l - o;				\
 					if (k >= 0 && k < (int32_t)taps)		\
 						acc[l] += c[k] * xr[b + l];		\
 				}							\
-			out[m * channels + ch] = ((acc[0] + acc[1]) + (acc[2] + acc[3]))\
+			out[m * ostep + ch * cstep] = ((acc[0] + acc[1]) + (acc[2] + acc[3]))\
 				+ ((acc[4] + acc[5]) + (acc[6] + acc[7]));		\
 		}									\
 	}										\
