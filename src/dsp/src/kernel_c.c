@@ -52,10 +52,34 @@ static void NAME(const T *r0, size_t rs, double t, uint32_t taps, T *dst)		\
 DEFINE_INTERP(interp_f32, float)
 DEFINE_INTERP(interp_f64, double)
 
+#define DEFINE_HB(NAME, T)								\
+static void NAME(const T *x, size_t stride, uint32_t channels, int32_t c0,		\
+		 uint32_t n_out, const T *hb, uint32_t nh, T *out, size_t ostep,	\
+		 size_t cstep)								\
+{											\
+	for (uint32_t ch = 0; ch < channels; ch++) {					\
+		const T *xr = x + ch * stride;						\
+		for (uint32_t m = 0; m < n_out; m++) {					\
+			const T *c = xr + c0 + 2 * (int32_t)m;				\
+			T acc = hb[0] * c[0];						\
+			for (uint32_t j = 1; j <= nh; j++)				\
+				acc += hb[j] * (c[-(int32_t)(2 * j - 1)] + c[2 * j - 1]);	\
+			out[m * ostep + ch * cstep] = acc;				\
+		}									\
+	}										\
+}
+
+DEFINE_HB(hb_f32, float)
+DEFINE_HB(hb_f64, double)
+
 const struct src_kernels src_kernels_c = {
 	.name = "c",
+	.vec_bytes = 0,
 	.dot_f32 = dot_f32,
+	.dot_f32_near = dot_f32,
 	.dot_f64 = dot_f64,
 	.interp_f32 = interp_f32,
 	.interp_f64 = interp_f64,
+	.hb_f32 = hb_f32,
+	.hb_f64 = hb_f64,
 };

@@ -1,4 +1,6 @@
 /* src/dsp/src/kernel_x86.c - SSE2 and AVX2+FMA kernels of the sample-rate converter (chosen at run time). */
+#include <stdbool.h>
+
 #include "src-impl.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -185,10 +187,15 @@ static void interp_f64_sse2(const double *r0, size_t rs, double t, uint32_t taps
 
 const struct src_kernels src_kernels_sse2 = {
 	.name = "sse2",
+	.vec_bytes = 16,
 	.dot_f32 = dot_f32_sse2,
+	.dot_f32_near = dot_f32_sse2,
 	.dot_f64 = dot_f64_sse2,
 	.interp_f32 = interp_f32_sse2,
 	.interp_f64 = interp_f64_sse2,
+	/* The half-band stage is short; SSE2 machines use the C loop. */
+	.hb_f32 = NULL,
+	.hb_f64 = NULL,
 };
 
 /* ---------------- AVX2 + FMA ---------------- */
@@ -220,10 +227,10 @@ static inline void store_pair(__m128 v0, __m128 v1, uint32_t n, float *o, size_t
 	}
 }
 
-__attribute__((target("avx2,fma")))
-static void dot_f32_avx2(const float *x, size_t stride, uint32_t channels,
-			 const float *const *coef, const int32_t *off, uint32_t n_out,
-			 uint32_t taps, float *out, size_t ostep, size_t cstep)
+__attribute__((target("avx2,fma"), always_inline))
+static inline void dot_f32_avx2_impl(const float *x, size_t stride, uint32_t channels,
+				     const float *const *coef, const int32_t *off, uint32_t n_out,
+				     uint32_t taps, float *out, size_t ostep, size_t cstep, bool far)
 {
 	for (uint32_t m0 = 0; m0 < n_out; m0 += SRC_GROUP) {
 		uint32_t n = n_out - m0 < SRC_GROUP ? n_out - m0 : SRC_GROUP;
@@ -245,8 +252,10 @@ static void dot_f32_avx2(const float *x, size_t stride, uint32_t channels,
 				__m256 k0 = _mm256_loadu_ps(c0 + i), k1 = _mm256_loadu_ps(c1 + i);	\
 				__m256 k2 = _mm256_loadu_ps(c2 + i), k3 = _mm256_loadu_ps(c3 + i);	\
 				IN_REGS(k0, k1, k2, k3);					\
-				_mm_prefetch((const char *)(PA), _MM_HINT_T0);			\
-				_mm_prefetch((const char *)(PB), _MM_HINT_T0);			\
+				if (far) {							\
+					_mm_prefetch((const char *)(PA), _MM_HINT_T0);		\
+					_mm_prefetch((const char *)(PB), _MM_HINT_T0);		\
+				}								\
 				a0 = _mm256_fmadd_ps(k0, da, a0);				\
 				b0 = _mm256_fmadd_ps(k0, db, b0);				\
 				a1 = _mm256_fmadd_ps(k1, da, a1);				\
@@ -280,6 +289,23 @@ static void dot_f32_avx2(const float *x, size_t stride, uint32_t channels,
 			scatter(r, 1, n, 1, o + ch * cstep, ostep, cstep);
 		}
 	}
+}
+
+/* Tables beyond L1: prefetch the next group's rows meanwhile. */
+__attribute__((target("avx2,fma")))
+static void dot_f32_avx2(const float *x, size_t stride, uint32_t channels,
+			 const float *const *coef, const int32_t *off, uint32_t n_out,
+			 uint32_t taps, float *out, size_t ostep, size_t cstep)
+{
+	dot_f32_avx2_impl(x, stride, channels, coef, off, n_out, taps, out, ostep, cstep, true);
+}
+
+__attribute__((target("avx2,fma")))
+static void dot_f32_avx2_near(const float *x, size_t stride, uint32_t channels,
+			      const float *const *coef, const int32_t *off, uint32_t n_out,
+			      uint32_t taps, float *out, size_t ostep, size_t cstep)
+{
+	dot_f32_avx2_impl(x, stride, channels, coef, off, n_out, taps, out, ostep, cstep, false);
 }
 
 __attribute__((target("avx2,fma")))
@@ -354,12 +380,109 @@ static void interp_f64_avx2(const double *r0, size_t rs, double t, uint32_t taps
 	}
 }
 
+/*
+ * Half-band decimator, vectorised across outputs: one lane per output, so
+ * its sum has the same order whichever outputs share the vector. The window
+ * is split into even and odd samples first (two planes on the stack), then
+ * every tap pair is two unaligned loads, an add and an FMA for 8 outputs.
+ */
+#define HB_CHUNK 64	/* outputs per pass over the planes */
+
+__attribute__((target("avx2,fma")))
+static void split_avx2(const float *x, uint32_t pairs, float *p0, float *p1)
+{
+	uint32_t i = 0;
+
+	for (; i + 8 <= pairs; i += 8) {
+		__m256 a = _mm256_loadu_ps(x + 2 * i), b = _mm256_loadu_ps(x + 2 * i + 8);
+		__m256 e = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
+		__m256 o = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
+		_mm256_storeu_ps(p0 + i, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), 0xd8)));
+		_mm256_storeu_ps(p1 + i, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(o), 0xd8)));
+	}
+	for (; i < pairs; i++) {
+		p0[i] = x[2 * i];
+		p1[i] = x[2 * i + 1];
+	}
+}
+
+__attribute__((target("avx2,fma")))
+static void hb_f32_avx2(const float *x, size_t stride, uint32_t channels, int32_t c0,
+			uint32_t n_out, const float *hb, uint32_t nh, float *out, size_t ostep,
+			size_t cstep)
+{
+	float p0[HB_CHUNK + 2 * 64 + 8] __attribute__((aligned(32)));
+	float p1[HB_CHUNK + 2 * 64 + 8] __attribute__((aligned(32)));
+
+	for (uint32_t m0 = 0; m0 < n_out; m0 += HB_CHUNK) {
+		uint32_t n = n_out - m0 < HB_CHUNK ? n_out - m0 : HB_CHUNK;
+		uint32_t nv = (n + 7) & ~7u;
+		for (uint32_t ch = 0; ch < channels; ch++) {
+			/* p0[i] = x[s + 2i] (odd taps), p1[i] = x[s + 1 + 2i] (centres at nh - 1 + m). */
+			const float *xs = x + ch * stride + c0 + 2 * (int32_t)m0 - (2 * (int32_t)nh - 1);
+			split_avx2(xs, nv + 2 * nh, p0, p1);
+			for (uint32_t m = 0; m < nv; m += 8) {
+				__m256 acc = _mm256_mul_ps(_mm256_set1_ps(hb[0]), _mm256_loadu_ps(p1 + nh - 1 + m));
+				for (uint32_t j = 1; j <= nh; j++) {
+					__m256 s = _mm256_add_ps(_mm256_loadu_ps(p0 + m + nh - j),
+								 _mm256_loadu_ps(p0 + m + nh - 1 + j));
+					acc = _mm256_fmadd_ps(_mm256_set1_ps(hb[j]), s, acc);
+				}
+				float r[8];
+				_mm256_storeu_ps(r, acc);
+				uint32_t k = n - m < 8 ? n - m : 8;
+				float *o = out + (size_t)(m0 + m) * ostep + ch * cstep;
+				for (uint32_t i = 0; i < k; i++)
+					o[i * ostep] = r[i];
+			}
+		}
+	}
+}
+
+__attribute__((target("avx2,fma")))
+static void hb_f64_avx2(const double *x, size_t stride, uint32_t channels, int32_t c0,
+			uint32_t n_out, const double *hb, uint32_t nh, double *out, size_t ostep,
+			size_t cstep)
+{
+	double p0[HB_CHUNK + 2 * 64 + 8], p1[HB_CHUNK + 2 * 64 + 8];
+
+	for (uint32_t m0 = 0; m0 < n_out; m0 += HB_CHUNK) {
+		uint32_t n = n_out - m0 < HB_CHUNK ? n_out - m0 : HB_CHUNK;
+		uint32_t nv = (n + 3) & ~3u;
+		for (uint32_t ch = 0; ch < channels; ch++) {
+			const double *xs = x + ch * stride + c0 + 2 * (int32_t)m0 - (2 * (int32_t)nh - 1);
+			for (uint32_t i = 0; i < nv + 2 * nh; i++) {
+				p0[i] = xs[2 * i];
+				p1[i] = xs[2 * i + 1];
+			}
+			for (uint32_t m = 0; m < nv; m += 4) {
+				__m256d acc = _mm256_mul_pd(_mm256_set1_pd(hb[0]), _mm256_loadu_pd(p1 + nh - 1 + m));
+				for (uint32_t j = 1; j <= nh; j++) {
+					__m256d s = _mm256_add_pd(_mm256_loadu_pd(p0 + m + nh - j),
+								  _mm256_loadu_pd(p0 + m + nh - 1 + j));
+					acc = _mm256_fmadd_pd(_mm256_set1_pd(hb[j]), s, acc);
+				}
+				double r[4];
+				_mm256_storeu_pd(r, acc);
+				uint32_t k = n - m < 4 ? n - m : 4;
+				double *o = out + (size_t)(m0 + m) * ostep + ch * cstep;
+				for (uint32_t i = 0; i < k; i++)
+					o[i * ostep] = r[i];
+			}
+		}
+	}
+}
+
 const struct src_kernels src_kernels_avx2 = {
 	.name = "avx2",
+	.vec_bytes = 32,
 	.dot_f32 = dot_f32_avx2,
+	.dot_f32_near = dot_f32_avx2_near,
 	.dot_f64 = dot_f64_avx2,
 	.interp_f32 = interp_f32_avx2,
 	.interp_f64 = interp_f64_avx2,
+	.hb_f32 = hb_f32_avx2,
+	.hb_f64 = hb_f64_avx2,
 };
 
 /* ---------------- AVX-512 ----------------
@@ -377,10 +500,10 @@ static inline __m256 fold512(__m512 a)
 			     _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1)));
 }
 
-__attribute__((target("avx512f,avx2,fma")))
-static void dot_f32_avx512(const float *x, size_t stride, uint32_t channels,
-			   const float *const *coef, const int32_t *off, uint32_t n_out,
-			   uint32_t taps, float *out, size_t ostep, size_t cstep)
+__attribute__((target("avx512f,avx2,fma"), always_inline))
+static inline void dot_f32_avx512_impl(const float *x, size_t stride, uint32_t channels,
+				       const float *const *coef, const int32_t *off, uint32_t n_out,
+				       uint32_t taps, float *out, size_t ostep, size_t cstep, bool far)
 {
 	for (uint32_t m0 = 0; m0 < n_out; m0 += SRC_GROUP) {
 		uint32_t n = n_out - m0 < SRC_GROUP ? n_out - m0 : SRC_GROUP;
@@ -401,7 +524,7 @@ static void dot_f32_avx512(const float *x, size_t stride, uint32_t channels,
 				__m512 k0 = _mm512_loadu_ps(c0 + i), k1 = _mm512_loadu_ps(c1 + i);
 				__m512 k2 = _mm512_loadu_ps(c2 + i), k3 = _mm512_loadu_ps(c3 + i);
 				IN_REGS(k0, k1, k2, k3);
-				for (int m = 0; m < SRC_GROUP; m++)
+				for (int m = 0; far && m < SRC_GROUP; m++)
 					_mm_prefetch((const char *)(pf[m] + i), _MM_HINT_T0);
 				a0 = _mm512_fmadd_ps(k0, da, a0);
 				b0 = _mm512_fmadd_ps(k0, db, b0);
@@ -431,6 +554,22 @@ static void dot_f32_avx512(const float *x, size_t stride, uint32_t channels,
 			scatter(r, 1, n, 1, o + ch * cstep, ostep, cstep);
 		}
 	}
+}
+
+__attribute__((target("avx512f,avx2,fma")))
+static void dot_f32_avx512(const float *x, size_t stride, uint32_t channels,
+			   const float *const *coef, const int32_t *off, uint32_t n_out,
+			   uint32_t taps, float *out, size_t ostep, size_t cstep)
+{
+	dot_f32_avx512_impl(x, stride, channels, coef, off, n_out, taps, out, ostep, cstep, true);
+}
+
+__attribute__((target("avx512f,avx2,fma")))
+static void dot_f32_avx512_near(const float *x, size_t stride, uint32_t channels,
+				const float *const *coef, const int32_t *off, uint32_t n_out,
+				uint32_t taps, float *out, size_t ostep, size_t cstep)
+{
+	dot_f32_avx512_impl(x, stride, channels, coef, off, n_out, taps, out, ostep, cstep, false);
 }
 
 /* ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)), the same tree for every output. */
@@ -498,11 +637,15 @@ static void dot_f64_avx512(const double *x, size_t stride, uint32_t channels,
 
 const struct src_kernels src_kernels_avx512 = {
 	.name = "avx512",
+	.vec_bytes = 64,
 	.dot_f32 = dot_f32_avx512,
+	.dot_f32_near = dot_f32_avx512_near,
 	.dot_f64 = dot_f64_avx512,
 	/* Interpolating a row is not where the time goes. */
 	.interp_f32 = interp_f32_avx2,
 	.interp_f64 = interp_f64_avx2,
+	.hb_f32 = hb_f32_avx2,
+	.hb_f64 = hb_f64_avx2,
 };
 
 #endif

@@ -21,17 +21,27 @@
 #define TMP_FRAMES	256u
 #define BATCH		128u	/* outputs scheduled per kernel call */
 #define INTERP_ROWS	16u	/* ... when their rows are interpolated */
+#define SHIFT_BUDGET	(40u << 10)	/* bytes of pre-aligned row copies per stage */
+#define NEAR_BYTES	(16u << 10)	/* tables this small need no prefetch */
+#define SHIFT_PAD	32u	/* zeros before tap 0 of an aligned copy (>= SRC_MAX_SPREAD + 15) */
 #define FRAC_BITS	32
 #define PREDECIMATE	2.5	/* halve the rate first while in/out exceeds this */
 
 struct src_stage {
 	uint32_t half, taps;
+	uint32_t hb_nh;		/* half-band decimator: tap pairs (table: centre, pairs) */
 	uint32_t phases;	/* 0: one fixed phase (integer decimator) */
 	size_t row_stride;	/* samples between table rows */
 	void *table;
 	const void *row0;	/* phase 0, tap 0 */
 	uint32_t exact_mul;	/* table phases per nominal phase (P/L), 0 if not exact */
 	size_t exact_row_bytes;	/* exact_mul rows, in bytes */
+	/* Copies of the nominal rows, one per alignment of the window (tables
+	 * small enough to stay in L1): every coefficient load is aligned. */
+	void *aligned;
+	uint32_t align_mask;	/* alignments - 1 (0: no copies) */
+	size_t align_row_bytes;	/* between copies of one row: stride + 1 sample */
+	size_t align_phase_bytes;	/* between nominal phases */
 	uint64_t den;		/* position fraction denominator */
 	double phase_scale;	/* P / den */
 	uint64_t nominal_step;	/* input samples per output, in 1/den */
@@ -191,6 +201,51 @@ static int stage_init(struct vd_resampler *r, struct src_stage *s, const struct 
 	return s->buf ? 0 : -ENOMEM;
 }
 
+/*
+ * A halving stage as a half-band: cutoff at a quarter of its rate, so every
+ * even tap but the centre is zero. The transition is symmetric about the
+ * cutoff, so its pass edge sits as far below rate/4 as the stop edge
+ * (everything that would fold onto [0, final Nyquist]) sits above: at
+ * least the final Nyquist, beyond the preset's pass edge. Pass and stop
+ * deviation are both the stop band's. Returns 1 when it does not apply.
+ */
+static int halfband_init(struct vd_resampler *r, struct src_stage *s, const struct src_filter_spec *spec)
+{
+	double beta = src_kaiser_beta(spec->atten_db), sum;
+	double len = spec->xs_n / (spec->fstop - 0.25);
+	uint32_t nh = (uint32_t)ceil((len - 1.0) / 4.0);
+
+	if (spec->fstop <= 0.25 || nh > SRC_HB_MAX_NH)
+		return 1;
+	if (nh < 1)
+		nh = 1;
+	s->hb_nh = nh;
+	s->half = 2 * nh;
+	s->taps = 2 * s->half;
+	s->phases = 0;
+	s->row_stride = nh + 1;
+	s->table = zalloc_aligned((nh + 1) * r->ss);
+	if (!s->table)
+		return -ENOMEM;
+	double h[SRC_HB_MAX_NH + 1];
+	h[0] = src_kaiser_sinc(0.0, 0.25, 2.0 * nh, beta);
+	sum = h[0];
+	for (uint32_t j = 1; j <= nh; j++) {
+		h[j] = src_kaiser_sinc(2.0 * j - 1.0, 0.25, 2.0 * nh, beta);
+		sum += 2.0 * h[j];
+	}
+	for (uint32_t j = 0; j <= nh; j++) {
+		if (r->dbl)
+			((double *)s->table)[j] = h[j] / sum;
+		else
+			((float *)s->table)[j] = (float)(h[j] / sum);
+	}
+	s->row0 = s->table;
+	s->cap = ((size_t)s->taps + BLOCK + 8 * SRC_GROUP + 2 * SLACK + 15) / 16 * 16;
+	s->buf = zalloc_aligned(s->cap * r->cfg.channels * r->ss);
+	return s->buf ? 0 : -ENOMEM;
+}
+
 static void stage_reset(const struct vd_resampler *r, struct src_stage *s)
 {
 	s->ipos = 0;
@@ -213,6 +268,39 @@ static void set_step(struct src_stage *s, double adjust)
 	s->step_frac = step % s->den;
 }
 
+/*
+ * Aligned copies of the @nominal rows of @s (decimators: one), when the
+ * kernel loads vectors and they fit the budget. Copy a of a row has tap 0 at
+ * an address congruent to a samples modulo the vector, so a window at
+ * offset o uses copy o mod vector and all its loads are aligned.
+ */
+static int stage_align(struct vd_resampler *r, struct src_stage *s, uint32_t nominal)
+{
+	uint32_t w = r->k->vec_bytes / (uint32_t)r->ss;
+	size_t stride, bytes;
+
+	if (w < 2 || s->hb_nh || (s->phases && !s->exact_mul))
+		return 0;
+	stride = (SHIFT_PAD + w + s->taps + SHIFT_PAD + w - 1) / w * w;
+	bytes = (size_t)nominal * w * stride * r->ss;
+	if (bytes > SHIFT_BUDGET)
+		return 0;
+	s->aligned = zalloc_aligned(bytes);
+	if (!s->aligned)
+		return -ENOMEM;
+	for (uint32_t q = 0; q < nominal; q++) {
+		const char *src = s->phases ? row_ptr(r, s, (int32_t)(q * s->exact_mul)) : s->row0;
+		for (uint32_t a = 0; a < w; a++) {
+			char *dst = (char *)s->aligned + (((size_t)q * w + a) * stride + SHIFT_PAD + a) * r->ss;
+			memcpy(dst, src, s->taps * r->ss);
+		}
+	}
+	s->align_mask = w - 1;
+	s->align_row_bytes = (stride + 1) * r->ss;
+	s->align_phase_bytes = (size_t)w * stride * r->ss;
+	return 0;
+}
+
 static int plan(struct vd_resampler *r)
 {
 	const struct src_preset *pr = r->preset;
@@ -232,7 +320,9 @@ static int plan(struct vd_resampler *r)
 			.atten_db = pr->atten_db, .xs_n = pr->xs_n, .xp_n = pr->xp_n,
 		};
 		struct src_stage *s = &r->st[d];
-		ret = stage_init(r, s, &spec, 0);
+		ret = halfband_init(r, s, &spec);
+		if (ret > 0)
+			ret = stage_init(r, s, &spec, 0);
 		if (ret < 0)
 			return ret;
 		s->den = 1;
@@ -268,6 +358,12 @@ static int plan(struct vd_resampler *r)
 	s->nominal_step = M << FRAC_BITS;
 	s->phase_scale = (double)phases / (double)s->den;
 	r->n_stages = d + 1;
+
+	for (uint32_t i = 0; i < r->n_stages; i++) {
+		ret = stage_align(r, &r->st[i], i == d ? (uint32_t)L : 1);
+		if (ret < 0)
+			return ret;
+	}
 
 	uint64_t look = 0;
 	for (uint32_t i = 0; i < r->n_stages; i++)
@@ -340,6 +436,7 @@ void vd_resampler_free(struct vd_resampler *r)
 		return;
 	for (uint32_t i = 0; i < SRC_MAX_STAGES; i++) {
 		free(r->st[i].table);
+		free(r->st[i].aligned);
 		free(r->st[i].buf);
 	}
 	free(r->tmp);
@@ -476,8 +573,27 @@ static uint32_t stage_run(struct vd_resampler *r, struct src_stage *s, bool last
 	const bool exact = s->phases && s->exact_mul && !(s->step_frac & frac_mask);
 	const uint32_t batch = !s->phases || exact ? BATCH : INTERP_ROWS;
 	const char *row0 = s->row0;
+	/* Small tables stay in L1; larger ones are streamed with prefetch. */
+	const bool near = s->align_mask || !s->phases || s->phases * s->row_stride * r->ss <= NEAR_BYTES;
 	uint32_t made = 0;
 
+	if (s->hb_nh) {
+		/* Half-band: centres 2 apart, all in one kernel call. */
+		uint32_t n = 0;
+		if (s->ipos < lim)
+			n = (uint32_t)((lim - s->ipos + 1) / 2 < room ? (lim - s->ipos + 1) / 2 : room);
+		if (!n)
+			return 0;
+		int32_t c0 = (int32_t)(s->ipos - s->base);
+		if (r->dbl)
+			(r->k->hb_f64 ? r->k->hb_f64 : src_kernels_c.hb_f64)(s->buf, s->cap, ch, c0, n, s->table,
+									      s->hb_nh, dst, ostep, cstep);
+		else
+			(r->k->hb_f32 ? r->k->hb_f32 : src_kernels_c.hb_f32)(s->buf, s->cap, ch, c0, n, s->table,
+									      s->hb_nh, dst, ostep, cstep);
+		s->ipos += 2 * (int64_t)n;
+		return n;
+	}
 	while (made < room) {
 		const void *rows[BATCH];
 		int32_t off[BATCH];
@@ -490,6 +606,22 @@ static uint32_t stage_run(struct vd_resampler *r, struct src_stage *s, bool last
 			const size_t rb = s->phases ? s->exact_row_bytes : 0;
 			const uint64_t sf = s->step_frac, den = s->den;
 			const int64_t si = s->step_int;
+			if (s->align_mask) {
+				const char *a0 = (const char *)s->aligned + SHIFT_PAD * r->ss;
+				const size_t pb = s->phases ? s->align_phase_bytes : 0, ab = s->align_row_bytes;
+				const uint32_t am = s->align_mask;
+				for (; n < want && ipos < lim; n++) {
+					int32_t o = (int32_t)(ipos + off0);
+					off[n] = o;
+					rows[n] = a0 + (num >> FRAC_BITS) * pb + (uint32_t)(o & am) * ab;
+					num += sf;
+					ipos += si;
+					if (num >= den) {
+						num -= den;
+						ipos++;
+					}
+				}
+			}
 			for (; n < want && ipos < lim; n++) {
 				off[n] = (int32_t)(ipos + off0);
 				rows[n] = row0 + (num >> FRAC_BITS) * rb;
@@ -535,8 +667,8 @@ static uint32_t stage_run(struct vd_resampler *r, struct src_stage *s, bool last
 			r->k->dot_f64(s->buf, s->cap, ch, (const double *const *)rows, off, n, s->taps, o,
 				      ostep, cstep);
 		else
-			r->k->dot_f32(s->buf, s->cap, ch, (const float *const *)rows, off, n, s->taps, o,
-				      ostep, cstep);
+			(near ? r->k->dot_f32_near : r->k->dot_f32)(s->buf, s->cap, ch, (const float *const *)rows,
+								    off, n, s->taps, o, ostep, cstep);
 		made += n;
 		if (r->done)
 			break;

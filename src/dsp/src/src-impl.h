@@ -58,12 +58,34 @@ typedef void (*src_dot_f64_fn)(const double *x, size_t stride, uint32_t channels
 typedef void (*src_interp_f32_fn)(const float *r0, size_t row_stride, double t, uint32_t taps, float *dst);
 typedef void (*src_interp_f64_fn)(const double *r0, size_t row_stride, double t, uint32_t taps, double *dst);
 
+/*
+ * Half-band decimator by 2: output m (m < @n_out) is centred on x index
+ * @c0 + 2m of every channel row and equals
+ *   hb[0] * x[c] + sum_{j=1..nh} hb[j] * (x[c - 2j + 1] + x[c + 2j - 1])
+ * accumulated in that order (the even taps of a half-band are zero). May
+ * read up to 16 samples past the last window (finite data: lanes beyond
+ * n_out are computed and dropped). Stores like dot.
+ */
+#define SRC_HB_MAX_NH	64	/* longest half-band a kernel takes */
+typedef void (*src_hb_f32_fn)(const float *x, size_t stride, uint32_t channels, int32_t c0,
+			      uint32_t n_out, const float *hb, uint32_t nh, float *out, size_t ostep,
+			      size_t cstep);
+typedef void (*src_hb_f64_fn)(const double *x, size_t stride, uint32_t channels, int32_t c0,
+			      uint32_t n_out, const double *hb, uint32_t nh, double *out, size_t ostep,
+			      size_t cstep);
+
 struct src_kernels {
 	const char *name;
+	/* Bytes per vector load: coefficient rows whose tap 0 sits at
+	 * (window offset) modulo this make every load aligned (0: no matter). */
+	uint32_t vec_bytes;
 	src_dot_f32_fn dot_f32;
+	src_dot_f32_fn dot_f32_near;	/* the same, for rows already in L1 (no prefetch) */
 	src_dot_f64_fn dot_f64;
 	src_interp_f32_fn interp_f32;
 	src_interp_f64_fn interp_f64;
+	src_hb_f32_fn hb_f32;
+	src_hb_f64_fn hb_f64;
 };
 
 enum src_isa { SRC_ISA_C, SRC_ISA_SSE2, SRC_ISA_AVX2, SRC_ISA_AVX512, SRC_ISA_COUNT };
