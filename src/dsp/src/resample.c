@@ -320,7 +320,7 @@ static int plan(struct vd_resampler *r)
 			.atten_db = pr->atten_db, .xs_n = pr->xs_n, .xp_n = pr->xp_n,
 		};
 		struct src_stage *s = &r->st[d];
-		ret = halfband_init(r, s, &spec);
+		ret = pr->halfband ? halfband_init(r, s, &spec) : 1;
 		if (ret > 0)
 			ret = stage_init(r, s, &spec, 0);
 		if (ret < 0)

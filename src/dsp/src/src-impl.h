@@ -33,6 +33,7 @@ struct src_preset {
 	double xs_n, xp_n;	/* measured for the Kaiser window at atten_db / 2.5e-4 pass deviation */
 	uint32_t min_phases;	/* interpolation table density */
 	bool dbl;		/* double-precision path */
+	bool halfband;		/* halving stages as half-bands (longer, but half the taps vanish) */
 };
 
 extern const struct src_preset src_presets[VD_RESAMPLE_QUALITY_COUNT];
