@@ -292,6 +292,44 @@ static void test_eq_and_gain_measured(void **state)
 	}
 }
 
+/* a 44.1 kHz file in a 48 kHz pipeline: the graph inserts src; exact length, no offset, clean tone */
+static void test_rate_conversion_inserted(void **state)
+{
+	const int n = 44100 * 2;
+	float *x = malloc(n * sizeof(float));
+	vd_gen_sine(x, n, 1, 44100, 1000, 0.891, 0); /* -1 dBFS */
+	write_wav("in44.wav", SF_FORMAT_FLOAT, 44100, 1, x, n);
+	write_text("rate.topo",
+		   "pipeline p {\n  rate = 48kHz\n  period = 10ms\n"
+		   "  source in file { path = \"in44.wav\" }\n"
+		   "  sink out file { path = \"out48.wav\"; format = f32 }\n  link in -> out\n}\n");
+	expect_run_ok("run -q --describe rate.topo");
+	char *desc = read_text("stdout.txt");
+	if (!strstr(desc, "(src) [inserted]"))
+		fail_msg("no src node was inserted:\n%s", desc);
+	free(desc);
+	SF_INFO info;
+	float *y = read_float("out48.wav", &info);
+	assert_int_equal(info.samplerate, 48000);
+	/* round(n * 48000 / 44100) frames */
+	assert_int_equal(info.frames, (n * 48000LL + 22050) / 44100);
+	struct vd_sine_fit fit;
+	assert_int_equal(vd_sine_fit(y + 4800, (size_t)info.frames - 9600, 1, 48000, 1000, &fit), 0);
+	if (fit.snr_db < 120)
+		fail_msg("SNR %.1f dB", fit.snr_db);
+	assert_float_equal(fit.amplitude, 0.891, 0.891 * 0.001);
+	/* time-aligned: the phase at output sample 4800 (0.1 s) is the input's phase at 0.1 s */
+	/* the fit is A*cos(wt + phase); a sine is a cosine at -pi/2 */
+	double want_phase = fmod(2 * M_PI * 1000 * 0.1, 2 * M_PI) - M_PI / 2;
+	double got_phase = fit.phase;
+	double d = fmod(fabs(want_phase - got_phase) + M_PI, 2 * M_PI) - M_PI;
+	/* 0.001 rad at 1 kHz is 0.16 us: far below a sample */
+	if (fabs(d) > 0.01)
+		fail_msg("phase %.4f vs %.4f: output is shifted by %.2f samples", got_phase, want_phase, d / (2 * M_PI) * 48);
+	free(x);
+	free(y);
+}
+
 /* the demo topology: a tone of known length and level, identical on every run */
 static void test_demo_deterministic(void **state)
 {
@@ -351,30 +389,76 @@ static void test_errors_reported(void **state)
 	assert_int_equal(run("run --help"), 0);
 }
 
-/* every shipped example builds (--check) */
-static void test_examples_build(void **state)
+/* --check validates and negotiates but creates no output file */
+static void test_check_has_no_side_effects(void **state)
 {
-	static const char *const ex[] = { "demo", "tone-to-wav", "eq-volume", "mix-two", "convert-s16", "alsa-null" };
-	for (size_t i = 0; i < sizeof(ex) / sizeof(ex[0]); i++) {
-		char *p, args[1024];
-		if (asprintf(&p, "examples/%s.topo", ex[i]) < 0)
-			abort();
-		char *full = vd_test_source_path(p);
-		FILE *f = fopen(full, "r");
-		if (!f)
-			fail_msg("example %s is missing", full);
+	write_text("chk.topo",
+		   "pipeline p {\n  rate = 48000\n  node t tone { duration = 0.1s }\n"
+		   "  sink out file { path = \"never.wav\"; format = s16 }\n  link t -> out\n}\n");
+	expect_run_ok("run --check --describe chk.topo");
+	char *desc = read_text("stdout.txt");
+	if (!strstr(desc, "(convert) [inserted]"))
+		fail_msg("--describe after --check shows no negotiated graph:\n%s", desc);
+	free(desc);
+	char *p = path("never.wav");
+	FILE *f = fopen(p, "r");
+	if (f) {
 		fclose(f);
-		snprintf(args, sizeof(args), "run --check %s", full);
-		int rc = run(args);
-		/* examples that read an input file may fail only because it is absent */
-		if (rc != 0) {
-			char *e = read_text("stderr.txt");
-			if (!strstr(e, "No such file") && !strstr(e, "cannot open"))
-				fail_msg("example %s: exit %d\n%s", ex[i], rc, e);
-			free(e);
+		fail_msg("--check created %s", p);
+	}
+	free(p);
+	expect_run_ok("run -q chk.topo");
+	p = path("never.wav");
+	f = fopen(p, "r");
+	assert_non_null(f);
+	fclose(f);
+	free(p);
+}
+
+/* every shipped example runs end to end on generated inputs (a 24-bit 44.1 kHz file, so
+ * the examples also exercise format and rate conversion), and its file outputs are non-empty */
+static void test_examples_run(void **state)
+{
+	static const struct {
+		const char *name, *args, *out;
+	} ex[] = {
+		{ "demo", "--output out=@/demo.wav", "demo.wav" },
+		{ "tone-to-wav", "--output out=@/tone.wav", "tone.wav" },
+		{ "eq-volume", "--input in=@/in.wav --output out=@/eqv.wav", "eqv.wav" },
+		{ "mix-two", "--input a=@/in.wav --input b=@/in48.wav --output out=@/mix.wav", "mix.wav" },
+		{ "convert-s16", "--input in=@/in.wav --output out=@/c16.wav", "c16.wav" },
+		{ "alsa-null", "--input in=@/in.wav", NULL },
+		{ "guest-mix", "--input vm1=@/in48.wav --output out=@/host.wav", "host.wav" },
+	};
+	const int n = 22050;
+	float *x = malloc(n * 2 * sizeof(float));
+	vd_gen_sine(x, n, 2, 44100, 440, 0.5, 0);
+	write_wav("in.wav", SF_FORMAT_PCM_24, 44100, 2, x, n);
+	vd_gen_sine(x, n, 2, 48000, 660, 0.5, 0);
+	write_wav("in48.wav", SF_FORMAT_PCM_16, 48000, 2, x, n);
+	free(x);
+	for (size_t i = 0; i < sizeof(ex) / sizeof(ex[0]); i++) {
+		char rel[128], args[2048], *a = args;
+		snprintf(rel, sizeof(rel), "examples/%s.topo", ex[i].name);
+		char *topo = vd_test_source_path(rel);
+		a += snprintf(a, sizeof(args), "run -q %s ", topo);
+		for (const char *c = ex[i].args; *c && a < args + sizeof(args) - 256; c++) {
+			if (*c == '@')
+				a += snprintf(a, 256, "%s", dir);
+			else
+				*a++ = *c;
 		}
-		free(full);
-		free(p);
+		*a = '\0';
+		expect_run_ok(args);
+		if (ex[i].out) {
+			SF_INFO info;
+			float *y = read_float(ex[i].out, &info);
+			if (info.frames < 1000 || vd_peak(y, (size_t)info.frames * info.channels, 1) < 0.01)
+				fail_msg("example %s produced %lld frames, peak %g", ex[i].name,
+					 (long long)info.frames, vd_peak(y, (size_t)info.frames * info.channels, 1));
+			free(y);
+		}
+		free(topo);
 	}
 }
 
@@ -385,9 +469,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_volume_0db_identity, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mix_exact, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_eq_and_gain_measured, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rate_conversion_inserted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_demo_deterministic, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_errors_reported, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_examples_build, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_check_has_no_side_effects, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_examples_run, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

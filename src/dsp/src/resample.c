@@ -425,17 +425,26 @@ static bool end_reached(const struct vd_resampler *r, const struct src_stage *s)
 	return 2 * pos + step > 2 * end;
 }
 
-static const void *phase_row(struct vd_resampler *r, struct src_stage *s, uint32_t slot)
+static const void *interp_row(struct vd_resampler *r, struct src_stage *s, uint32_t slot);
+
+static inline const void *phase_row(struct vd_resampler *r, struct src_stage *s, uint32_t slot)
+{
+	if (!s->phases)
+		return s->row0;
+	if (s->exact_mul && !(s->num & (((uint64_t)1 << FRAC_BITS) - 1)))
+		return row_ptr(r, s, (int32_t)((s->num >> FRAC_BITS) * s->exact_mul));
+	return interp_row(r, s, slot);
+}
+
+/* A row between table phases (drift, or denominators the table cannot hold). */
+static __attribute__((noinline)) const void *interp_row(struct vd_resampler *r, struct src_stage *s,
+							 uint32_t slot)
 {
 	uint32_t p;
 	double t;
 
-	if (!s->phases)
-		return s->row0;
 	if (s->exact_mul) {
 		const uint64_t mask = ((uint64_t)1 << FRAC_BITS) - 1;
-		if (!(s->num & mask))
-			return row_ptr(r, s, (int32_t)((s->num >> FRAC_BITS) * s->exact_mul));
 		uint64_t pp = s->num * s->exact_mul;
 		p = (uint32_t)(pp >> FRAC_BITS);
 		t = (double)(pp & mask) * (1.0 / 4294967296.0);
@@ -464,7 +473,9 @@ static uint32_t stage_run(struct vd_resampler *r, struct src_stage *s, bool last
 			  void *dst, bool planar, size_t dst_stride, uint32_t room)
 {
 	const uint32_t ch = r->cfg.channels;
-	const int64_t avail_end = s->base + s->fill;
+	/* Last output this buffer can feed: its window must end inside the data. */
+	const int64_t lim = s->base + s->fill - (int64_t)s->half;
+	const bool check_end = last && r->draining;
 	uint32_t made = 0;
 
 	while (made < room) {
@@ -473,9 +484,9 @@ static uint32_t stage_run(struct vd_resampler *r, struct src_stage *s, bool last
 		uint32_t n = 0;
 
 		while (n < SRC_GROUP && made + n < room) {
-			if (s->ipos + (int64_t)s->half >= avail_end)
+			if (s->ipos >= lim)
 				break;
-			if (last && r->draining && end_reached(r, s)) {
+			if (check_end && end_reached(r, s)) {
 				r->done = true;
 				break;
 			}
@@ -496,15 +507,18 @@ static uint32_t stage_run(struct vd_resampler *r, struct src_stage *s, bool last
 			r->k->dot_f64(s->buf, s->cap, ch, (const double *const *)rows, off, n, s->taps, g);
 		else
 			r->k->dot_f32(s->buf, s->cap, ch, (const float *const *)rows, off, n, s->taps, g);
-		if (planar) {
-			for (uint32_t m = 0; m < n; m++)
-				for (uint32_t c = 0; c < ch; c++) {
-					size_t di = c * dst_stride + made + m;
-					if (r->dbl)
-						((double *)dst)[di] = ((double *)g)[m * ch + c];
-					else
-						((float *)dst)[di] = ((float *)g)[m * ch + c];
-				}
+		if (planar && !r->dbl) {
+			const float *gs = g;
+			float *d = (float *)dst + made;
+			for (uint32_t c = 0; c < ch; c++, d += dst_stride)
+				for (uint32_t m = 0; m < n; m++)
+					d[m] = gs[m * ch + c];
+		} else if (planar) {
+			const double *gs = g;
+			double *d = (double *)dst + made;
+			for (uint32_t c = 0; c < ch; c++, d += dst_stride)
+				for (uint32_t m = 0; m < n; m++)
+					d[m] = gs[m * ch + c];
 		}
 		made += n;
 		if (r->done)
