@@ -22,6 +22,7 @@
 #ifndef VIRTDSP_ACCEL_H
 #define VIRTDSP_ACCEL_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <virtdsp/format.h>
 #include <virtdsp/resample.h>
@@ -159,6 +160,13 @@ int vd_accel_task_status(struct vd_accel *s, struct vd_accel_task_status *st);
 int vd_accel_fd(struct vd_accel *s);
 /** Block up to @timeout_ms (-1: forever) for @events (POLLIN/POLLOUT); returns the events ready, 0 on timeout. */
 int vd_accel_wait(struct vd_accel *s, short events, int timeout_ms);
+
+/**
+ * The reason of the last failed call on @s, one line (e.g. "fragments must be
+ * 1..64 (got 65)"), copied into @buf ("" if no call failed yet). The kernel
+ * only has errno; the text is ours, for diagnostics.
+ */
+void vd_accel_last_error(struct vd_accel *s, char *buf, size_t size);
 
 /* ---- extensions the kernel lacks (docs/accel.md) ---- */
 

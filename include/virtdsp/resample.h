@@ -9,6 +9,7 @@
 #define VIRTDSP_RESAMPLE_H
 
 #include <stdint.h>
+#include <virtdsp/error.h>
 #include <virtdsp/format.h>
 
 #ifdef __cplusplus
@@ -32,6 +33,12 @@ struct vd_resample_config {
 };
 
 struct vd_resampler;
+
+/**
+ * Check @cfg; on -EINVAL @err (may be NULL) says why: rates outside
+ * 1..1536000 Hz, a ratio beyond 256:1 either way, channels, formats, quality.
+ */
+int vd_resample_config_check(const struct vd_resample_config *cfg, struct vd_error *err);
 
 /** -EINVAL (message-worthy cases documented in docs/src.md: ratio out of range, channels, formats). */
 int vd_resampler_new(const struct vd_resample_config *cfg, struct vd_resampler **r);
@@ -61,11 +68,13 @@ uint32_t vd_resampler_max_output(const struct vd_resampler *r, uint32_t in_frame
 
 /**
  * Drift correction: scale the conversion ratio by @adjust (1.0 = nominal,
- * within [0.98, 1.02]); click-free, may be changed every period.
+ * within [0.98, 1.02], else -EINVAL); click-free, may be changed every
+ * period. @adjust > 1 makes more output per input (the output clock runs
+ * at rate_out * adjust relative to the input). Kept across reset().
  */
 int vd_resampler_set_adjust(struct vd_resampler *r, double adjust);
 
-/** Back to the state after vd_resampler_new() (history cleared). */
+/** Back to the state after vd_resampler_new() (history cleared; the adjust factor is kept). */
 void vd_resampler_reset(struct vd_resampler *r);
 
 const char *vd_resample_quality_name(enum vd_resample_quality q);

@@ -53,7 +53,8 @@ int vd_topology_set_path(struct vd_topology *t, const char *name, const char *pa
  * Semantic validation and graph construction in one pass: unknown types,
  * bad properties, unknown nodes/ports in links, unconnected ports, cycles,
  * formats that cannot be converted. Every error goes to @diag; returns
- * -EINVAL if there was any.
+ * -EINVAL if there was any. The graph borrows @t's locations (and nodes
+ * may keep property strings): free @t only after @g.
  */
 int vd_topology_build(struct vd_topology *t, struct vd_graph *g, struct vd_diag *diag);
 

@@ -64,7 +64,7 @@ struct eq {
 	uint32_t seg_pos;		/* frames into the current segment; 0 when at rest */
 	bool pending;			/* a change waits for the next segment */
 	double *state;			/* [band][channel][2], transposed direct form II */
-	double *scratch;		/* one channel of one segment, de-interleaved */
+	double *scratch;		/* two channels of one chunk, de-interleaved */
 };
 
 /* Robert Bristow-Johnson's Audio-EQ-Cookbook, with Q as the bandwidth parameter for every type. */
@@ -257,6 +257,33 @@ static void biquad_moving(const struct band *bd, uint32_t pos, double *s, double
 	s[1] = s2;
 }
 
+/*
+ * Two channels at once: each biquad is one long dependency chain, so
+ * running two independent ones side by side nearly doubles throughput.
+ */
+static void biquad_static2(const struct coefs *c, double *sa, double *sb, double *xa, double *xb,
+			   uint32_t n)
+{
+	double a1s = sa[0], a2s = sa[1], b1s = sb[0], b2s = sb[1];
+	const double b0 = c->b0, b1 = c->b1, b2 = c->b2, a1 = c->a1, a2 = c->a2;
+
+	for (uint32_t i = 0; i < n; i++) {
+		double ia = xa[i], ib = xb[i];
+		double ya = b0 * ia + a1s, yb = b0 * ib + b1s;
+
+		a1s = b1 * ia - a1 * ya + a2s;
+		b1s = b1 * ib - a1 * yb + b2s;
+		a2s = b2 * ia - a2 * ya;
+		b2s = b2 * ib - a2 * yb;
+		xa[i] = ya;
+		xb[i] = yb;
+	}
+	sa[0] = fabs(a1s) < STATE_FLOOR ? 0.0 : a1s;
+	sa[1] = fabs(a2s) < STATE_FLOOR ? 0.0 : a2s;
+	sb[0] = fabs(b1s) < STATE_FLOOR ? 0.0 : b1s;
+	sb[1] = fabs(b2s) < STATE_FLOOR ? 0.0 : b2s;
+}
+
 static int eq_init(const struct vd_node_init *init, void **self,
 		   uint32_t *n_inputs, uint32_t *n_outputs, struct vd_error *err)
 {
@@ -342,7 +369,7 @@ static int eq_prepare(void *self, const struct vd_audio_format *in, uint32_t n_i
 	state = calloc((size_t)(e->n_bands ? e->n_bands : 1) * in[0].channels * 2, sizeof(double));
 	if (max_frames < SEG)
 		max_frames = SEG;
-	scratch = calloc(max_frames, sizeof(double));
+	scratch = calloc((size_t)max_frames * 2, sizeof(double));
 	if (!state || !scratch) {
 		free(state);
 		free(scratch);
@@ -363,49 +390,72 @@ static int eq_prepare(void *self, const struct vd_audio_format *in, uint32_t n_i
 	return 0;
 }
 
-/* One channel of @n frames starting at segment position @pos through every band, in place in @x. */
-static void run_channel(struct eq *e, uint32_t ch, uint32_t pos, double *x, uint32_t n)
+static void load(const struct eq *e, const void *src, uint32_t ch, double *x, uint32_t n)
 {
-	for (uint32_t i = 0; i < e->n_bands; i++) {
-		struct band *b = &e->band[i];
-		double *s = &e->state[((size_t)i * e->channels + ch) * 2];
+	const uint32_t nc = e->channels;
 
-		if (b->moving)
-			biquad_moving(b, pos, s, x, n);
-		else
-			biquad_static(&b->end, s, x, n);
+	if (e->format == VD_FORMAT_F64) {
+		const double *s = (const double *)src + ch;
+
+		for (uint32_t i = 0; i < n; i++)
+			x[i] = s[(size_t)i * nc];
+	} else {
+		const float *s = (const float *)src + ch;
+
+		for (uint32_t i = 0; i < n; i++)
+			x[i] = s[(size_t)i * nc];
 	}
 }
 
-static void run_chunk(struct eq *e, const void *src, void *dst, uint32_t n)
+static void store(const struct eq *e, void *dst, uint32_t ch, const double *x, uint32_t n)
 {
 	const uint32_t nc = e->channels;
-	double *x = e->scratch;
 
-	for (uint32_t ch = 0; ch < nc; ch++) {
-		if (e->format == VD_FORMAT_F64) {
-			const double *s = (const double *)src + ch;
+	if (e->format == VD_FORMAT_F64) {
+		double *d = (double *)dst + ch;
 
-			for (uint32_t i = 0; i < n; i++)
-				x[i] = s[(size_t)i * nc];
-		} else {
-			const float *s = (const float *)src + ch;
+		for (uint32_t i = 0; i < n; i++)
+			d[(size_t)i * nc] = x[i];
+	} else {
+		float *d = (float *)dst + ch;
 
-			for (uint32_t i = 0; i < n; i++)
-				x[i] = s[(size_t)i * nc];
+		for (uint32_t i = 0; i < n; i++)
+			d[(size_t)i * nc] = (float)x[i];
+	}
+}
+
+static double *state_of(const struct eq *e, uint32_t band, uint32_t ch)
+{
+	return &e->state[((size_t)band * e->channels + ch) * 2];
+}
+
+/* @n frames at segment position seg_pos through every band; channels in pairs where possible. */
+static void run_chunk(struct eq *e, const void *src, void *dst, uint32_t n)
+{
+	double *xa = e->scratch, *xb = e->scratch + e->scratch_frames;
+
+	for (uint32_t ch = 0; ch < e->channels; ch += 2) {
+		bool pair = ch + 1 < e->channels;
+
+		load(e, src, ch, xa, n);
+		if (pair)
+			load(e, src, ch + 1, xb, n);
+		for (uint32_t i = 0; i < e->n_bands; i++) {
+			const struct band *b = &e->band[i];
+
+			if (b->moving) {
+				biquad_moving(b, e->seg_pos, state_of(e, i, ch), xa, n);
+				if (pair)
+					biquad_moving(b, e->seg_pos, state_of(e, i, ch + 1), xb, n);
+			} else if (pair) {
+				biquad_static2(&b->end, state_of(e, i, ch), state_of(e, i, ch + 1), xa, xb, n);
+			} else {
+				biquad_static(&b->end, state_of(e, i, ch), xa, n);
+			}
 		}
-		run_channel(e, ch, e->seg_pos, x, n);
-		if (e->format == VD_FORMAT_F64) {
-			double *d = (double *)dst + ch;
-
-			for (uint32_t i = 0; i < n; i++)
-				d[(size_t)i * nc] = x[i];
-		} else {
-			float *d = (float *)dst + ch;
-
-			for (uint32_t i = 0; i < n; i++)
-				d[(size_t)i * nc] = (float)x[i];
-		}
+		store(e, dst, ch, xa, n);
+		if (pair)
+			store(e, dst, ch + 1, xb, n);
 	}
 }
 

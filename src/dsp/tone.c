@@ -243,11 +243,15 @@ static int tone_prepare(void *self, const struct vd_audio_format *in, uint32_t n
 /* @n mono samples at unit level (sine/square peak 1, noise RMS 1/sqrt 2) into @x. */
 static void generate(struct tone *t, float *x, uint32_t n)
 {
+	uint32_t sync = (uint32_t)((RESYNC - t->pos % RESYNC) % RESYNC);
+
 	for (uint32_t i = 0; i < n; i++) {
 		double v, re;
 
-		if ((t->pos + i) % RESYNC == 0)
+		if (i == sync) {
 			osc_sync(t, t->pos + i);
+			sync += RESYNC;
+		}
 		switch (t->wave) {
 		case W_SQUARE:
 			v = phase_at(t, t->pos + i) < 0.5 ? 1.0 : -1.0;

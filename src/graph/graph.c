@@ -434,8 +434,17 @@ int vd_graph_describe(const struct vd_graph *g, char *buf, size_t size)
 			struct glink *l = n->out[p];
 			if (!l)
 				continue;
-			w = snprintf(buf + len, size > len ? size - len : 0, "  out%u -> %s:in%u  %s\n", p,
-				     l->to->name, l->to_port, vd_audio_format_describe(&l->fmt, f, sizeof(f)));
+			char a[16], b[16];
+			if (n->n_out == 1)
+				snprintf(a, sizeof(a), "out");
+			else
+				snprintf(a, sizeof(a), "out%u", p);
+			if (l->to->n_in == 1)
+				snprintf(b, sizeof(b), "in");
+			else
+				snprintf(b, sizeof(b), "in%u", l->to_port);
+			w = snprintf(buf + len, size > len ? size - len : 0, "  %s -> %s:%s  %s\n", a,
+				     l->to->name, b, vd_audio_format_describe(&l->fmt, f, sizeof(f)));
 			if (w > 0)
 				len += (size_t)w;
 		}

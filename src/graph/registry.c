@@ -5,11 +5,12 @@
 #include <virtdsp/graph.h>
 
 #include "dsp/dsp.h"
+#include "dsp/src/src.h"
 #include "endpoint/endpoint.h"
 
 static const struct vd_node_ops *const builtin[] = {
 	&vd_node_convert, &vd_node_volume, &vd_node_mixer, &vd_node_eq,
-	&vd_node_tone, &vd_node_meter,
+	&vd_node_tone, &vd_node_meter, &vd_node_src,
 	&vd_node_file_source, &vd_node_file_sink,
 	&vd_node_alsa_source, &vd_node_alsa_sink,
 	&vd_node_null_sink, &vd_node_silence_source,

@@ -40,8 +40,6 @@ static int add_object(struct vd_topology *t, struct vd_graph *g, struct vd_topo_
 
 	vd_error_clear(&err);
 	r = vd_graph_add_node(g, &desc, &err);
-	if (r == 0)
-		r = vd_props_check_unused(&o->props.props, o->node_type, &err);
 	if (r < 0) {
 		if (!err.code)
 			vd_error_set(&err, r, &o->loc, "cannot add %s '%s': %s", o->node_type,

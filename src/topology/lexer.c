@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "lexer.h"
+#include "priv.h"
 
 void vd_lexer_init(struct vd_lexer *lx, const char *text, size_t len, const char *file,
 		   struct vd_arena *arena, struct vd_diag *diag)
@@ -40,11 +41,7 @@ void vd_lexer_error(struct vd_lexer *lx, const struct vd_location *loc, const ch
 		lx->stopped = true;
 	}
 	lx->errors++;
-	if (lx->diag) {
-		lx->diag->count++;
-		if (lx->diag->report)
-			lx->diag->report(lx->diag->data, &e);
-	}
+	vd_topology_report(lx->diag, &e);
 }
 
 static struct vd_location here(const struct vd_lexer *lx, const char *p)

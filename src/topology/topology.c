@@ -199,15 +199,32 @@ int vd_topology_load_file(const char *path, struct vd_topology **t, struct vd_di
 		report_simple(diag, r, path, strerror(-r));
 		return r;
 	}
-	text = malloc(MAX_FILE_SIZE + 1);
-	if (!text) {
-		r = -ENOMEM;
-		goto out;
+	/* Read to the end, growing the buffer; one byte past the limit proves the file too large. */
+	for (size_t cap = 0;;) {
+		if (len == cap) {
+			size_t ncap = cap ? cap * 2 : 16384;
+			char *p;
+
+			if (ncap > MAX_FILE_SIZE + 1)
+				ncap = MAX_FILE_SIZE + 1;
+			p = realloc(text, ncap);
+			if (!p) {
+				r = -ENOMEM;
+				goto out;
+			}
+			text = p;
+			cap = ncap;
+		}
+		errno = 0;
+		size_t got = fread(text + len, 1, cap - len, f);
+
+		len += got;
+		if (got == 0 || len > MAX_FILE_SIZE)
+			break;
 	}
-	len = fread(text, 1, MAX_FILE_SIZE + 1, f);
 	if (ferror(f)) {
-		r = -EIO;
-		report_simple(diag, r, path, "read error");
+		r = errno ? -errno : -EIO;
+		report_simple(diag, r, path, strerror(-r));
 		goto out;
 	}
 	if (len > MAX_FILE_SIZE) {

@@ -68,8 +68,29 @@ static double remove_harmonics(double *r, size_t n, double w)
 
 #include <stdlib.h>
 
-int vd_sine_fit_d(const double *xs, size_t n, size_t stride, double rate, double freq_guess,
-		  struct vd_sine_fit *fit)
+/* Final fit at @freq: fundamental, THD+N, then SNR after harmonics; x is consumed as scratch. */
+static void fill_fit(double *x, size_t n, double rate, double freq, struct vd_sine_fit *fit)
+{
+	double a, b, c, w = 2 * M_PI * freq / rate;
+	double resid = fit_at(x, n, w, &a, &b, &c);
+	double amp = sqrt(a * a + b * b);
+	double sig = amp * amp / 2 * (double)n;
+
+	for (size_t i = 0; i < n; i++) {
+		double ph = w * (double)i;
+		x[i] -= a * cos(ph) + b * sin(ph) + c;
+	}
+	double noise = remove_harmonics(x, n, w);
+	fit->freq = freq;
+	fit->amplitude = amp;
+	fit->phase = atan2(-b, a);
+	fit->dc = c;
+	fit->thdn_db = 10 * log10((resid + 1e-300) / sig);
+	fit->snr_db = -10 * log10((noise + 1e-300) / sig);
+}
+
+static int sine_fit_d(const double *xs, size_t n, size_t stride, double rate, double freq_guess,
+		      double rel_range, struct vd_sine_fit *fit)
 {
 	double *x = malloc(n * sizeof(double));
 	double a, b, c;
@@ -79,7 +100,7 @@ int vd_sine_fit_d(const double *xs, size_t n, size_t stride, double rate, double
 	for (size_t i = 0; i < n; i++)
 		x[i] = xs[i * stride];
 	/* Golden-section search of the residual over +-0.5% of the guess. */
-	double lo = freq_guess * 0.995, hi = freq_guess * 1.005;
+	double lo = freq_guess * (1.0 - rel_range), hi = freq_guess * (1.0 + rel_range);
 	const double g = (sqrt(5.0) - 1) / 2;
 	double f1 = hi - g * (hi - lo), f2 = lo + g * (hi - lo);
 	double e1 = fit_at(x, n, 2 * M_PI * f1 / rate, &a, &b, &c);
@@ -95,24 +116,30 @@ int vd_sine_fit_d(const double *xs, size_t n, size_t stride, double rate, double
 			e2 = fit_at(x, n, 2 * M_PI * f2 / rate, &a, &b, &c);
 		}
 	}
-	double f = (lo + hi) / 2, w = 2 * M_PI * f / rate;
-	double resid = fit_at(x, n, w, &a, &b, &c);
-	double amp = sqrt(a * a + b * b);
-	double sig = amp * amp / 2 * (double)n;
-
-	for (size_t i = 0; i < n; i++) {
-		double ph = w * (double)i;
-		x[i] -= a * cos(ph) + b * sin(ph) + c;
-	}
-	double noise = remove_harmonics(x, n, w);
-	fit->freq = f;
-	fit->amplitude = amp;
-	fit->phase = atan2(-b, a);
-	fit->dc = c;
-	fit->thdn_db = 10 * log10((resid + 1e-300) / sig);
-	fit->snr_db = -10 * log10((noise + 1e-300) / sig);
+	fill_fit(x, n, rate, (lo + hi) / 2, fit);
 	free(x);
 	return 0;
+}
+
+int vd_sine_fit_d(const double *xs, size_t n, size_t stride, double rate, double freq_guess,
+		  struct vd_sine_fit *fit)
+{
+	return sine_fit_d(xs, n, stride, rate, freq_guess, 0.005, fit);
+}
+
+int vd_sine_fit_range(const float *x, size_t n, size_t stride, double rate, double freq_guess,
+		      double rel_range, struct vd_sine_fit *fit)
+{
+	double *d = malloc(n * sizeof(double));
+	int r;
+
+	if (!d)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		d[i] = x[i * stride];
+	r = sine_fit_d(d, n, 1, rate, freq_guess, rel_range, fit);
+	free(d);
+	return r;
 }
 
 int vd_sine_fit(const float *x, size_t n, size_t stride, double rate, double freq_guess,
@@ -200,4 +227,89 @@ void vd_gen_sine(float *x, size_t n, unsigned channels, double rate, double freq
 double vd_db(double ratio)
 {
 	return 20.0 * log10(ratio);
+}
+
+/* ---- Converter measurements (added for bench/bench_src.c) ---- */
+
+int vd_sine_fit_fixed(const float *xs, size_t n, size_t stride, double rate, double freq,
+		      struct vd_sine_fit *fit)
+{
+	double *x = malloc(n * sizeof(double));
+
+	if (!x || n < 16)
+		return free(x), -1;
+	for (size_t i = 0; i < n; i++)
+		x[i] = xs[i * stride];
+	fill_fit(x, n, rate, freq, fit);
+	free(x);
+	return 0;
+}
+
+/* Modified Bessel function of the first kind, order 0 (power series; converges for any x). */
+static double bessel_i0(double x)
+{
+	double sum = 1, term = 1, q = x * x / 4;
+
+	for (int k = 1; k < 500 && term > sum * 1e-17; k++) {
+		term *= q / ((double)k * k);
+		sum += term;
+	}
+	return sum;
+}
+
+/* In-place iterative radix-2 FFT; twiddles from cos/sin directly, so rounding stays near 1e-16. */
+static void fft(double *re, double *im, size_t n, const double *cs, const double *sn)
+{
+	for (size_t i = 1, j = 0; i < n; i++) {
+		size_t bit = n >> 1;
+		for (; j & bit; bit >>= 1)
+			j ^= bit;
+		j |= bit;
+		if (i < j) {
+			double t = re[i]; re[i] = re[j]; re[j] = t;
+			t = im[i]; im[i] = im[j]; im[j] = t;
+		}
+	}
+	for (size_t len = 2; len <= n; len <<= 1) {
+		size_t step = n / len;
+		for (size_t i = 0; i < n; i += len) {
+			for (size_t k = 0; k < len / 2; k++) {
+				double wr = cs[k * step], wi = -sn[k * step];
+				size_t p = i + k, q = p + len / 2;
+				double tr = re[q] * wr - im[q] * wi, ti = re[q] * wi + im[q] * wr;
+				re[q] = re[p] - tr; im[q] = im[p] - ti;
+				re[p] += tr; im[p] += ti;
+			}
+		}
+	}
+}
+
+int vd_spectrum_db(const float *x, size_t n, size_t stride, double beta, double *out_db)
+{
+	if (n < 16 || (n & (n - 1)))
+		return -1;
+	double *buf = malloc(4 * n * sizeof(double));
+	if (!buf)
+		return -1;
+	double *re = buf, *im = buf + n, *cs = buf + 2 * n, *sn = buf + 3 * n;
+	double wsum = 0, i0b = bessel_i0(beta);
+
+	for (size_t i = 0; i < n / 2; i++) {
+		cs[i] = cos(2 * M_PI * (double)i / (double)n);
+		sn[i] = sin(2 * M_PI * (double)i / (double)n);
+	}
+	for (size_t i = 0; i < n; i++) {
+		double r = 2.0 * (double)i / (double)(n - 1) - 1.0;
+		double w = bessel_i0(beta * sqrt(fmax(0.0, 1.0 - r * r))) / i0b;
+		wsum += w;
+		re[i] = x[i * stride] * w;
+		im[i] = 0;
+	}
+	fft(re, im, n, cs, sn);
+	for (size_t k = 0; k <= n / 2; k++) {
+		double mag = 2.0 * sqrt(re[k] * re[k] + im[k] * im[k]) / wsum;
+		out_db[k] = 20.0 * log10(mag + 1e-30);
+	}
+	free(buf);
+	return 0;
 }

@@ -22,6 +22,13 @@ struct vd_sine_fit {
 /** Fit x[0..n) (stride @stride) around @freq_guess; refines frequency within +-0.5%. */
 int vd_sine_fit(const float *x, size_t n, size_t stride, double rate, double freq_guess,
 		struct vd_sine_fit *fit);
+/**
+ * Like vd_sine_fit() with the refinement limited to +-@rel_range of the guess
+ * (the search assumes one minimum in range: over n samples the residual's dip
+ * is about rate/n wide, so a known frequency wants a range well below that).
+ */
+int vd_sine_fit_range(const float *x, size_t n, size_t stride, double rate, double freq_guess,
+		      double rel_range, struct vd_sine_fit *fit);
 int vd_sine_fit_d(const double *x, size_t n, size_t stride, double rate, double freq_guess,
 		  struct vd_sine_fit *fit);
 
@@ -37,5 +44,24 @@ long vd_align(const float *a, size_t na, const float *b, size_t nb, size_t strid
 
 /** Fill x with amp*sin(2*pi*f*t + phase), n frames of @channels (all channels equal). */
 void vd_gen_sine(float *x, size_t n, unsigned channels, double rate, double freq, double amp, double phase);
+
+/* ---- Converter measurements (added for bench/bench_src.c; usable by tests) ---- */
+
+/**
+ * Least-squares fit of a sine at exactly @freq (no refinement) plus DC;
+ * fills @fit like vd_sine_fit(). For signals whose frequency is known,
+ * e.g. a tone through a converter with an exact ratio. -1 if n < 16 or
+ * out of memory.
+ */
+int vd_sine_fit_fixed(const float *x, size_t n, size_t stride, double rate, double freq,
+		      struct vd_sine_fit *fit);
+
+/**
+ * Spectrum of x[0..n) (n a power of two, >= 16) through a Kaiser window of
+ * @beta (20 gives side lobes below -180 dB): out_db[0..n/2] in dB relative
+ * to a sine of amplitude 1 centred on a bin, so a full-scale tone reads 0.
+ * -1 if n is not a power of two or out of memory.
+ */
+int vd_spectrum_db(const float *x, size_t n, size_t stride, double beta, double *out_db);
 
 #endif

@@ -292,6 +292,44 @@ static void test_eq_and_gain_measured(void **state)
 	}
 }
 
+/* a 44.1 kHz file in a 48 kHz pipeline: the graph inserts src; exact length, no offset, clean tone */
+static void test_rate_conversion_inserted(void **state)
+{
+	const int n = 44100 * 2;
+	float *x = malloc(n * sizeof(float));
+	vd_gen_sine(x, n, 1, 44100, 1000, 0.891, 0); /* -1 dBFS */
+	write_wav("in44.wav", SF_FORMAT_FLOAT, 44100, 1, x, n);
+	write_text("rate.topo",
+		   "pipeline p {\n  rate = 48kHz\n  period = 10ms\n"
+		   "  source in file { path = \"in44.wav\" }\n"
+		   "  sink out file { path = \"out48.wav\"; format = f32 }\n  link in -> out\n}\n");
+	expect_run_ok("run -q --describe rate.topo");
+	char *desc = read_text("stdout.txt");
+	if (!strstr(desc, "(src) [inserted]"))
+		fail_msg("no src node was inserted:\n%s", desc);
+	free(desc);
+	SF_INFO info;
+	float *y = read_float("out48.wav", &info);
+	assert_int_equal(info.samplerate, 48000);
+	/* round(n * 48000 / 44100) frames */
+	assert_int_equal(info.frames, (n * 48000LL + 22050) / 44100);
+	struct vd_sine_fit fit;
+	assert_int_equal(vd_sine_fit(y + 4800, (size_t)info.frames - 9600, 1, 48000, 1000, &fit), 0);
+	if (fit.snr_db < 120)
+		fail_msg("SNR %.1f dB", fit.snr_db);
+	assert_float_equal(fit.amplitude, 0.891, 0.891 * 0.001);
+	/* time-aligned: the phase at output sample 4800 (0.1 s) is the input's phase at 0.1 s */
+	/* the fit is A*cos(wt + phase); a sine is a cosine at -pi/2 */
+	double want_phase = fmod(2 * M_PI * 1000 * 0.1, 2 * M_PI) - M_PI / 2;
+	double got_phase = fit.phase;
+	double d = fmod(fabs(want_phase - got_phase) + M_PI, 2 * M_PI) - M_PI;
+	/* 0.001 rad at 1 kHz is 0.16 us: far below a sample */
+	if (fabs(d) > 0.01)
+		fail_msg("phase %.4f vs %.4f: output is shifted by %.2f samples", got_phase, want_phase, d / (2 * M_PI) * 48);
+	free(x);
+	free(y);
+}
+
 /* the demo topology: a tone of known length and level, identical on every run */
 static void test_demo_deterministic(void **state)
 {
@@ -385,6 +423,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_volume_0db_identity, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mix_exact, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_eq_and_gain_measured, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rate_conversion_inserted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_demo_deterministic, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_errors_reported, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_examples_build, setup, teardown),

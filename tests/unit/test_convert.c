@@ -767,6 +767,74 @@ static void test_dither_generic_paths(void **state)
 	free(u);
 }
 
+/*
+ * The documented dither, rebuilt from docs/formats.md: sample k uses the
+ * 32-bit hash of (counter + k) and key, d = (lo16 - hi16) / 65536 LSB,
+ * added in double before round-half-even and clipping.
+ */
+static double model_dither(uint32_t ctr, uint32_t key)
+{
+	uint32_t x = (ctr ^ key) * 0x9e3779b1u;
+
+	x = (x ^ (x >> 16)) * 0x85ebca6bu;
+	x = (x ^ (x >> 13)) * 0xc2b2ae35u;
+	x ^= x >> 16;
+	return ((double)(x & 0xffff) - (double)(x >> 16)) / 65536.0;
+}
+
+static void test_dither_formula(void **state)
+{
+	const size_t n = 20000;
+	float *f = malloc(n * sizeof(float));
+	double *d = malloc(n * sizeof(double));
+	int16_t *o = malloc(n * 2);
+	int32_t *o32 = malloc(n * 4);
+	struct vd_dither dith;
+
+	(void)state;
+	make_input(VD_FORMAT_F32, (uint8_t *)f, n, 31);
+	for (size_t i = 0; i < n; i++)
+		d[i] = f[i] * 0.999 + 1e-12 * (double)i;
+	for (int src64 = 0; src64 < 2; src64++) {
+		uint32_t ctr, key;
+
+		vd_dither_init(&dith, 2024);
+		ctr = (uint32_t)dith.state;
+		key = (uint32_t)(dith.state >> 32);
+		if (src64)
+			assert_int_equal(vd_convert_samples(VD_FORMAT_S16, o, VD_FORMAT_F64, d, n, &dith), 0);
+		else
+			vd_convert_from_f32(VD_FORMAT_S16, o, f, n, &dith);
+		for (size_t i = 0; i < n; i++) {
+			double v = src64 ? d[i] : f[i];
+			double x = (isnan(v) ? 0.0 : v * 32768.0) + model_dither(ctr + (uint32_t)i, key);
+
+			x = fmin(fmax(x, -32768.0), 32767.0);
+			if (o[i] != (int16_t)nearbyint(x))
+				fail_msg("%s sample %zu: %d, model %g", src64 ? "f64" : "f32", i, o[i], x);
+		}
+		assert_true((uint32_t)dith.state == ctr + (uint32_t)n);
+		assert_true((uint32_t)(dith.state >> 32) == key);
+	}
+	/* F64 -> S32 is dithered on the 32-bit grid. */
+	vd_dither_init(&dith, 9);
+	{
+		uint32_t ctr = (uint32_t)dith.state, key = (uint32_t)(dith.state >> 32);
+
+		assert_int_equal(vd_convert_samples(VD_FORMAT_S32, o32, VD_FORMAT_F64, d, n, &dith), 0);
+		for (size_t i = 0; i < n; i++) {
+			double x = isnan(d[i]) ? 0.0 : d[i] * 2147483648.0;
+
+			x = fmin(fmax(x + model_dither(ctr + (uint32_t)i, key), -2147483648.0), 2147483647.0);
+			assert_true(o32[i] == (int32_t)nearbyint(x));
+		}
+	}
+	free(f);
+	free(d);
+	free(o);
+	free(o32);
+}
+
 /* When the destination grid is as fine as the source, a dither state changes nothing. */
 static void test_no_dither_when_widening(void **state)
 {
@@ -995,6 +1063,7 @@ int main(void)
 		cmocka_unit_test(test_g711_round_trip),
 		cmocka_unit_test(test_dither_statistics),
 		cmocka_unit_test(test_dither_generic_paths),
+		cmocka_unit_test(test_dither_formula),
 		cmocka_unit_test(test_no_dither_when_widening),
 		cmocka_unit_test(test_kernels_match_c),
 		cmocka_unit_test(test_f32_bit_patterns),

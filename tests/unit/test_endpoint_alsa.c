@@ -13,6 +13,8 @@
 #include <alsa/asoundlib.h>
 #include <cmocka.h>
 
+#include <virtdsp/graph.h>
+
 #include "endpoint/endpoint.h"
 #include "testutil.h"
 
@@ -326,6 +328,38 @@ static void test_capture_from_infile(void **state)
 	free(got);
 }
 
+/* An endless capture in the real graph, ended by the runner's time limit, into the null sink. */
+static void test_capture_in_a_graph(void **state)
+{
+	struct vd_run_options opts = { .max_seconds = 0.1 };
+	struct pbuf bi = { 0 }, bo = { 0 };
+	struct vd_graph_node_desc in = { .name = "mic", .type = "alsa-source", .props = props_of(&bi),
+					 .period = 256 };
+	struct vd_graph_node_desc out = { .name = "out", .type = "null-sink", .props = props_of(&bo) };
+	struct vd_run_stats stats;
+	struct vd_error err = { 0 };
+	struct vd_graph *g;
+	double frames = -1, xruns = -1;
+
+	prop_str(&bi, "device", "null");
+	prop_num(&bi, "rate", 8000, "");
+	assert_int_equal(vd_graph_new(&g), 0);
+	assert_int_equal(vd_graph_add_node(g, &in, &err), 0);
+	assert_int_equal(vd_graph_add_node(g, &out, &err), 0);
+	assert_int_equal(vd_graph_link(g, "mic", NULL, "out", NULL, NULL, &err), 0);
+	if (vd_graph_prepare(g, &err) < 0)
+		fail_msg("prepare: %s", err.msg);
+	assert_string_equal(vd_graph_endless_source(g), "mic");
+	if (vd_graph_run(g, &opts, &stats, &err) < 0)
+		fail_msg("run: %s", err.msg);
+	assert_int_equal(vd_graph_get_param(g, "out", "frames", &frames), 0);
+	assert_int_equal(vd_graph_get_param(g, "mic", "xruns", &xruns), 0);
+	/* whole periods of 256 until 0.1 s (800 frames) is reached */
+	assert_true(frames == 1024);
+	assert_true(xruns == 0);
+	vd_graph_free(g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -334,6 +368,7 @@ int main(void)
 		cmocka_unit_test(test_nearest_format),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_capture_from_infile),
+		cmocka_unit_test(test_capture_in_a_graph),
 	};
 	char conf[512];
 	FILE *fp;

@@ -155,7 +155,8 @@ static void test_integer_scale(void **state)
 struct reader {
 	struct nt_node *n;
 	atomic_bool stop;
-	long reads, bad;
+	atomic_long reads;
+	long bad;
 };
 
 static void *read_loop(void *arg)
@@ -188,12 +189,13 @@ static void test_concurrent_reads(void **state)
 	}
 	setup(&n, kv, VD_FORMAT_F32, 1);
 	assert_int_equal(pthread_create(&th, NULL, read_loop, &r), 0);
-	for (int it = 0; it < 20000; it++)
+	/* run until the reader has overlapped a good while (it may start late on a busy machine) */
+	for (long it = 0; it < 20000 || (atomic_load(&r.reads) < 10000 && it < 100000000); it++)
 		assert_int_equal(nt_run(&n, it % 2 ? a : b, 48, out, 48, 48, false, NULL), 48);
 	atomic_store(&r.stop, true);
 	pthread_join(th, NULL);
 	assert_int_equal(r.bad, 0);
-	assert_true(r.reads > 0);
+	nt_assert_ge(atomic_load(&r.reads), 10000);
 	nt_free(&n);
 }
 

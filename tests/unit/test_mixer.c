@@ -5,6 +5,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <virtdsp/convert.h>
+
 #include "dsp/dsp.h"
 #include "analysis.h"
 #include "nodetest.h"
@@ -88,6 +90,61 @@ static void test_sum_is_exact_float_sum(void **state)
 	free(a);
 	free(b);
 	free(c);
+	free(out);
+}
+
+/*
+ * S16 streams converted to f32, mixed, converted back: the clipped integer
+ * sum, sample for sample (f32 holds every sum of three S16 values exactly).
+ */
+static void test_s16_sum_is_clipped_integer_sum(void **state)
+{
+	const char *const kv[] = { NULL };
+	struct nt_node n;
+	size_t frames = 20000;
+	int16_t *s16[3], *mixed = malloc(frames * 2 * sizeof(int16_t));
+	float *f[3], *out = malloc(frames * 2 * sizeof(float));
+	struct stream st[3];
+	uint32_t seed = 2024;
+	long clipped = 0;
+
+	for (int k = 0; k < 3; k++) {
+		s16[k] = malloc(frames * 2 * sizeof(int16_t));
+		f[k] = malloc(frames * 2 * sizeof(float));
+		for (size_t i = 0; i < frames * 2; i++) {
+			seed = seed * 1664525u + 1013904223u;
+			s16[k][i] = (int16_t)(seed >> 16);
+		}
+		s16[k][0] = INT16_MIN;
+		s16[k][1] = INT16_MAX;
+		vd_convert_to_f32(f[k], VD_FORMAT_S16, s16[k], frames * 2);
+		st[k] = (struct stream){ f[k], frames, 0, 480 };
+	}
+	s16[2][0] = 0;
+	s16[2][1] = 1;
+	vd_convert_to_f32(f[2], VD_FORMAT_S16, s16[2], 2);
+	setup(&n, kv, 3, 2);
+	assert_int_equal(run_mix(&n, st, 3, 2, out, frames, 480), (long)frames);
+	vd_convert_from_f32(VD_FORMAT_S16, mixed, out, frames * 2, NULL);
+	for (size_t i = 0; i < frames * 2; i++) {
+		int sum = s16[0][i] + s16[1][i] + s16[2][i];
+		int want = sum > INT16_MAX ? INT16_MAX : sum < INT16_MIN ? INT16_MIN : sum;
+
+		clipped += want != sum;
+		if (mixed[i] != want)
+			fail_msg("sample %zu: %d + %d + %d mixed to %d, expected %d", i, s16[0][i], s16[1][i],
+				 s16[2][i], mixed[i], want);
+	}
+	assert_int_equal(mixed[0], INT16_MIN);
+	assert_int_equal(mixed[1], INT16_MAX);
+	nt_assert_ge(clipped, frames / 4);
+	nt_assert_le(clipped, frames * 2 - frames / 4);
+	nt_free(&n);
+	for (int k = 0; k < 3; k++) {
+		free(s16[k]);
+		free(f[k]);
+	}
+	free(mixed);
 	free(out);
 }
 
@@ -311,6 +368,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sum_is_exact_float_sum),
+		cmocka_unit_test(test_s16_sum_is_clipped_integer_sum),
 		cmocka_unit_test(test_gains),
 		cmocka_unit_test(test_alignment),
 		cmocka_unit_test(test_eos_per_input),

@@ -9,8 +9,10 @@
 
 #include <cmocka.h>
 
+#include <virtdsp/graph.h>
 #include <virtdsp/topology.h>
 
+#include "testnodes.h"
 #include "testutil.h"
 #include "topology/lexer.h"
 #include "topology/priv.h"
@@ -56,24 +58,31 @@ static struct vd_topology *load_ok(const char *text)
 	return t;
 }
 
-/* Loading @text fails with exactly the messages @want (NULL-terminated), in order. */
+/* @r is -EINVAL and the messages in @E are exactly @want (NULL-terminated), in order. */
+static void assert_messages(int r, const struct errors *E, const char *const *want)
+{
+	size_t n = 0;
+
+	while (want[n])
+		n++;
+	for (size_t i = 0; i < E->n; i++)
+		if (i >= n || strcmp(E->msg[i], want[i]) != 0)
+			print_error("got %zu: %s\n", i, E->msg[i]);
+	assert_int_equal(r, -EINVAL);
+	assert_int_equal(E->n, n);
+	for (size_t i = 0; i < n; i++)
+		assert_string_equal(E->msg[i], want[i]);
+}
+
+/* Loading @text fails with exactly the messages @want, and yields no topology. */
 static void check_errors(const char *text, const char *const *want)
 {
 	static struct errors E;
 	struct vd_topology *t = (struct vd_topology *)&E;	/* must be reset to NULL */
-	size_t n = 0;
 	int r = load(text, &E, &t);
 
-	while (want[n])
-		n++;
-	for (size_t i = 0; i < E.n; i++)
-		if (i >= n || strcmp(E.msg[i], want[i]) != 0)
-			print_error("got %zu: %s\n", i, E.msg[i]);
-	assert_int_equal(r, -EINVAL);
+	assert_messages(r, &E, want);
 	assert_null(t);
-	assert_int_equal(E.n, n);
-	for (size_t i = 0; i < n; i++)
-		assert_string_equal(E.msg[i], want[i]);
 }
 
 #define ERRORS(text, ...) check_errors(text, (const char *const[]){ __VA_ARGS__, NULL })
@@ -596,13 +605,330 @@ static void test_load_file(void **state)
 	assert_int_equal(E->n, 1);
 	snprintf(want, sizeof(want), "%s:2:9: expected a type for node 'a', found a new line", path);
 	assert_string_equal(E->msg[0], want);
+
+	/* A directory opens but cannot be read. */
+	E->n = 0;
+	assert_int_equal(vd_topology_load_file(dir, &t, &diag), -EISDIR);
+	assert_int_equal(E->n, 1);
+	snprintf(want, sizeof(want), "%s: Is a directory", dir);
+	assert_string_equal(E->msg[0], want);
+
+	/* One byte over the limit is refused before parsing. */
+	snprintf(path, sizeof(path), "%s/huge.topo", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(fseek(f, 16 << 20, SEEK_SET), 0);
+	fputc('#', f);
+	fclose(f);
+	E->n = 0;
+	assert_int_equal(vd_topology_load_file(path, &t, &diag), -EFBIG);
+	assert_null(t);
+	assert_int_equal(E->n, 1);
+	snprintf(want, sizeof(want), "%s: file is too large for a topology (over 16 MiB)", path);
+	assert_string_equal(E->msg[0], want);
 	vd_test_rmdir(dir);
 	free(E);
 }
 
-#ifdef VD_TEST_GRAPH
-#include "test_topology_build.c"
-#endif
+static void test_examples_parse(void **state)
+{
+	/* Each shipped example loads, and declares the endpoints its comment tells users to override. */
+	static const struct { const char *file; const char *names[4]; } ex[] = {
+		{ "examples/demo.topo", { "out" } },
+		{ "examples/tone-to-wav.topo", { "out" } },
+		{ "examples/eq-volume.topo", { "in", "out" } },
+		{ "examples/mix-two.topo", { "a", "b", "out" } },
+		{ "examples/convert-s16.topo", { "in", "out" } },
+		{ "examples/alsa-null.topo", { "in" } },
+		{ "examples/guest-mix.topo", { "vm1", "out" } },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ex) / sizeof(ex[0]); i++) {
+		static struct errors E;
+		struct vd_diag diag = { .report = collect, .data = &E };
+		char *path = vd_test_source_path(ex[i].file);
+		struct vd_topology *t = NULL;
+
+		memset(&E, 0, sizeof(E));
+		if (vd_topology_load_file(path, &t, &diag) < 0)
+			fail_msg("%s: %s", path, E.n ? E.msg[0] : "?");
+		for (size_t k = 0; k < 4 && ex[i].names[k]; k++)
+			assert_int_equal(vd_topology_set_path(t, ex[i].names[k], "x.wav"), 0);
+		vd_topology_free(t);
+		free(path);
+	}
+}
+
+/* ---- building graphs (with the graph's test node types standing in for real ones) ---- */
+
+/* What the builder passed to each node's init, by node name. */
+struct seen_init {
+	char name[32];
+	uint32_t rate, period, n_inputs, n_outputs;
+	char base_dir[512];
+};
+static struct seen_init seen[16];
+static size_t n_seen;
+
+static void record(const struct vd_node_init *init)
+{
+	struct seen_init *s = &seen[n_seen++ % 16];
+
+	snprintf(s->name, sizeof(s->name), "%s", init->name);
+	s->rate = init->rate;
+	s->period = init->period;
+	s->n_inputs = init->n_inputs;
+	s->n_outputs = init->n_outputs;
+	snprintf(s->base_dir, sizeof(s->base_dir), "%s", init->base_dir ? init->base_dir : "(null)");
+}
+
+static const struct seen_init *seen_by(const char *name)
+{
+	for (size_t i = 0; i < n_seen && i < 16; i++)
+		if (strcmp(seen[i].name, name) == 0)
+			return &seen[i];
+	fail_msg("no init for '%s'", name);
+	return NULL;
+}
+
+#define RECORDING_INIT(fn, ops)									\
+	static int fn(const struct vd_node_init *init, void **self, uint32_t *ni, uint32_t *no,	\
+		      struct vd_error *err)							\
+	{											\
+		record(init);									\
+		return ops.init(init, self, ni, no, err);					\
+	}
+RECORDING_INIT(rec_ramp_init, test_ramp_ops)
+RECORDING_INIT(rec_capture_init, test_capture_ops)
+RECORDING_INIT(rec_double_init, test_double_ops)
+RECORDING_INIT(rec_tee_init, test_tee_ops)
+
+struct fake_types {
+	struct vd_node_ops source, sink, playback, capture, dbl, tee;
+};
+
+static struct vd_graph *graph_with_fakes(struct fake_types *f)
+{
+	struct vd_graph *g;
+
+	/* Endpoint and attach types replaced by I/O-free test nodes under the names the builder uses. */
+	f->source = test_ramp_ops;
+	f->source.type = "fake-source";
+	f->source.init = rec_ramp_init;
+	f->playback = f->source;
+	f->playback.type = "attach-playback";
+	f->sink = test_capture_ops;
+	f->sink.type = "fake-sink";
+	f->sink.init = rec_capture_init;
+	f->capture = f->sink;
+	f->capture.type = "attach-capture";
+	f->dbl = test_double_ops;
+	f->dbl.init = rec_double_init;
+	f->tee = test_tee_ops;
+	f->tee.init = rec_tee_init;
+	n_seen = 0;
+	assert_int_equal(vd_graph_new(&g), 0);
+	assert_int_equal(vd_graph_register_type(g, &f->source), 0);
+	assert_int_equal(vd_graph_register_type(g, &f->sink), 0);
+	assert_int_equal(vd_graph_register_type(g, &f->playback), 0);
+	assert_int_equal(vd_graph_register_type(g, &f->capture), 0);
+	assert_int_equal(vd_graph_register_type(g, &f->dbl), 0);
+	assert_int_equal(vd_graph_register_type(g, &f->tee), 0);
+	assert_int_equal(vd_graph_register_type(g, &test_convert_ops), 0);
+	return g;
+}
+
+/* Build @text into a graph with fake types; returns vd_topology_build()'s result. */
+static int build(const char *text, struct errors *E, struct vd_graph **g, struct vd_topology **t,
+		 struct fake_types *f)
+{
+	struct vd_diag diag = { .report = collect, .data = E };
+	int r;
+
+	*t = load_ok(text);
+	*g = graph_with_fakes(f);
+	memset(E, 0, sizeof(*E));
+	r = vd_topology_build(*t, *g, &diag);
+	assert_int_equal(diag.count, E->n);
+	return r;
+}
+
+/* Building @text fails with exactly the messages @want (NULL-terminated), in order. */
+static void check_build_errors(const char *text, const char *const *want)
+{
+	static struct errors E;
+	struct fake_types f;
+	struct vd_topology *t;
+	struct vd_graph *g;
+	int r = build(text, &E, &g, &t, &f);
+
+	assert_messages(r, &E, want);
+	vd_graph_free(g);
+	vd_topology_free(t);
+}
+
+#define BUILD_ERRORS(text, ...) check_build_errors(text, (const char *const[]){ __VA_ARGS__, NULL })
+
+static const char fake_chain[] =
+	"pipeline main {\n"
+	"  rate = 8000; period = 100\n"
+	"  source in fake { frames = 1000, rate = 8000 }\n"
+	"  node split tee2\n"
+	"  node x2 double\n"
+	"  attach b capture\n"
+	"  sink a fake\n"
+	"  link in -> split -> x2 -> a\n"
+	"  link split:out1 -> b\n"
+	"}\n";
+
+static void test_build_and_run(void **state)
+{
+	static struct errors E;
+	struct fake_types f;
+	struct vd_topology *t;
+	struct vd_graph *g;
+	struct vd_run_stats st;
+	struct vd_error err;
+	char desc[4096];
+
+	(void)state;
+	int r = build(fake_chain, &E, &g, &t, &f);
+
+	for (size_t i = 0; i < E.n; i++)
+		print_error("unexpected: %s\n", E.msg[i]);
+	assert_int_equal(r, 0);
+	assert_int_equal(E.n, 0);
+	/* Each declaration got the pipeline's settings and its planned link counts. */
+	assert_int_equal(n_seen, 5);
+	assert_int_equal(seen_by("in")->rate, 8000);
+	assert_int_equal(seen_by("in")->period, 100);
+	assert_int_equal(seen_by("in")->n_inputs, 0);
+	assert_int_equal(seen_by("in")->n_outputs, 1);
+	assert_string_equal(seen_by("in")->base_dir, "(null)");
+	assert_int_equal(seen_by("split")->n_inputs, 1);
+	assert_int_equal(seen_by("split")->n_outputs, 2);
+	assert_int_equal(seen_by("b")->n_inputs, 1);
+	assert_int_equal(seen_by("b")->n_outputs, 0);
+	assert_int_equal(vd_graph_describe(g, desc, sizeof(desc)), 0);
+	assert_non_null(strstr(desc, "x2"));
+
+	/* The audio really flows: the ramp doubled into a (the capture node created last). */
+	vd_error_clear(&err);
+	assert_int_equal(vd_graph_run(g, NULL, &st, &err), 0);
+	assert_int_equal(st.source_frames, 1000);
+	assert_int_equal(vd_graph_sink_count(g), 2);
+	assert_non_null(test_last_capture);
+	assert_int_equal(test_last_capture->n, 1000);
+	for (int i = 0; i < 1000; i++)
+		assert_int_equal(test_last_capture->data[i], 2 * i);
+	vd_graph_free(g);
+
+	/* The same topology builds again: properties count as unused afresh. */
+	g = graph_with_fakes(&f);
+	assert_int_equal(vd_topology_build(t, g, NULL), 0);
+	vd_graph_free(g);
+	vd_topology_free(t);
+}
+
+static void test_build_base_dir(void **state)
+{
+	char *dir = vd_test_tmpdir();
+	char path[512];
+	struct fake_types f;
+	struct vd_topology *t;
+	struct vd_graph *g;
+	FILE *fp;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/chain.topo", dir);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs(fake_chain, fp);
+	fclose(fp);
+	assert_int_equal(vd_topology_load_file(path, &t, NULL), 0);
+	g = graph_with_fakes(&f);
+	assert_int_equal(vd_topology_build(t, g, NULL), 0);
+	assert_string_equal(seen_by("in")->base_dir, dir);
+	assert_string_equal(seen_by("a")->base_dir, dir);
+	vd_graph_free(g);
+	vd_topology_free(t);
+	vd_test_rmdir(dir);
+}
+
+static void test_build_errors(void **state)
+{
+	(void)state;
+	BUILD_ERRORS("pipeline p {\n  node w wobbler\n  sink out nosuch\n}",
+		     "t.topo:2:3: unknown node type 'wobbler'",
+		     "t.topo:3:3: unknown node type 'nosuch-sink'");
+	BUILD_ERRORS("pipeline p {\n  source in fake { frames = lots }\n  sink out fake\n  link in -> out\n}",
+		     "t.topo:2:29: 'frames' must be a whole number, not a word 'lots'");
+	BUILD_ERRORS("pipeline p {\n  source in fake\n  node x double { colour = red }\n  sink out fake\n"
+		     "  link in -> x -> out\n}",
+		     "t.topo:3:28: unknown property 'colour' for double");
+	BUILD_ERRORS("pipeline p {\n  source in fake\n  sink out fake\n  link in -> out:in5\n}",
+		     "t.topo:4:8: 'out' has no input port 'in5' (it has 'in')");
+	BUILD_ERRORS("pipeline p {\n  source in fake\n  node s tee2\n  sink a fake\n  sink b fake\n"
+		     "  link in -> s\n  link s:out0 -> a\n  link s:out0 -> b\n}",
+		     "t.topo:8:8: output port 'out0' of 's' is already linked");
+}
+
+static void test_build_prepare_errors(void **state)
+{
+	(void)state;
+	/* Found by vd_graph_prepare(): located where the graph says. */
+	BUILD_ERRORS("pipeline p {\n  source in fake\n  node s tee2\n  sink a fake\n  link in -> s -> a\n}",
+		     "t.topo:3:3: output s:out1 is not connected");
+	BUILD_ERRORS("pipeline p {\n  source in fake\n  sink out fake\n}",
+		     "t.topo:2:3: output in:out is not connected");
+	BUILD_ERRORS("pipeline p {\n  node a double\n  node b double\n  link a -> b -> a\n}",
+		     "t.topo:4:8: links form a cycle: a -> b -> a");
+	/* The fake source runs at 48 kHz and the test registry has no rate converter. */
+	BUILD_ERRORS("pipeline p {\n  rate = 8000\n  source in fake\n  sink out fake\n  link in -> out\n}",
+		     "t.topo:5:8: cannot convert 48000 Hz from in:out to the 8000 Hz out:in needs: "
+		     "no sample-rate converter (src) is available");
+}
+
+static void test_build_reports_everything(void **state)
+{
+	(void)state;
+	/* Every node error, then every link error between nodes that exist; no prepare. */
+	BUILD_ERRORS("pipeline p {\n"
+		     "  source in fake { frames = -1 }\n"
+		     "  node w wobbler\n"
+		     "  node y double { factor = 3 }\n"
+		     "  node x double\n"
+		     "  sink out fake\n"
+		     "  sink out2 fake\n"
+		     "  link in -> w -> out\n"
+		     "  link x:out7 -> out2\n"
+		     "}\n",
+		     "t.topo:2:29: 'frames' = -1 is out of range [0, 1073741824]",
+		     "t.topo:3:3: unknown node type 'wobbler'",
+		     "t.topo:4:28: unknown property 'factor' for double",
+		     "t.topo:9:8: 'x' has no output port 'out7' (it has 'out')");
+}
+
+static void test_build_set_path(void **state)
+{
+	static struct errors E;
+	struct vd_diag diag = { .report = collect, .data = &E };
+	struct fake_types f;
+	struct vd_topology *t = load_ok("pipeline p {\n  source in fake { frames = 10 }\n  sink out fake\n"
+					"  link in -> out\n}\n");
+	struct vd_graph *g = graph_with_fakes(&f);
+
+	(void)state;
+	/* The fake sink takes no path: the added property reaches it, located at the declaration. */
+	assert_int_equal(vd_topology_set_path(t, "out", "x.wav"), 0);
+	memset(&E, 0, sizeof(E));
+	assert_int_equal(vd_topology_build(t, g, &diag), -EINVAL);
+	assert_int_equal(E.n, 1);
+	assert_string_equal(E.msg[0], "t.topo:3:3: unknown property 'path' for fake-sink");
+	vd_graph_free(g);
+	vd_topology_free(t);
+}
 
 int main(void)
 {
@@ -621,9 +947,13 @@ int main(void)
 		cmocka_unit_test(test_objects),
 		cmocka_unit_test(test_set_path),
 		cmocka_unit_test(test_load_file),
-#ifdef VD_TEST_GRAPH
-		BUILD_TESTS
-#endif
+		cmocka_unit_test(test_examples_parse),
+		cmocka_unit_test(test_build_and_run),
+		cmocka_unit_test(test_build_base_dir),
+		cmocka_unit_test(test_build_errors),
+		cmocka_unit_test(test_build_prepare_errors),
+		cmocka_unit_test(test_build_reports_everything),
+		cmocka_unit_test(test_build_set_path),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

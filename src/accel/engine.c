@@ -1,0 +1,956 @@
+/* accel/engine.c - the in-process accel engine: sessions, tasks, their buffers and their runner.
+ *
+ * One mutex per session guards its state; it is never held while a codec
+ * converts. A task is run either inline by the thread that STARTs it (when
+ * nothing else of the session is queued or running and the input is small:
+ * no thread wake-up at all) or by the session's worker thread, created on
+ * first need. Either way one session runs one task at a time, in START
+ * order, so the codec's stream state stays sequential. STOP never waits:
+ * it bumps the task's generation, which the running codec polls between
+ * chunks; only FREE, reconfigure and close wait (for at most one chunk)
+ * until the runner has let go of the buffers.
+ *
+ * The session fd is one end of an AF_UNIX datagram socket pair whose other
+ * end the engine keeps: a queued byte makes it readable (the oldest started
+ * task has finished), and a filled send buffer makes it not writable (the
+ * active-task limit is reached). That gives poll() both directions
+ * independently, which an eventfd cannot.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "accel/accel-impl.h"
+#include "accel/codec.h"
+
+#define ACCEL_NAME "src"
+#define MAX_FRAGMENT_SIZE (4u << 20)
+#define MAX_OUTPUT_SIZE ((uint64_t)256 << 20)
+/* Inputs up to this size run inline in START when the session is idle
+ * (VD_ACCEL_INLINE_MAX overrides; 0 always uses the worker). */
+#define DEFAULT_INLINE_MAX 4096
+#define ERR_MAX 256
+
+struct task {
+	struct task *next;		/* all tasks, creation order */
+	struct task *s_prev, *s_next;	/* started tasks (ACTIVE, FINISHED), START order */
+	uint64_t seqno;
+	int in_fd, out_fd;
+	uint8_t *in_map, *out_map;
+	size_t in_len, out_len;
+	uint64_t input_size, output_size;
+	uint32_t flags, output_flags;
+	uint8_t state;
+	bool running;			/* a runner is using the buffers */
+	bool freeing;			/* FREE in progress: invisible to lookups */
+	atomic_uint gen;		/* bumped by STOP: cancels the running conversion */
+};
+
+struct session {
+	struct vd_accel base;
+	pthread_mutex_t lock;
+	pthread_cond_t work_cv;		/* the worker waits for queued tasks */
+	pthread_cond_t idle_cv;		/* FREE/reconfigure/close wait for the runner */
+	enum vd_accel_session_state state;
+	struct vd_accel_params params;
+	const struct accel_codec_ops *cops;
+	struct accel_codec *codec;
+	struct task *tasks;
+	struct task started;		/* list head */
+	uint32_t total, active;
+	uint64_t last_seqno;
+	bool busy;			/* a task is being converted */
+	bool need_reset;		/* a cancelled task left the stream half-consumed */
+	bool adjust_pending;
+	double adjust;
+	pthread_t worker;
+	bool worker_started, worker_sleeping, quit;
+	atomic_uint queued;		/* bumped per queued START: what a spinning worker watches */
+	size_t inline_max;
+	unsigned spin_us;
+	int user_fd, eng_fd;
+	bool poll_in, out_blocked;
+	char err[ERR_MAX];
+};
+
+static struct session *S(struct vd_accel *a)
+{
+	return (struct session *)a;
+}
+
+static int seterr(struct session *s, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int seterr(struct session *s, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(s->err, sizeof(s->err), fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+static void fill_caps(struct vd_accel_caps *caps)
+{
+	memset(caps, 0, sizeof(*caps));
+	snprintf(caps->name, sizeof(caps->name), "%s", ACCEL_NAME);
+	for (uint32_t i = 0; accel_src_codecs[i] && i < 16; i++)
+		caps->codecs[caps->num_codecs++] = accel_src_codecs[i]->id;
+	caps->min_fragment_size = 1;
+	caps->max_fragment_size = MAX_FRAGMENT_SIZE;
+	caps->min_fragments = 1;
+	caps->max_fragments = VD_ACCEL_MAX_TASKS;
+}
+
+static const struct accel_codec_ops *find_codec(uint32_t id)
+{
+	for (uint32_t i = 0; accel_src_codecs[i]; i++)
+		if (accel_src_codecs[i]->id == id)
+			return accel_src_codecs[i];
+	return NULL;
+}
+
+/* ---- the session fd ---- */
+
+static bool fd_writable(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLOUT };
+
+	return poll(&p, 1, 0) == 1 && (p.revents & POLLOUT);
+}
+
+static void update_poll(struct session *s)
+{
+	bool want_in = s->state == VD_ACCEL_STATE_SETUP && s->started.s_next != &s->started &&
+		       s->started.s_next->state == VD_ACCEL_TASK_FINISHED;
+	bool want_out = s->state == VD_ACCEL_STATE_SETUP && s->active < s->params.fragments;
+	char buf[1024] = { 0 };
+
+	if (want_in != s->poll_in) {
+		if (want_in)
+			(void)!send(s->eng_fd, buf, 1, MSG_DONTWAIT);
+		else
+			while (recv(s->user_fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+				;
+		s->poll_in = want_in;
+	}
+	if (want_out == s->out_blocked) {
+		if (want_out) {
+			while (recv(s->eng_fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+				;
+		} else {
+			/* The send buffer is tiny (SO_SNDBUF minimum): one or two
+			 * datagrams in flight make the user end not writable. */
+			for (int i = 0; i < 16 && fd_writable(s->user_fd); i++)
+				if (send(s->user_fd, buf, sizeof(buf), MSG_DONTWAIT) < 0)
+					break;
+		}
+		s->out_blocked = !want_out;
+	}
+}
+
+/* ---- task lists ---- */
+
+static struct task *find(struct session *s, uint64_t seqno)
+{
+	for (struct task *t = s->tasks; t; t = t->next)
+		if (t->seqno == seqno && !t->freeing)
+			return t;
+	return NULL;
+}
+
+static void unlink_started(struct task *t)
+{
+	if (!t->s_next)
+		return;
+	t->s_prev->s_next = t->s_next;
+	t->s_next->s_prev = t->s_prev;
+	t->s_next = t->s_prev = NULL;
+}
+
+static void append_started(struct session *s, struct task *t)
+{
+	unlink_started(t);
+	t->s_prev = s->started.s_prev;
+	t->s_next = &s->started;
+	s->started.s_prev->s_next = t;
+	s->started.s_prev = t;
+}
+
+/* The next task to convert: tasks finish in START order, so it is the first ACTIVE one. */
+static struct task *first_queued(struct session *s)
+{
+	for (struct task *t = s->started.s_next; t != &s->started; t = t->s_next)
+		if (t->state == VD_ACCEL_TASK_ACTIVE)
+			return t->running ? NULL : t;
+	return NULL;
+}
+
+/* ---- running tasks ---- */
+
+/* Convert @t; called and returns with the lock held, drops it meanwhile. */
+static void run_locked(struct session *s, struct task *t)
+{
+	unsigned gen = atomic_load(&t->gen);
+	uint32_t flags = t->flags;
+	struct accel_out out = { .data = t->out_map, .cap = t->out_len };
+	bool reset = s->need_reset || (flags & VD_ACCEL_TASK_NEW_STREAM);
+	bool adjust = s->adjust_pending;
+	struct accel_codec *c = s->codec;
+	const struct accel_codec_ops *ops = s->cops;
+	size_t in_size = t->input_size;
+	int res;
+
+	s->busy = true;
+	t->running = true;
+	s->need_reset = false;
+	s->adjust_pending = false;
+	pthread_mutex_unlock(&s->lock);
+
+	if (reset)
+		ops->reset(c);
+	if (adjust && ops->set_adjust)
+		ops->set_adjust(c, s->adjust);
+	res = ops->process(c, t->in_map, in_size, &out, &t->gen, gen);
+	if (res == 0 && (flags & VD_ACCEL_TASK_END_OF_STREAM))
+		res = ops->drain(c, &out);
+
+	pthread_mutex_lock(&s->lock);
+	t->running = false;
+	s->busy = false;
+	if (res == -ECANCELED || atomic_load(&t->gen) != gen) {
+		s->need_reset = true;
+	} else {
+		/* Codec errors (decoders: corrupt input) still finish the task
+		 * with what was produced; PCM cannot fail here. */
+		t->output_size = out.size;
+		t->output_flags = out.flags;
+		t->state = VD_ACCEL_TASK_FINISHED;
+		s->active--;
+		update_poll(s);
+	}
+	pthread_cond_broadcast(&s->idle_cv);
+	if (first_queued(s) && s->worker_sleeping)
+		pthread_cond_signal(&s->work_cv);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void *worker_main(void *arg)
+{
+	struct session *s = arg;
+	struct task *t = NULL;
+
+	pthread_mutex_lock(&s->lock);
+	for (;;) {
+		while (!s->quit && (s->busy || !(t = first_queued(s)))) {
+			if (s->spin_us && !s->busy) {
+				/* Spinning briefly catches a START right after the
+				 * last task without a futex wake-up on either side. */
+				unsigned q = atomic_load(&s->queued);
+				uint64_t end = now_ns() + (uint64_t)s->spin_us * 1000u;
+
+				s->worker_sleeping = false;
+				pthread_mutex_unlock(&s->lock);
+				while (atomic_load_explicit(&s->queued, memory_order_relaxed) == q && now_ns() < end)
+					__builtin_ia32_pause();
+				pthread_mutex_lock(&s->lock);
+				if (atomic_load(&s->queued) != q)
+					continue;
+			}
+			s->worker_sleeping = true;
+			pthread_cond_wait(&s->work_cv, &s->lock);
+			s->worker_sleeping = false;
+		}
+		if (s->quit)
+			break;
+		run_locked(s, t);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
+static int wake_worker(struct session *s)
+{
+	atomic_fetch_add(&s->queued, 1);
+	if (!s->worker_started) {
+		if (pthread_create(&s->worker, NULL, worker_main, s) != 0)
+			return -EAGAIN;
+		s->worker_started = true;
+		return 0;
+	}
+	if (s->worker_sleeping)
+		pthread_cond_signal(&s->work_cv);
+	return 0;
+}
+
+static void wait_released(struct session *s, struct task *t)
+{
+	while (t->running)
+		pthread_cond_wait(&s->idle_cv, &s->lock);
+}
+
+/* ---- task buffers ---- */
+
+static int new_memfd(const char *name, size_t size)
+{
+	int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)size) < 0 || fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_SEAL) < 0) {
+		int res = -errno;
+		close(fd);
+		return res;
+	}
+	return fd;
+}
+
+static void task_destroy(struct task *t)
+{
+	if (t->in_map && t->in_map != MAP_FAILED)
+		munmap(t->in_map, t->in_len);
+	if (t->out_map && t->out_map != MAP_FAILED)
+		munmap(t->out_map, t->out_len);
+	if (t->in_fd >= 0)
+		close(t->in_fd);
+	if (t->out_fd >= 0)
+		close(t->out_fd);
+	free(t);
+}
+
+static size_t out_size_for(struct session *s, const struct accel_codec *c, uint32_t fragment_size)
+{
+	uint64_t n = s->cops->max_output(c, fragment_size);
+
+	return n ? (size_t)n : 1;
+}
+
+/* Grow a sealed memfd (shrinking is sealed off) and map it again. */
+static int grow(int fd, uint8_t **map, size_t *len, size_t want, int prot)
+{
+	void *m;
+
+	if (want <= *len)
+		return 0;
+	if (ftruncate(fd, (off_t)want) < 0)
+		return -errno;
+	m = mmap(NULL, want, prot, MAP_SHARED, fd, 0);
+	if (m == MAP_FAILED)
+		return -errno;
+	munmap(*map, *len);
+	*map = m;
+	*len = want;
+	return 0;
+}
+
+/* ---- ops ---- */
+
+static void e_close(struct vd_accel *a);
+static int e_task_free(struct vd_accel *a, uint64_t seqno);
+
+static int e_get_caps(struct vd_accel *a, struct vd_accel_caps *caps)
+{
+	fill_caps(caps);
+	return 0;
+}
+
+static int e_get_codec_caps(struct vd_accel *a, uint32_t codec, struct vd_accel_codec_caps *caps)
+{
+	struct session *s = S(a);
+	const struct accel_codec_ops *c = find_codec(codec);
+
+	if (!c) {
+		pthread_mutex_lock(&s->lock);
+		seterr(s, -EINVAL, "codec %u is not offered by accelerator \"%s\"", codec, ACCEL_NAME);
+		pthread_mutex_unlock(&s->lock);
+		return -EINVAL;
+	}
+	c->caps(caps);
+	return 0;
+}
+
+/* Validate @in into @p and a new codec instance; the lock is held (for the error text). */
+static int prepare_params(struct session *s, const struct vd_accel_params *in, struct vd_accel_params *p,
+			  const struct accel_codec_ops **cops, struct accel_codec **codec)
+{
+	char why[ERR_MAX];
+	uint64_t out;
+	int res;
+
+	*p = *in;
+	if (p->fragments < 1 || p->fragments > VD_ACCEL_MAX_TASKS)
+		return seterr(s, -EINVAL, "fragments must be 1..%u (got %u)", VD_ACCEL_MAX_TASKS, p->fragments);
+	if (p->fragment_size < 1 || p->fragment_size > MAX_FRAGMENT_SIZE)
+		return seterr(s, -EINVAL, "fragment_size must be 1..%u bytes (got %u)", MAX_FRAGMENT_SIZE,
+			      p->fragment_size);
+	*cops = find_codec(p->codec);
+	if (!*cops)
+		return seterr(s, -EINVAL, "codec %u is not offered by accelerator \"%s\"", p->codec, ACCEL_NAME);
+	(*cops)->normalize(p);
+	why[0] = 0;
+	res = (*cops)->init(p, codec, why, sizeof(why));
+	if (res < 0)
+		return seterr(s, res, "%s", why);
+	if (p->fragment_size < (*cops)->input_granule(*codec)) {
+		res = seterr(s, -EINVAL, "fragment_size %u is smaller than one input frame (%u bytes)",
+			     p->fragment_size, (*cops)->input_granule(*codec));
+		goto fail;
+	}
+	out = (*cops)->max_output(*codec, p->fragment_size);
+	if (out > MAX_OUTPUT_SIZE) {
+		res = seterr(s, -EINVAL, "the output buffer for fragment_size %u would be %llu bytes (limit %llu)",
+			     p->fragment_size, (unsigned long long)out, (unsigned long long)MAX_OUTPUT_SIZE);
+		goto fail;
+	}
+	return 0;
+fail:
+	(*cops)->destroy(*codec);
+	*codec = NULL;
+	return res;
+}
+
+static int e_set_params(struct vd_accel *a, const struct vd_accel_params *in)
+{
+	struct session *s = S(a);
+	struct vd_accel_params p;
+	const struct accel_codec_ops *cops;
+	struct accel_codec *codec;
+	int res;
+
+	pthread_mutex_lock(&s->lock);
+	if (s->state != VD_ACCEL_STATE_OPEN) {
+		res = seterr(s, -EPERM, "parameters are already set (use vd_accel_reconfigure in SETUP)");
+		goto out;
+	}
+	res = prepare_params(s, in, &p, &cops, &codec);
+	if (res < 0)
+		goto out;
+	s->params = p;
+	s->cops = cops;
+	s->codec = codec;
+	s->state = VD_ACCEL_STATE_SETUP;
+	update_poll(s);
+out:
+	pthread_mutex_unlock(&s->lock);
+	return res;
+}
+
+static int e_get_params(struct vd_accel *a, struct vd_accel_params *p)
+{
+	struct session *s = S(a);
+	int res = 0;
+
+	pthread_mutex_lock(&s->lock);
+	if (s->state != VD_ACCEL_STATE_SETUP)
+		res = seterr(s, -EPERM, "no parameters set yet (session is OPEN)");
+	else
+		*p = s->params;
+	pthread_mutex_unlock(&s->lock);
+	return res;
+}
+
+static enum vd_accel_session_state e_state(struct vd_accel *a)
+{
+	struct session *s = S(a);
+	enum vd_accel_session_state st;
+
+	pthread_mutex_lock(&s->lock);
+	st = s->state;
+	pthread_mutex_unlock(&s->lock);
+	return st;
+}
+
+static int e_task_create(struct vd_accel *a, struct vd_accel_task *ut)
+{
+	struct session *s = S(a);
+	struct task *t = NULL;
+	int res, uin = -1, uout = -1;
+
+	pthread_mutex_lock(&s->lock);
+	if (s->state != VD_ACCEL_STATE_SETUP) {
+		res = seterr(s, -EPERM, "CREATE needs parameters first (session is OPEN)");
+		goto out;
+	}
+	if (ut->origin_seqno || ut->input_size) {
+		res = seterr(s, -EINVAL, "CREATE takes origin_seqno 0 and input_size 0 (got %llu, %llu)",
+			     (unsigned long long)ut->origin_seqno, (unsigned long long)ut->input_size);
+		goto out;
+	}
+	if (s->total >= s->params.fragments) {
+		res = seterr(s, -EBUSY, "task limit reached (%u tasks = fragments)", s->total);
+		goto out;
+	}
+	t = calloc(1, sizeof(*t));
+	if (!t) {
+		res = seterr(s, -ENOMEM, "out of memory");
+		goto out;
+	}
+	t->in_fd = t->out_fd = -1;
+	t->in_len = s->params.fragment_size;
+	t->out_len = out_size_for(s, s->codec, s->params.fragment_size);
+	if ((res = t->in_fd = new_memfd("vd-accel-in", t->in_len)) < 0 ||
+	    (res = t->out_fd = new_memfd("vd-accel-out", t->out_len)) < 0) {
+		seterr(s, res, "cannot allocate task buffers: %s", strerror(-res));
+		goto out;
+	}
+	t->in_map = mmap(NULL, t->in_len, PROT_READ, MAP_SHARED, t->in_fd, 0);
+	t->out_map = mmap(NULL, t->out_len, PROT_READ | PROT_WRITE, MAP_SHARED, t->out_fd, 0);
+	if (t->in_map == MAP_FAILED || t->out_map == MAP_FAILED) {
+		res = seterr(s, -errno, "cannot map task buffers: %s", strerror(errno));
+		goto out;
+	}
+	/* The caller owns these copies: closing them early cannot hurt the task. */
+	uin = fcntl(t->in_fd, F_DUPFD_CLOEXEC, 0);
+	uout = uin < 0 ? -1 : fcntl(t->out_fd, F_DUPFD_CLOEXEC, 0);
+	if (uin < 0 || uout < 0) {
+		res = seterr(s, -errno, "cannot duplicate task fds: %s", strerror(errno));
+		goto out;
+	}
+	if (++s->last_seqno == 0)
+		++s->last_seqno;
+	t->seqno = s->last_seqno;
+	t->state = VD_ACCEL_TASK_IDLE;
+	t->next = s->tasks;
+	s->tasks = t;
+	s->total++;
+	ut->seqno = t->seqno;
+	ut->input_fd = uin;
+	ut->output_fd = uout;
+	t = NULL;
+	uin = uout = -1;
+	res = 0;
+out:
+	if (uin >= 0)
+		close(uin);
+	if (uout >= 0)
+		close(uout);
+	if (t)
+		task_destroy(t);
+	pthread_mutex_unlock(&s->lock);
+	return res;
+}
+
+static int e_task_start(struct vd_accel *a, struct vd_accel_task *ut)
+{
+	struct session *s = S(a);
+	struct task *t;
+	uint32_t granule;
+	int res = 0;
+
+	pthread_mutex_lock(&s->lock);
+	if (s->state != VD_ACCEL_STATE_SETUP) {
+		res = seterr(s, -EPERM, "START needs parameters first (session is OPEN)");
+		goto out;
+	}
+	if (ut->origin_seqno) {
+		t = find(s, ut->origin_seqno);
+		if (!t) {
+			res = seterr(s, -EINVAL, "no task %llu to reuse", (unsigned long long)ut->origin_seqno);
+			goto out;
+		}
+		if (t->state == VD_ACCEL_TASK_ACTIVE) {
+			res = seterr(s, -EBUSY, "task %llu is still active", (unsigned long long)t->seqno);
+			goto out;
+		}
+	} else {
+		t = find(s, ut->seqno);
+		if (!t) {
+			res = seterr(s, -EINVAL, "no task %llu", (unsigned long long)ut->seqno);
+			goto out;
+		}
+		if (t->state != VD_ACCEL_TASK_IDLE) {
+			res = seterr(s, -EBUSY, "task %llu is %s; reuse it with origin_seqno", (unsigned long long)t->seqno,
+				     t->state == VD_ACCEL_TASK_ACTIVE ? "active" : "finished");
+			goto out;
+		}
+	}
+	if (ut->flags & ~(VD_ACCEL_TASK_NEW_STREAM | VD_ACCEL_TASK_END_OF_STREAM)) {
+		res = seterr(s, -EINVAL, "unknown task flags 0x%x", ut->flags);
+		goto out;
+	}
+	if (ut->input_size > s->params.fragment_size || ut->input_size > t->in_len) {
+		res = seterr(s, -EINVAL, "input_size %llu exceeds the input buffer (%u bytes)",
+			     (unsigned long long)ut->input_size, s->params.fragment_size);
+		goto out;
+	}
+	granule = s->cops->input_granule(s->codec);
+	if (ut->input_size % granule) {
+		res = seterr(s, -EINVAL, "input_size %llu is not a whole number of %u-byte frames",
+			     (unsigned long long)ut->input_size, granule);
+		goto out;
+	}
+	if (ut->origin_seqno) {
+		if (++s->last_seqno == 0)
+			++s->last_seqno;
+		t->seqno = s->last_seqno;
+		ut->origin_seqno = 0;
+	}
+	ut->seqno = t->seqno;
+	t->input_size = ut->input_size;
+	t->flags = ut->flags;
+	t->output_size = 0;
+	t->output_flags = 0;
+	t->state = VD_ACCEL_TASK_ACTIVE;
+	append_started(s, t);
+	s->active++;
+	update_poll(s);
+	if (!s->busy && first_queued(s) == t && t->input_size <= s->inline_max) {
+		run_locked(s, t);
+	} else if ((res = wake_worker(s)) < 0) {
+		/* No thread to run it: undo, the task is IDLE again. */
+		t->state = VD_ACCEL_TASK_IDLE;
+		unlink_started(t);
+		s->active--;
+		update_poll(s);
+		seterr(s, res, "cannot start the session's worker thread");
+	}
+out:
+	pthread_mutex_unlock(&s->lock);
+	return res;
+}
+
+static void stop_one(struct session *s, struct task *t)
+{
+	if (t->state == VD_ACCEL_TASK_ACTIVE) {
+		atomic_fetch_add(&t->gen, 1);
+		s->active--;
+		t->output_size = 0;
+		t->output_flags = 0;
+	} else if (t->state != VD_ACCEL_TASK_FINISHED) {
+		return;
+	}
+	/* FINISHED -> IDLE keeps output_size: clients written for the i.MX
+	 * driver call START, STOP, then STATUS. */
+	t->state = VD_ACCEL_TASK_IDLE;
+	unlink_started(t);
+}
+
+static int e_task_stop(struct vd_accel *a, uint64_t seqno)
+{
+	struct session *s = S(a);
+	int res = 0;
+
+	pthread_mutex_lock(&s->lock);
+	if (s->state != VD_ACCEL_STATE_SETUP) {
+		res = seterr(s, -EPERM, "STOP needs parameters first (session is OPEN)");
+	} else if (seqno == 0) {
+		for (struct task *t = s->tasks; t; t = t->next)
+			if (!t->freeing)
+				stop_one(s, t);
+	} else {
+		struct task *t = find(s, seqno);
+		if (!t)
+			res = seterr(s, -EINVAL, "no task %llu", (unsigned long long)seqno);
+		else
+			stop_one(s, t);
+	}
+	update_poll(s);
+	pthread_mutex_unlock(&s->lock);
+	return res;
+}
+
+/* Stop, wait for the runner to let go, unlink and destroy. Lock held. */
+static void free_one(struct session *s, struct task *t)
+{
+	struct task **pp;
+
+	t->freeing = true;
+	stop_one(s, t);
+	wait_released(s, t);
+	for (pp = &s->tasks; *pp != t; pp = &(*pp)->next)
+		;
+	*pp = t->next;
+	s->total--;
+	task_destroy(t);
+}
+
+static int e_task_free(struct vd_accel *a, uint64_t seqno)
+{
+	struct session *s = S(a);
+	int res = 0;
+
+	pthread_mutex_lock(&s->lock);
+	if (s->state != VD_ACCEL_STATE_SETUP) {
+		res = seterr(s, -EPERM, "FREE needs parameters first (session is OPEN)");
+	} else if (seqno == 0) {
+		/* Restart the walk after every free: waiting drops the lock. */
+		for (;;) {
+			struct task *t = s->tasks;
+			while (t && t->freeing)
+				t = t->next;
+			if (!t)
+				break;
+			free_one(s, t);
+		}
+	} else {
+		struct task *t = find(s, seqno);
+		if (!t)
+			res = seterr(s, -EINVAL, "no task %llu", (unsigned long long)seqno);
+		else
+			free_one(s, t);
+	}
+	update_poll(s);
+	pthread_mutex_unlock(&s->lock);
+	return res;
+}
+
+static int e_task_status(struct vd_accel *a, struct vd_accel_task_status *st)
+{
+	struct session *s = S(a);
+	uint64_t seqno = st->seqno;
+	struct task *t;
+	int res = 0;
+
+	pthread_mutex_lock(&s->lock);
+	if (s->state != VD_ACCEL_STATE_SETUP) {
+		res = seterr(s, -EPERM, "STATUS needs parameters first (session is OPEN)");
+	} else if (!(t = find(s, seqno))) {
+		res = seterr(s, -EINVAL, "no task %llu", (unsigned long long)seqno);
+	} else {
+		memset(st, 0, sizeof(*st));
+		st->seqno = seqno;
+		st->input_size = t->input_size;
+		st->output_size = t->output_size;
+		st->output_flags = t->output_flags;
+		st->state = t->state;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return res;
+}
+
+static int e_fd(struct vd_accel *a)
+{
+	return S(a)->user_fd;
+}
+
+static int e_wait(struct vd_accel *a, short events, int timeout_ms)
+{
+	struct session *s = S(a);
+	struct pollfd p = { .fd = s->user_fd, .events = events };
+	int res;
+
+	if (e_state(a) != VD_ACCEL_STATE_SETUP) {
+		pthread_mutex_lock(&s->lock);
+		res = seterr(s, -EPERM, "nothing to wait for: no parameters set (session is OPEN)");
+		pthread_mutex_unlock(&s->lock);
+		return res;
+	}
+	do {
+		res = poll(&p, 1, timeout_ms);
+	} while (res < 0 && errno == EINTR);
+	if (res < 0)
+		return -errno;
+	return res ? (p.revents & (events | POLLERR | POLLHUP)) : 0;
+}
+
+static int e_reconfigure(struct vd_accel *a, const struct vd_accel_params *in)
+{
+	struct session *s = S(a);
+	struct vd_accel_params p;
+	const struct accel_codec_ops *cops;
+	struct accel_codec *codec = NULL;
+	size_t out_len;
+	int res;
+
+	pthread_mutex_lock(&s->lock);
+	if (s->state != VD_ACCEL_STATE_SETUP) {
+		res = seterr(s, -EPERM, "reconfigure needs a configured session (use set_params in OPEN)");
+		goto out;
+	}
+	if (s->active) {
+		res = seterr(s, -EBUSY, "%u task(s) still active; stop them or wait", s->active);
+		goto out;
+	}
+	res = prepare_params(s, in, &p, &cops, &codec);
+	if (res < 0)
+		goto out;
+	if (p.fragments < s->total) {
+		res = seterr(s, -EBUSY, "fragments %u is below the %u tasks allocated; free some first",
+			     p.fragments, s->total);
+		goto out;
+	}
+	/* A stopped task may still be leaving its last chunk. */
+	while (s->busy)
+		pthread_cond_wait(&s->idle_cv, &s->lock);
+	if (s->active) {
+		res = seterr(s, -EBUSY, "%u task(s) became active meanwhile", s->active);
+		goto out;
+	}
+	out_len = cops->max_output(codec, p.fragment_size);
+	for (struct task *t = s->tasks; t; t = t->next) {
+		if ((res = grow(t->in_fd, &t->in_map, &t->in_len, p.fragment_size, PROT_READ)) < 0 ||
+		    (res = grow(t->out_fd, &t->out_map, &t->out_len, out_len, PROT_READ | PROT_WRITE)) < 0) {
+			seterr(s, res, "cannot resize task buffers: %s", strerror(-res));
+			goto out;
+		}
+	}
+	s->cops->destroy(s->codec);
+	s->codec = codec;
+	s->cops = cops;
+	codec = NULL;
+	s->params = p;
+	s->need_reset = false;
+	s->adjust_pending = false;
+	s->adjust = 1.0;
+	update_poll(s);
+out:
+	if (codec)
+		cops->destroy(codec);
+	pthread_mutex_unlock(&s->lock);
+	return res;
+}
+
+static int e_set_adjust(struct vd_accel *a, double adjust)
+{
+	struct session *s = S(a);
+	int res = 0;
+
+	pthread_mutex_lock(&s->lock);
+	if (s->state != VD_ACCEL_STATE_SETUP)
+		res = seterr(s, -EPERM, "set_adjust needs parameters first (session is OPEN)");
+	else if (!(adjust >= 0.98 && adjust <= 1.02))
+		res = seterr(s, -EINVAL, "adjust must be within [0.98, 1.02] (got %g)", adjust);
+	else if (!s->cops->set_adjust || s->params.in.rate == s->params.out.rate)
+		res = seterr(s, -EOPNOTSUPP, "drift correction needs a rate-converting session (%u Hz -> %u Hz)",
+			     s->params.in.rate, s->params.out.rate);
+	else if (s->busy) {
+		/* The runner owns the codec; it applies this before the next task. */
+		s->adjust = adjust;
+		s->adjust_pending = true;
+	} else {
+		res = s->cops->set_adjust(s->codec, adjust);
+		if (res < 0)
+			seterr(s, res, "the codec refused adjust %g", adjust);
+		else
+			s->adjust = adjust;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return res;
+}
+
+static void e_last_error(struct vd_accel *a, char *buf, size_t size)
+{
+	struct session *s = S(a);
+
+	pthread_mutex_lock(&s->lock);
+	snprintf(buf, size, "%s", s->err);
+	pthread_mutex_unlock(&s->lock);
+}
+
+static const struct accel_backend_ops engine_ops = {
+	.close = e_close,
+	.get_caps = e_get_caps,
+	.get_codec_caps = e_get_codec_caps,
+	.set_params = e_set_params,
+	.get_params = e_get_params,
+	.state = e_state,
+	.task_create = e_task_create,
+	.task_start = e_task_start,
+	.task_stop = e_task_stop,
+	.task_free = e_task_free,
+	.task_status = e_task_status,
+	.fd = e_fd,
+	.wait = e_wait,
+	.reconfigure = e_reconfigure,
+	.set_adjust = e_set_adjust,
+	.last_error = e_last_error,
+};
+
+static void e_close(struct vd_accel *a)
+{
+	struct session *s = S(a);
+
+	pthread_mutex_lock(&s->lock);
+	for (;;) {
+		struct task *t = s->tasks;
+		while (t && t->freeing)
+			t = t->next;
+		if (!t)
+			break;
+		free_one(s, t);
+	}
+	s->quit = true;
+	pthread_cond_broadcast(&s->work_cv);
+	pthread_mutex_unlock(&s->lock);
+	if (s->worker_started)
+		pthread_join(s->worker, NULL);
+	if (s->codec)
+		s->cops->destroy(s->codec);
+	close(s->user_fd);
+	close(s->eng_fd);
+	pthread_cond_destroy(&s->work_cv);
+	pthread_cond_destroy(&s->idle_cv);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+static unsigned env_uint(const char *name, unsigned def)
+{
+	const char *v = getenv(name);
+	char *end;
+	unsigned long n;
+
+	if (!v || !*v)
+		return def;
+	n = strtoul(v, &end, 10);
+	return *end ? def : (unsigned)n;
+}
+
+int accel_engine_list(struct vd_accel_caps *caps, uint32_t max)
+{
+	if (max >= 1 && caps)
+		fill_caps(&caps[0]);
+	return 1;
+}
+
+int accel_engine_open(const char *name, struct vd_accel **out)
+{
+	struct session *s;
+	int sv[2], one = 1;
+
+	if (strcmp(name, ACCEL_NAME) != 0)
+		return -ENOENT;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0) {
+		int res = -errno;
+		free(s);
+		return res;
+	}
+	/* The smallest send buffer: one datagram is enough to block POLLOUT. */
+	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &one, sizeof(one));
+	s->base.ops = &engine_ops;
+	s->user_fd = sv[0];
+	s->eng_fd = sv[1];
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->work_cv, NULL);
+	pthread_cond_init(&s->idle_cv, NULL);
+	s->state = VD_ACCEL_STATE_OPEN;
+	s->started.s_next = s->started.s_prev = &s->started;
+	s->adjust = 1.0;
+	s->inline_max = env_uint("VD_ACCEL_INLINE_MAX", DEFAULT_INLINE_MAX);
+	s->spin_us = env_uint("VD_ACCEL_SPIN_US", 0);
+	pthread_mutex_lock(&s->lock);
+	update_poll(s);
+	pthread_mutex_unlock(&s->lock);
+	*out = &s->base;
+	return 0;
+}

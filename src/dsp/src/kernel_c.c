@@ -1,0 +1,59 @@
+/* src/dsp/src/kernel_c.c - the plain C kernels of the sample-rate converter (portable path and SIMD oracle). */
+#include "src-impl.h"
+
+/*
+ * Lanes follow x index modulo SRC_ALIGN, like the SIMD kernels, so an
+ * output does not depend on the group that computed it; within a lane the
+ * taps are summed in index order, and the lanes are reduced pairwise.
+ */
+#define DEFINE_DOT(NAME, T)								\
+static void NAME(const T *x, size_t stride, uint32_t channels,				\
+		 const T *const *coef, const int32_t *off, uint32_t n_out,		\
+		 uint32_t taps, T *out)							\
+{											\
+	for (uint32_t m = 0; m < n_out; m++) {						\
+		int32_t o = off[m];							\
+		int32_t start = o & ~(SRC_ALIGN - 1);					\
+		int32_t end = o + (int32_t)taps;					\
+		const T *c = coef[m];							\
+		for (uint32_t ch = 0; ch < channels; ch++) {				\
+			const T *xr = x + ch * stride;					\
+			T acc[SRC_ALIGN] = { 0 };					\
+			for (int32_t b = start; b < end; b += SRC_ALIGN)		\
+				for (int l = 0; l < SRC_ALIGN; l++) {			\
+					int32_t k = b + l - o;				\
+					if (k >= 0 && k < (int32_t)taps)		\
+						acc[l] += c[k] * xr[b + l];		\
+				}							\
+			out[m * channels + ch] = ((acc[0] + acc[1]) + (acc[2] + acc[3]))\
+				+ ((acc[4] + acc[5]) + (acc[6] + acc[7]));		\
+		}									\
+	}										\
+}
+
+DEFINE_DOT(dot_f32, float)
+DEFINE_DOT(dot_f64, double)
+
+/* 4-point Lagrange through rows at -1, 0, 1, 2 (the table's phase step). */
+#define DEFINE_INTERP(NAME, T)								\
+static void NAME(const T *r0, size_t rs, double t, uint32_t taps, T *dst)		\
+{											\
+	const T *rm = r0 - rs, *r1 = r0 + rs, *r2 = r0 + 2 * rs;			\
+	T wm = (T)(-t * (t - 1.0) * (t - 2.0) / 6.0);					\
+	T w0 = (T)((t + 1.0) * (t - 1.0) * (t - 2.0) / 2.0);				\
+	T w1 = (T)(-(t + 1.0) * t * (t - 2.0) / 2.0);					\
+	T w2 = (T)((t + 1.0) * t * (t - 1.0) / 6.0);					\
+	for (uint32_t k = 0; k < taps; k++)						\
+		dst[k] = wm * rm[k] + w0 * r0[k] + w1 * r1[k] + w2 * r2[k];		\
+}
+
+DEFINE_INTERP(interp_f32, float)
+DEFINE_INTERP(interp_f64, double)
+
+const struct src_kernels src_kernels_c = {
+	.name = "c",
+	.dot_f32 = dot_f32,
+	.dot_f64 = dot_f64,
+	.interp_f32 = interp_f32,
+	.interp_f64 = interp_f64,
+};

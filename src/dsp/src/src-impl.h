@@ -1,0 +1,91 @@
+/* src/dsp/src/src-impl.h - internals of the sample-rate converter shared by design, kernels and engine. */
+#ifndef VD_SRC_IMPL_H
+#define VD_SRC_IMPL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <virtdsp/resample.h>
+
+/* Zero taps stored before and after every coefficient row, so a kernel can
+ * read a row shifted by up to this many taps in either direction. */
+#define SRC_ROW_PAD	32
+/* Outputs a kernel computes per call (they share data loads). */
+#define SRC_GROUP	4
+/* Data windows start on multiples of this (lanes follow absolute indices). */
+#define SRC_ALIGN	8
+#define SRC_MAX_STAGES	12
+
+/* One FIR stage as the design sees it: a lowpass prototype sampled in phases. */
+struct src_filter_spec {
+	double fpass, fstop;	/* cycles per stage-input sample */
+	double atten_db;	/* stop-band attenuation */
+	double xs_n, xp_n;	/* transition half-widths times length (per preset) */
+};
+
+struct src_preset {
+	const char *name;
+	double pass;		/* pass edge, fraction of the lower Nyquist */
+	double atten_db;
+	double xs_n, xp_n;	/* measured for the Kaiser window at atten_db / 2.5e-4 pass deviation */
+	uint32_t min_phases;	/* interpolation table density */
+	bool dbl;		/* double-precision path */
+};
+
+extern const struct src_preset src_presets[VD_RESAMPLE_QUALITY_COUNT];
+
+/*
+ * Kernels. A group of up to SRC_GROUP outputs, each with its own coefficient
+ * row (pointer to tap 0; SRC_ROW_PAD zeros readable on each side) and window
+ * start @off[m] (index of its tap 0 in every channel row of @x). Lanes are
+ * assigned by x index modulo SRC_ALIGN (@x is aligned), so an output's value
+ * does not depend on which group computed it. out[m * channels + c].
+ */
+typedef void (*src_dot_f32_fn)(const float *x, size_t stride, uint32_t channels,
+			       const float *const *coef, const int32_t *off, uint32_t n_out,
+			       uint32_t taps, float *out);
+typedef void (*src_dot_f64_fn)(const double *x, size_t stride, uint32_t channels,
+			       const double *const *coef, const int32_t *off, uint32_t n_out,
+			       uint32_t taps, double *out);
+/* dst[k] = cubic (4-point Lagrange) interpolation of rows r[-1..2] at t in [0,1). */
+typedef void (*src_interp_f32_fn)(const float *r0, size_t row_stride, double t, uint32_t taps, float *dst);
+typedef void (*src_interp_f64_fn)(const double *r0, size_t row_stride, double t, uint32_t taps, double *dst);
+
+struct src_kernels {
+	const char *name;
+	src_dot_f32_fn dot_f32;
+	src_dot_f64_fn dot_f64;
+	src_interp_f32_fn interp_f32;
+	src_interp_f64_fn interp_f64;
+};
+
+enum src_isa { SRC_ISA_C, SRC_ISA_SSE2, SRC_ISA_AVX2, SRC_ISA_AVX512, SRC_ISA_COUNT };
+
+/* NULL when this machine (or build) lacks the instruction set. */
+const struct src_kernels *src_kernels_get(enum src_isa isa);
+const struct src_kernels *src_kernels_best(void);
+
+extern const struct src_kernels src_kernels_c;
+#if defined(__x86_64__) || defined(__i386__)
+extern const struct src_kernels src_kernels_sse2;
+extern const struct src_kernels src_kernels_avx2;
+extern const struct src_kernels src_kernels_avx512;
+#endif
+
+/* Kaiser-windowed sinc: value at @tau (stage-input samples) for cutoff @fc, half length @h. */
+double src_kaiser_sinc(double tau, double fc, double h, double beta);
+double src_kaiser_beta(double atten_db);
+
+/* Choose the half length (multiple of SRC_ALIGN/2) and cutoff meeting @spec. */
+void src_design(const struct src_filter_spec *spec, uint32_t *half, double *fc);
+
+/* Test hook: force an instruction set for resamplers created afterwards
+ * on this configuration (SRC_ISA_COUNT = automatic). Stored in the config's
+ * reserved field by tests only; see resample.c. */
+int vd_resampler_new_isa(const struct vd_resample_config *cfg, enum src_isa isa,
+			 struct vd_resampler **r, char *msg, size_t msg_size);
+/* Test hook: number of stages and the kernel name in use. */
+uint32_t vd_resampler_stages(const struct vd_resampler *r);
+const char *vd_resampler_kernel_name(const struct vd_resampler *r);
+
+#endif

@@ -1,0 +1,248 @@
+#!/bin/sh
+# /init of the virtdsp test guest (busybox sh): loads the stock sound modules, waits for the
+# virtio-snd PCM, runs the scenario named on the kernel command line (vdtest.*), reports
+# results as "VDTEST: key=value" lines (and raw tool output as "VDLOG: tag: line") on the
+# serial console, copies output files to the scratch disk as a tar, and powers off.
+
+/bin/busybox mount -t devtmpfs devtmpfs /dev
+# The initramfs has no /dev/console node, so the kernel started us without stdio.
+exec </dev/console >/dev/console 2>&1
+/bin/busybox --install -s
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin
+export LD_LIBRARY_PATH=/lib/x86_64-linux-gnu HOME=/tmp
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mkdir -p /out /tmp
+
+RESULTS=/out/results.txt
+FAILED=""
+T=/sys/kernel/tracing
+
+say() { echo "VDTEST: $1=$2"; echo "$1=$2" >>"$RESULTS"; }
+vlog() { # tag file
+	sed "s/^/VDLOG: $1: /" "$2"
+}
+fail() { # reason
+	say error "$1"
+	FAILED="$FAILED $1"
+}
+uptime_s() { cut -d' ' -f1 /proc/uptime; }
+
+say init_uptime_s "$(uptime_s)"
+say kernel "$(uname -r)"
+while read -r pkg ver; do say "pkg.$pkg" "$ver"; done </etc/vdtest-versions
+
+# --- options from the kernel command line ------------------------------------------------
+PLAY="" RECORD="" BOTH=0 AMIXER=0 JITTER=0 PERIOD="" BUFFER="" TRACE=1 DEV=hw:0,0 CMD_TIMEOUT=120
+for arg in $(cat /proc/cmdline); do
+	case $arg in
+	vdtest.play=*) PLAY=${arg#*=} ;;
+	vdtest.record=*) RECORD=${arg#*=} ;;
+	vdtest.both) BOTH=1 ;;
+	vdtest.amixer) AMIXER=1 ;;
+	vdtest.sleep_jitter) JITTER=500 ;;
+	vdtest.sleep_jitter=*) JITTER=${arg#*=} ;;
+	vdtest.period=*) PERIOD=${arg#*=} ;;
+	vdtest.buffer=*) BUFFER=${arg#*=} ;;
+	vdtest.trace=*) TRACE=${arg#*=} ;;
+	vdtest.device=*) DEV=${arg#*=} ;;
+	vdtest.timeout=*) CMD_TIMEOUT=${arg#*=} ;;
+	esac
+done
+case $PLAY in "" | /*) ;; *) PLAY=/data/$PLAY ;; esac
+
+# --- modules -------------------------------------------------------------------------------
+while read -r m; do
+	insmod "/lib/modules/vd/$m.ko" || fail "insmod_$m"
+done </lib/modules/vd/order
+say modules_uptime_s "$(uptime_s)"
+
+# The card appears asynchronously after the driver's probe queries the device.
+n=0
+while [ ! -e /dev/snd/pcmC0D0p ] && [ ! -e /dev/snd/pcmC0D0c ] && [ $n -lt 500 ]; do
+	usleep 10000
+	n=$((n + 1))
+done
+if [ -e /dev/snd/pcmC0D0p ] || [ -e /dev/snd/pcmC0D0c ]; then
+	say pcm_ready_uptime_s "$(uptime_s)"
+	say card "$(sed -n 's/^ *0 \[\([^] ]*\) *\].*: \(.*\)$/\1: \2/p' /proc/asound/cards | head -1)"
+	for d in /dev/snd/pcm*; do say "pcm.$(basename "$d")" present; done
+	cat /proc/asound/cards /proc/asound/pcm >/tmp/asound.txt 2>&1
+	vlog asound /tmp/asound.txt
+else
+	fail no_pcm_device
+	dmesg | tail -30 >/tmp/dmesg.txt; vlog dmesg /tmp/dmesg.txt
+fi
+
+# --- period timing: ftrace, so timestamps come from the guest's own monotonic clock -------
+# Two probes, both on stock kernel functions:
+# - vdtest/msg: every buffer the driver takes back from the tx/rx virtqueue
+#   (virtqueue_get_buf returning non-NULL), i.e. each period the device completed, with
+#   the queue's name (struct virtqueue.name at offset 24). Two periods completed by one
+#   interrupt show up as two events microseconds apart.
+# - vdtest/period: snd_pcm_period_elapsed, what ALSA sees; the driver calls it from a work
+#   item, so completions that arrive together are merged into one call. It records the
+#   substream's direction (struct snd_pcm_substream.stream, offset 60 in 6.12).
+TRACING=""
+if [ "$TRACE" = 1 ] && mount -t tracefs tracefs $T 2>/dev/null && [ -w $T/trace_marker ]; then
+	echo mono >$T/trace_clock
+	echo 4096 >$T/buffer_size_kb
+	if echo 'r:vdtest/msg virtqueue_get_buf vq=+0(+24($arg1)):string ret=$retval:x64' >>$T/kprobe_events 2>/dev/null &&
+		echo 'ret != 0' >$T/events/vdtest/msg/filter &&
+		echo 1 >$T/events/vdtest/msg/enable; then
+		TRACING="${TRACING}msg,"
+	fi
+	if echo 'p:vdtest/period snd_pcm_period_elapsed stream=+60(%di):s32' >>$T/kprobe_events 2>/dev/null &&
+		echo 1 >$T/events/vdtest/period/enable; then
+		TRACING="${TRACING}period,"
+	fi
+	echo >$T/trace
+	echo 1 >$T/tracing_on
+	TRACING="${TRACING}marker"
+fi
+say tracing "${TRACING:-off}"
+mark() { [ -z "$TRACING" ] || echo "vdtest $1" >$T/trace_marker; }
+
+# Interval statistics (ms) over a list of timestamps in seconds, one per line.
+interval_stats() { # prefix file
+	awk 'NR > 1 { print ($1 - prev) * 1000 } { prev = $1 }' "$2" | sort -n >/tmp/iv.txt
+	awk -v p="$1" '
+		{ v[NR] = $1; s += $1 }
+		END {
+			if (NR == 0) { printf "%s.intervals=0\n", p; exit }
+			i50 = int(NR * 0.50 + 0.5); if (i50 < 1) i50 = 1
+			i99 = int(NR * 0.99 + 0.5); if (i99 < 1) i99 = 1; if (i99 > NR) i99 = NR
+			n0 = 0; for (i = 1; i <= NR; i++) if (v[i] < 1.0) n0++
+			printf "%s.intervals=%d\n%s.mean_ms=%.3f\n%s.min_ms=%.3f\n", p, NR, p, s / NR, p, v[1]
+			printf "%s.p50_ms=%.3f\n%s.p99_ms=%.3f\n%s.max_ms=%.3f\n", p, v[i50], p, v[i99], p, v[NR]
+			printf "%s.under_1ms=%d\n", p, n0
+		}' /tmp/iv.txt
+}
+
+# Timestamps of one kind of trace event, one per line.
+trace_times() { # play.msg | record.msg | play.elapsed | record.elapsed | jitter
+	case $1 in
+	play.msg) grep ' msg: .*vq="virtsnd-tx"' /tmp/trace.txt ;;
+	record.msg) grep ' msg: .*vq="virtsnd-rx"' /tmp/trace.txt ;;
+	play.elapsed) grep ' period: .*stream=0' /tmp/trace.txt ;;
+	record.elapsed) grep ' period: .*stream=1' /tmp/trace.txt ;;
+	jitter) grep 'vdtest tick' /tmp/trace.txt ;;
+	esac | awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+\.[0-9]+:$/) { sub(":", "", $i); print $i; break } }'
+}
+
+report_timing() {
+	[ -n "$TRACING" ] || return
+	cat $T/trace >/tmp/trace.txt
+	cp /tmp/trace.txt /out/trace.txt
+	for what in play.msg play.elapsed record.msg record.elapsed jitter; do
+		trace_times $what >/tmp/ts.txt
+		[ -s /tmp/ts.txt ] || continue
+		say "$what.count" "$(wc -l </tmp/ts.txt)"
+		say "$what.first_s" "$(head -1 /tmp/ts.txt)"
+		say "$what.last_s" "$(tail -1 /tmp/ts.txt)"
+		interval_stats "$what" /tmp/ts.txt | while IFS== read -r k v; do say "$k" "$v"; done
+	done
+	grep 'vdtest ' /tmp/trace.txt | grep -v 'vdtest tick' |
+		awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+\.[0-9]+:$/) { sub(":", "", $i); print $NF "=" $i } }' |
+		while IFS== read -r k v; do say "mark.$k" "$v"; done
+}
+
+# hw_params that aplay/arecord -v printed.
+report_params() { # prefix logfile
+	for key in format channels rate period_size buffer_size; do
+		v=$(sed -n "s/^ *$key *: *\([^ ]*\).*/\1/p" "$2" | head -1)
+		[ -n "$v" ] && say "$1.$key" "$v"
+	done
+}
+
+size_args() {
+	[ -n "$PERIOD" ] && printf -- '--period-size=%s ' "$PERIOD"
+	[ -n "$BUFFER" ] && printf -- '--buffer-size=%s ' "$BUFFER"
+}
+
+run_play() {
+	if [ ! -r "$PLAY" ]; then fail "play_file_missing"; return; fi
+	mark play_start
+	# shellcheck disable=SC2046
+	timeout -s KILL "$CMD_TIMEOUT" aplay -D "$DEV" -v $(size_args) "$PLAY" >/tmp/aplay.log 2>&1
+	rc=$?
+	mark play_end
+	say play.rc $rc
+	report_params play /tmp/aplay.log
+	vlog aplay /tmp/aplay.log
+	[ $rc = 0 ] || fail play_rc_$rc
+}
+
+run_record() {
+	IFS=: read -r secs rate ch fmt <<EOF
+$RECORD
+EOF
+	[ -n "$fmt" ] || { fail "bad_record_spec"; return; }
+	frames=$(awk -v s="$secs" -v r="$rate" 'BEGIN { printf "%d", s * r }')
+	mark record_start
+	# shellcheck disable=SC2046
+	timeout -s KILL "$CMD_TIMEOUT" arecord -D "$DEV" -v $(size_args) -f "$fmt" -r "$rate" -c "$ch" \
+		-s "$frames" -t wav /out/record.wav >/tmp/arecord.log 2>&1
+	rc=$?
+	mark record_end
+	say record.rc $rc
+	say record.bytes "$(wc -c </out/record.wav 2>/dev/null || echo 0)"
+	report_params record /tmp/arecord.log
+	vlog arecord /tmp/arecord.log
+	[ $rc = 0 ] || fail record_rc_$rc
+}
+
+run_amixer() {
+	amixer -c 0 contents >/out/amixer.txt 2>&1
+	rc=$?
+	say amixer.rc $rc
+	say amixer.controls "$(grep -c '^numid=' /out/amixer.txt)"
+	vlog amixer /out/amixer.txt
+}
+
+# A 10 ms sleep loop without forks (read -t on an idle fifo, marker written by a builtin),
+# to separate the guest's own scheduling jitter from the device's timing.
+run_jitter() {
+	mkfifo /tmp/idle
+	exec 3<>/tmp/idle
+	i=0
+	while [ $i -lt "$JITTER" ]; do
+		read -r -t 0.01 -u 3 _
+		echo "vdtest tick" >$T/trace_marker
+		i=$((i + 1))
+	done
+	exec 3<&-
+	say jitter.iterations "$JITTER"
+}
+
+# --- scenario ------------------------------------------------------------------------------
+if [ -z "$FAILED" ]; then
+	[ $AMIXER = 1 ] && run_amixer
+	if [ $BOTH = 1 ] && [ -n "$PLAY" ] && [ -n "$RECORD" ]; then
+		run_record &
+		rec_pid=$!
+		run_play
+		wait $rec_pid
+		# run_record ran in a subshell: pick up its failures from the results file.
+		grep -q '^record.rc=0$' "$RESULTS" || FAILED="$FAILED record"
+	else
+		[ -n "$PLAY" ] && run_play
+		[ -n "$RECORD" ] && run_record
+	fi
+	[ "$JITTER" -gt 0 ] && [ -n "$TRACING" ] && run_jitter
+	report_timing
+fi
+say end_uptime_s "$(uptime_s)"
+
+# Kernel warnings (e.g. virtio_snd timeouts) belong to the result.
+dmesg | grep -i 'virtio\|snd\|alsa\|lost interrupts\|timeout' >/out/dmesg-snd.txt
+say dmesg.snd_lines "$(wc -l </out/dmesg-snd.txt)"
+dmesg >/out/dmesg.txt
+
+if [ -z "$FAILED" ]; then say result pass; else say result fail; fi
+if [ -b /dev/vda ]; then
+	if tar -cf /dev/vda -C /out .; then say scratch written; else say scratch write_failed; fi
+	sync
+fi
+echo "VDTEST: done"
+poweroff -f
