@@ -12,7 +12,7 @@ fi
 ninja -C build-fuzz >build-fuzz.build.log 2>&1 || { tail -40 build-fuzz.build.log; exit 1; }
 status=0
 for t in build-fuzz/fuzz/fuzz_*; do
-  [ -x "$t" ] || continue
+  [ -f "$t" ] && [ -x "$t" ] || continue
   name=$(basename "$t"); name=${name#fuzz_}
   corpus=fuzz/corpus/$name
   work=$(mktemp -d)

@@ -9,7 +9,7 @@
 #include "endpoint/endpoint.h"
 
 static const struct vd_node_ops *const builtin[] = {
-	&vd_node_convert, &vd_node_volume, &vd_node_mixer, &vd_node_eq,
+	&vd_node_convert, &vd_node_remap, &vd_node_volume, &vd_node_mixer, &vd_node_eq,
 	&vd_node_tone, &vd_node_meter, &vd_node_src,
 	&vd_node_file_source, &vd_node_file_sink,
 	&vd_node_alsa_source, &vd_node_alsa_sink,

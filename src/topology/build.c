@@ -41,9 +41,9 @@ static int add_object(struct vd_topology *t, struct vd_graph *g, struct vd_topo_
 	vd_error_clear(&err);
 	r = vd_graph_add_node(g, &desc, &err);
 	if (r < 0) {
-		if (!err.code)
-			vd_error_set(&err, r, &o->loc, "cannot add %s '%s': %s", o->node_type,
-				     o->name, strerror(-r));
+		/* The first error wins: this one only shows if the graph said nothing. */
+		vd_error_set(&err, r, &o->loc, "cannot add %s '%s': %s", o->node_type, o->name,
+			     strerror(-r));
 		report(diag, &err, &o->loc);
 	}
 	return r;

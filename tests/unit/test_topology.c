@@ -704,8 +704,14 @@ RECORDING_INIT(rec_capture_init, test_capture_ops)
 RECORDING_INIT(rec_double_init, test_double_ops)
 RECORDING_INIT(rec_tee_init, test_tee_ops)
 
+static int picky_negotiate(void *self, struct vd_audio_format *in, uint32_t n_in,
+			   struct vd_audio_format *out, uint32_t n_out, struct vd_error *err)
+{
+	return vd_error_set(err, -EINVAL, NULL, "picky-sink 'out' takes no format at all");
+}
+
 struct fake_types {
-	struct vd_node_ops source, sink, playback, capture, dbl, tee;
+	struct vd_node_ops source, sink, playback, capture, dbl, tee, picky;
 };
 
 static struct vd_graph *graph_with_fakes(struct fake_types *f)
@@ -723,6 +729,9 @@ static struct vd_graph *graph_with_fakes(struct fake_types *f)
 	f->sink.init = rec_capture_init;
 	f->capture = f->sink;
 	f->capture.type = "attach-capture";
+	f->picky = f->sink;
+	f->picky.type = "picky-sink";
+	f->picky.negotiate = picky_negotiate;
 	f->dbl = test_double_ops;
 	f->dbl.init = rec_double_init;
 	f->tee = test_tee_ops;
@@ -735,6 +744,7 @@ static struct vd_graph *graph_with_fakes(struct fake_types *f)
 	assert_int_equal(vd_graph_register_type(g, &f->capture), 0);
 	assert_int_equal(vd_graph_register_type(g, &f->dbl), 0);
 	assert_int_equal(vd_graph_register_type(g, &f->tee), 0);
+	assert_int_equal(vd_graph_register_type(g, &f->picky), 0);
 	assert_int_equal(vd_graph_register_type(g, &test_convert_ops), 0);
 	return g;
 }
@@ -884,10 +894,9 @@ static void test_build_prepare_errors(void **state)
 		     "t.topo:2:3: output in:out is not connected");
 	BUILD_ERRORS("pipeline p {\n  node a double\n  node b double\n  link a -> b -> a\n}",
 		     "t.topo:4:8: links form a cycle: a -> b -> a");
-	/* The fake source runs at 48 kHz and the test registry has no rate converter. */
-	BUILD_ERRORS("pipeline p {\n  rate = 8000\n  source in fake\n  sink out fake\n  link in -> out\n}",
-		     "t.topo:5:8: cannot convert 48000 Hz from in:out to the 8000 Hz out:in needs: "
-		     "no sample-rate converter (src) is available");
+	/* A sink no format will do: the node's own reason, at its declaration. */
+	BUILD_ERRORS("pipeline p {\n  source in fake\n  sink out picky\n  link in -> out\n}",
+		     "t.topo:3:3: picky-sink 'out' takes no format at all");
 }
 
 static void test_build_reports_everything(void **state)
@@ -908,6 +917,25 @@ static void test_build_reports_everything(void **state)
 		     "t.topo:3:3: unknown node type 'wobbler'",
 		     "t.topo:4:28: unknown property 'factor' for double",
 		     "t.topo:9:8: 'x' has no output port 'out7' (it has 'out')");
+}
+
+static void test_build_pipeline_rate(void **state)
+{
+	static struct errors E;
+	struct fake_types f;
+	struct vd_topology *t;
+	struct vd_graph *g;
+	char desc[4096];
+
+	(void)state;
+	/* The fake source delivers 48 kHz; the pipeline's 8 kHz makes the graph insert a rate converter. */
+	assert_int_equal(build("pipeline p {\n  rate = 8000\n  source in fake { frames = 480 }\n"
+			       "  sink out fake\n  link in -> out\n}\n", &E, &g, &t, &f), 0);
+	assert_int_equal(seen_by("out")->rate, 8000);
+	assert_int_equal(vd_graph_describe(g, desc, sizeof(desc)), 0);
+	assert_non_null(strstr(desc, "(src) [inserted]"));
+	vd_graph_free(g);
+	vd_topology_free(t);
 }
 
 static void test_build_set_path(void **state)
@@ -953,6 +981,7 @@ int main(void)
 		cmocka_unit_test(test_build_errors),
 		cmocka_unit_test(test_build_prepare_errors),
 		cmocka_unit_test(test_build_reports_everything),
+		cmocka_unit_test(test_build_pipeline_rate),
 		cmocka_unit_test(test_build_set_path),
 	};
 
