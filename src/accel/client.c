@@ -5,6 +5,7 @@
  * The buffers and the session's poll descriptor arrive with SCM_RIGHTS, so
  * audio and completions never pass through this code. */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -371,6 +372,29 @@ static int c_fd(struct vd_accel *s)
 	return cs_of(s)->poll_fd;
 }
 
+/* Waiting needs no request: the poll fd is the daemon session's own. Only
+ * the state check is local, made the way the engine makes it. */
+static int c_wait(struct vd_accel *s, short events, int timeout_ms)
+{
+	struct client_session *cs = cs_of(s);
+	struct pollfd p = { .fd = cs->poll_fd, .events = events };
+	int r;
+
+	pthread_mutex_lock(&cs->lock);
+	if (cs->state != VD_ACCEL_STATE_SETUP) {
+		snprintf(cs->err, sizeof(cs->err), "nothing to wait for: no parameters set (session is OPEN)");
+		pthread_mutex_unlock(&cs->lock);
+		return -EPERM;
+	}
+	pthread_mutex_unlock(&cs->lock);
+	do {
+		r = poll(&p, 1, timeout_ms);
+	} while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return -errno;
+	return r ? (p.revents & (events | POLLERR | POLLHUP)) : 0;
+}
+
 static int c_set_adjust(struct vd_accel *s, double adjust)
 {
 	struct client_session *cs = cs_of(s);
@@ -406,7 +430,7 @@ static const struct accel_backend_ops client_ops = {
 	.task_free = c_task_free,
 	.task_status = c_task_status,
 	.fd = c_fd,
-	.wait = NULL,
+	.wait = c_wait,
 	.reconfigure = c_reconfigure,
 	.set_adjust = c_set_adjust,
 	.last_error = c_last_error,
