@@ -93,7 +93,8 @@ static int transact(int sock, uint32_t id, struct xfer *x)
 	ssize_t n;
 
 	vd_proto_put_header(buf, x->type, id, 0, (uint32_t)x->req_len, 0, 0);
-	memcpy(buf + VD_PROTO_HDR_SIZE, x->req, x->req_len);
+	if (x->req_len)
+		memcpy(buf + VD_PROTO_HDR_SIZE, x->req, x->req_len);
 	do {
 		n = send(sock, buf, VD_PROTO_HDR_SIZE + x->req_len, MSG_NOSIGNAL);
 	} while (n < 0 && errno == EINTR);

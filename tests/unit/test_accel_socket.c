@@ -215,7 +215,8 @@ static void raw_send(int fd, uint32_t type, uint32_t id, const void *payload, si
 	uint8_t buf[VD_PROTO_MAX_MSG];
 
 	vd_proto_put_header(buf, type, id, 0, (uint32_t)len, 0, 0);
-	memcpy(buf + VD_PROTO_HDR_SIZE, payload, len);
+	if (len)
+		memcpy(buf + VD_PROTO_HDR_SIZE, payload, len);
 	raw_send_bytes(fd, buf, VD_PROTO_HDR_SIZE + len, NULL, 0);
 }
 
