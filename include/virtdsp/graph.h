@@ -55,6 +55,14 @@ int vd_graph_link(struct vd_graph *g, const char *from, const char *from_port,
 		  const char *to, const char *to_port, const struct vd_location *loc,
 		  struct vd_error *err);
 
+/**
+ * Everything prepare checks, without side effects: connectivity, order,
+ * format negotiation with converter insertion (so vd_graph_describe() shows
+ * the final graph). Nothing is allocated for audio, no file is created, no
+ * device configured. Nodes can no longer be added afterwards.
+ */
+int vd_graph_check(struct vd_graph *g, struct vd_error *err);
+/** vd_graph_check(), then allocate link buffers and prepare every node (files, devices). */
 int vd_graph_prepare(struct vd_graph *g, struct vd_error *err);
 
 /** Parameters: by node name and parameter name. Queued to the processing thread while running. */

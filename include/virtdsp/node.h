@@ -113,7 +113,11 @@ struct vd_node_init {
 	uint32_t rate;			/**< the pipeline's rate, 0 if unset */
 	uint32_t period;		/**< the pipeline's period in frames */
 	const char *base_dir;		/**< for relative paths (the topology's directory), may be NULL */
+	uint32_t flags;			/**< VD_NODE_INIT_* */
 };
+
+/** The graph is driven in real time (a daemon): attach points are buses, inputs never "end at once". */
+#define VD_NODE_INIT_LIVE (1u << 0)
 
 /** Node type flags. */
 #define VD_NODE_SOURCE		(1u << 0)	/**< no inputs; produces on its own */

@@ -57,6 +57,8 @@ int vd_topology_set_path(struct vd_topology *t, const char *name, const char *pa
  * may keep property strings): free @t only after @g.
  */
 int vd_topology_build(struct vd_topology *t, struct vd_graph *g, struct vd_diag *diag);
+/** The same validation, ending with vd_graph_check(): no file is created, no device configured. */
+int vd_topology_check(struct vd_topology *t, struct vd_graph *g, struct vd_diag *diag);
 
 #ifdef __cplusplus
 }

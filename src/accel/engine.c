@@ -35,7 +35,7 @@
 #include "accel/codec.h"
 
 #define ACCEL_NAME "src"
-#define MAX_FRAGMENT_SIZE (4u << 20)
+#define MAX_FRAGMENT_SIZE (16u << 20)
 #define MAX_OUTPUT_SIZE ((uint64_t)256 << 20)
 /* Inputs up to this size run inline in START when the session is idle
  * (VD_ACCEL_INLINE_MAX overrides; 0 always uses the worker). */
@@ -80,6 +80,7 @@ struct session {
 	size_t inline_max;
 	unsigned spin_us;
 	int user_fd, eng_fd;
+	unsigned fill_count;		/* datagrams that make the user end not writable */
 	bool poll_in, out_blocked;
 	char err[ERR_MAX];
 };
@@ -129,6 +130,7 @@ static bool fd_writable(int fd)
 	return poll(&p, 1, 0) == 1 && (p.revents & POLLOUT);
 }
 
+/* Make the user end's readiness match the session: a few syscalls, only on changes. */
 static void update_poll(struct session *s)
 {
 	bool want_in = s->state == VD_ACCEL_STATE_SETUP && s->started.s_next != &s->started &&
@@ -140,23 +142,35 @@ static void update_poll(struct session *s)
 		if (want_in)
 			(void)!send(s->eng_fd, buf, 1, MSG_DONTWAIT);
 		else
-			while (recv(s->user_fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
-				;
+			(void)!recv(s->user_fd, buf, sizeof(buf), MSG_DONTWAIT);
 		s->poll_in = want_in;
 	}
 	if (want_out == s->out_blocked) {
 		if (want_out) {
-			while (recv(s->eng_fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
-				;
+			for (unsigned i = 0; i < s->fill_count; i++)
+				(void)!recv(s->eng_fd, buf, sizeof(buf), MSG_DONTWAIT);
 		} else {
-			/* The send buffer is tiny (SO_SNDBUF minimum): one or two
-			 * datagrams in flight make the user end not writable. */
-			for (int i = 0; i < 16 && fd_writable(s->user_fd); i++)
-				if (send(s->user_fd, buf, sizeof(buf), MSG_DONTWAIT) < 0)
-					break;
+			for (unsigned i = 0; i < s->fill_count; i++)
+				(void)!send(s->user_fd, buf, sizeof(buf), MSG_DONTWAIT);
 		}
 		s->out_blocked = !want_out;
 	}
+}
+
+/* How many datagrams block POLLOUT on the user end (one, with the minimum send buffer). */
+static int calibrate_fill(struct session *s)
+{
+	char buf[1024] = { 0 };
+
+	s->fill_count = 0;
+	while (fd_writable(s->user_fd)) {
+		if (s->fill_count == 64 || send(s->user_fd, buf, sizeof(buf), MSG_DONTWAIT) < 0)
+			return -EIO;
+		s->fill_count++;
+	}
+	for (unsigned i = 0; i < s->fill_count; i++)
+		(void)!recv(s->eng_fd, buf, sizeof(buf), MSG_DONTWAIT);
+	return fd_writable(s->user_fd) ? 0 : -EIO;
 }
 
 /* ---- task lists ---- */
@@ -259,8 +273,10 @@ static void *worker_main(void *arg)
 
 	pthread_mutex_lock(&s->lock);
 	for (;;) {
+		bool spun = false;
+
 		while (!s->quit && (s->busy || !(t = first_queued(s)))) {
-			if (s->spin_us && !s->busy) {
+			if (s->spin_us && !s->busy && !spun) {
 				/* Spinning briefly catches a START right after the
 				 * last task without a futex wake-up on either side. */
 				unsigned q = atomic_load(&s->queued);
@@ -271,8 +287,8 @@ static void *worker_main(void *arg)
 				while (atomic_load_explicit(&s->queued, memory_order_relaxed) == q && now_ns() < end)
 					__builtin_ia32_pause();
 				pthread_mutex_lock(&s->lock);
-				if (atomic_load(&s->queued) != q)
-					continue;
+				spun = true;
+				continue;
 			}
 			s->worker_sleeping = true;
 			pthread_cond_wait(&s->work_cv, &s->lock);
@@ -610,17 +626,19 @@ static int e_task_start(struct vd_accel *a, struct vd_accel_task *ut)
 	t->state = VD_ACCEL_TASK_ACTIVE;
 	append_started(s, t);
 	s->active++;
-	update_poll(s);
 	if (!s->busy && first_queued(s) == t && t->input_size <= s->inline_max) {
+		/* The fd is brought up to date when the task finishes, a few
+		 * microseconds from now: toggling it twice would cost more than
+		 * the conversion. */
 		run_locked(s, t);
 	} else if ((res = wake_worker(s)) < 0) {
 		/* No thread to run it: undo, the task is IDLE again. */
 		t->state = VD_ACCEL_TASK_IDLE;
 		unlink_started(t);
 		s->active--;
-		update_poll(s);
 		seterr(s, res, "cannot start the session's worker thread");
 	}
+	update_poll(s);
 out:
 	pthread_mutex_unlock(&s->lock);
 	return res;
@@ -948,6 +966,10 @@ int accel_engine_open(const char *name, struct vd_accel **out)
 	s->adjust = 1.0;
 	s->inline_max = env_uint("VD_ACCEL_INLINE_MAX", DEFAULT_INLINE_MAX);
 	s->spin_us = env_uint("VD_ACCEL_SPIN_US", 0);
+	if (calibrate_fill(s) < 0) {
+		e_close(&s->base);
+		return -EIO;
+	}
 	pthread_mutex_lock(&s->lock);
 	update_poll(s);
 	pthread_mutex_unlock(&s->lock);

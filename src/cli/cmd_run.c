@@ -161,7 +161,7 @@ int cmd_run(int argc, char **argv)
 		ret = 1;
 		goto out;
 	}
-	if (vd_topology_build(t, g, &diag) < 0)
+	if ((check ? vd_topology_check(t, g, &diag) : vd_topology_build(t, g, &diag)) < 0)
 		goto out;
 	if (describe) {
 		char *buf = malloc(1 << 16);

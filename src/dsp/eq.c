@@ -20,6 +20,7 @@
 #define RAMP_DEFAULT_S	0.020
 /* Filter state below this is flushed so decaying tails never turn denormal. */
 #define STATE_FLOOR	1e-30
+#define STATE_CEIL	1e30
 
 enum band_type {
 	T_PEAKING, T_LOWSHELF, T_HIGHSHELF, T_LOWPASS, T_HIGHPASS, T_NOTCH, T_BANDPASS, T_ALLPASS,
@@ -219,6 +220,18 @@ static bool band_plan(const struct eq *e, struct band *b)
 	return true;
 }
 
+/*
+ * State to carry into the next block: tiny values flushed (no denormals),
+ * and NaN, infinities or absurd values dropped so one bad input sample
+ * costs one block of output instead of silencing the filter for good.
+ */
+static inline double tidy(double s)
+{
+	double a = fabs(s);
+
+	return a >= STATE_FLOOR && a < STATE_CEIL ? s : 0.0;
+}
+
 static void biquad_static(const struct coefs *c, double *s, double *x, uint32_t n)
 {
 	double s1 = s[0], s2 = s[1];
@@ -231,8 +244,8 @@ static void biquad_static(const struct coefs *c, double *s, double *x, uint32_t 
 		s2 = b2 * in - a2 * y;
 		x[i] = y;
 	}
-	s[0] = fabs(s1) < STATE_FLOOR ? 0.0 : s1;
-	s[1] = fabs(s2) < STATE_FLOOR ? 0.0 : s2;
+	s[0] = tidy(s1);
+	s[1] = tidy(s2);
 }
 
 /*
@@ -253,8 +266,8 @@ static void biquad_moving(const struct band *bd, uint32_t pos, double *s, double
 		s2 = (c->b2 + d->b2 * k) * in - (c->a2 + d->a2 * k) * y;
 		x[i] = y;
 	}
-	s[0] = s1;
-	s[1] = s2;
+	s[0] = tidy(s1);
+	s[1] = tidy(s2);
 }
 
 /*
@@ -278,10 +291,10 @@ static void biquad_static2(const struct coefs *c, double *sa, double *sb, double
 		xa[i] = ya;
 		xb[i] = yb;
 	}
-	sa[0] = fabs(a1s) < STATE_FLOOR ? 0.0 : a1s;
-	sa[1] = fabs(a2s) < STATE_FLOOR ? 0.0 : a2s;
-	sb[0] = fabs(b1s) < STATE_FLOOR ? 0.0 : b1s;
-	sb[1] = fabs(b2s) < STATE_FLOOR ? 0.0 : b2s;
+	sa[0] = tidy(a1s);
+	sa[1] = tidy(a2s);
+	sb[0] = tidy(b1s);
+	sb[1] = tidy(b2s);
 }
 
 static int eq_init(const struct vd_node_init *init, void **self,

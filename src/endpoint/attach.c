@@ -12,8 +12,9 @@
 #include "endpoint/endpoint.h"
 
 struct attach {
-	const struct vd_node_ops *ops;	/* the wrapped endpoint */
+	const struct vd_node_ops *ops;	/* the wrapped endpoint (file/null/silence modes) */
 	void *inner;
+	struct vd_attach *bus;		/* live mode without a path: feeds from the daemon */
 	struct vd_audio_format declared;
 	bool capture;
 };
@@ -57,7 +58,10 @@ static int attach_init(const struct vd_node_init *init, void **self, bool captur
 			goto fail;
 		}
 	}
-	if (capture && path) {
+	if (!path && (init->flags & VD_NODE_INIT_LIVE)) {
+		ret = vd_attach_bus_new(capture ? VD_ATTACH_CAPTURE : VD_ATTACH_PLAYBACK, &a->declared,
+					init->period, &a->bus);
+	} else if (capture && path) {
 		struct vd_file_sink_config cfg = {
 			.name = init->name, .path = full, .loc = &p->loc, .container = -1,
 			.format = a->declared.format, .rate = a->declared.rate,
@@ -111,7 +115,10 @@ static void attach_free(void *self)
 
 	if (!a)
 		return;
-	a->ops->free(a->inner);
+	if (a->bus)
+		vd_attach_bus_free(a->bus);
+	else
+		a->ops->free(a->inner);
 	free(a);
 }
 
@@ -120,6 +127,14 @@ static int attach_negotiate(void *self, struct vd_audio_format *in, uint32_t n_i
 {
 	struct attach *a = self;
 
+	if (a->bus) {
+		/* Feeds exchange f32 at the point's rate and channels; the graph converts around it. */
+		if (a->capture)
+			in[0] = *vd_attach_format(a->bus);
+		else
+			out[0] = *vd_attach_format(a->bus);
+		return 0;
+	}
 	/* A guest's capture stream has the declared format, so the graph converts to it here. */
 	if (a->capture)
 		in[0] = a->declared;
@@ -132,6 +147,8 @@ static int attach_prepare(void *self, const struct vd_audio_format *in, uint32_t
 {
 	struct attach *a = self;
 
+	if (a->bus)
+		return vd_attach_bus_prepare(a->bus, max_frames);
 	return a->ops->prepare(a->inner, in, n_in, out, n_out, max_frames, err);
 }
 
@@ -140,6 +157,14 @@ static int attach_process(void *self, struct vd_buffer *in, uint32_t n_in,
 {
 	struct attach *a = self;
 
+	if (a->bus) {
+		if (a->capture) {
+			vd_attach_bus_push(a->bus, in[0].data, in[0].frames);
+		} else {
+			vd_attach_bus_pull(a->bus, out[0].data, out[0].frames);
+		}
+		return 0;	/* consumed everything / filled all room; a live bus never ends */
+	}
 	return a->ops->process(a->inner, in, n_in, out, n_out);
 }
 
@@ -147,7 +172,7 @@ static void attach_reset(void *self)
 {
 	struct attach *a = self;
 
-	if (a->ops->reset)
+	if (!a->bus && a->ops->reset)
 		a->ops->reset(a->inner);
 }
 
@@ -155,7 +180,16 @@ static int64_t attach_total_frames(void *self)
 {
 	struct attach *a = self;
 
+	if (a->bus)
+		return -1;
 	return a->ops->total_frames ? a->ops->total_frames(a->inner) : -1;
+}
+
+struct vd_attach *vd_endpoint_attach_bus(const struct vd_node_ops *ops, void *self)
+{
+	if (ops != &vd_node_attach_playback && ops != &vd_node_attach_capture)
+		return NULL;
+	return ((struct attach *)self)->bus;
 }
 
 const struct vd_node_ops vd_node_attach_playback = {

@@ -50,4 +50,20 @@ int vd_endpoint_null_new(void **self);
 /** Fill @n samples of @fmt with digital silence (u8 0x80, mu-law 0xff, A-law 0xd5, else 0). */
 void vd_endpoint_fill_silence(enum vd_sample_format fmt, void *dst, size_t n);
 
+#include <stdatomic.h>
+
+/* ---- attach-point buses (bus.c): live attach points mix or fan out connected feeds ---- */
+#include <virtdsp/attach.h>
+
+int vd_attach_bus_new(enum vd_attach_direction dir, const struct vd_audio_format *fmt,
+		      uint32_t period, struct vd_attach **out);
+int vd_attach_bus_prepare(struct vd_attach *b, uint32_t max_frames);
+void vd_attach_bus_free(struct vd_attach *b);
+/** Let the bus know whether a scheduler thread drives the graph (for disconnect waits). */
+void vd_attach_bus_bind(struct vd_attach *b, const _Atomic bool *running);
+void vd_attach_bus_pull(struct vd_attach *b, float *out, uint32_t frames);
+void vd_attach_bus_push(struct vd_attach *b, const float *in, uint32_t frames);
+/** The bus of an attach-playback/attach-capture node instance, or NULL when it is not live. */
+struct vd_attach *vd_endpoint_attach_bus(const struct vd_node_ops *ops, void *self);
+
 #endif

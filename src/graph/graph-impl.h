@@ -66,8 +66,10 @@ struct vd_graph {
 	uint32_t n_links, cap_links;
 	const struct vd_node_ops **types;	/* per-graph registrations */
 	uint32_t n_types;
-	bool prepared;
+	bool checked;		/* negotiated: formats known, converters inserted */
+	bool prepared;		/* buffers allocated, nodes prepared */
 	bool collect_stats;
+	bool live;		/* VD_NODE_INIT_LIVE for every node */
 	uint32_t inserted_count;
 	float *scratch;		/* for sink statistics */
 	uint32_t scratch_frames;

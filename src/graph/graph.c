@@ -4,6 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <virtdsp/attach.h>
+
+#include "endpoint/endpoint.h"
 #include "graph-impl.h"
 
 #define PARAM_RING_BYTES 4096
@@ -170,6 +173,7 @@ int vd_graph_create_node(struct vd_graph *g, const struct vd_graph_node_desc *d,
 	init = (struct vd_node_init){
 		.name = d->name, .props = d->props, .n_inputs = d->n_inputs, .n_outputs = d->n_outputs,
 		.rate = d->rate, .period = n->period, .base_dir = d->base_dir,
+		.flags = g->live ? VD_NODE_INIT_LIVE : 0,
 	};
 	r = ops->init(&init, &n->self, &n->n_in, &n->n_out, err);
 	if (r < 0) {
@@ -193,7 +197,6 @@ int vd_graph_create_node(struct vd_graph *g, const struct vd_graph_node_desc *d,
 		goto fail;
 	}
 	g->nodes[g->n_nodes++] = n;
-	g->prepared = false;
 	if (out)
 		*out = n;
 	return 0;
@@ -205,7 +208,7 @@ fail:
 int vd_graph_add_node(struct vd_graph *g, const struct vd_graph_node_desc *desc,
 		      struct vd_error *err)
 {
-	if (g->prepared)
+	if (g->checked)
 		return vd_error_set(err, -EBUSY, &desc->loc, "the graph is already prepared");
 	return vd_graph_create_node(g, desc, NULL, err);
 }
@@ -294,7 +297,7 @@ int vd_graph_link(struct vd_graph *g, const char *from, const char *from_port,
 	uint32_t pa, pb;
 	int r;
 
-	if (g->prepared)
+	if (g->checked)
 		return vd_error_set(err, -EBUSY, loc, "the graph is already prepared");
 	a = vd_graph_find(g, from);
 	if (!a)
@@ -450,4 +453,24 @@ int vd_graph_describe(const struct vd_graph *g, char *buf, size_t size)
 		}
 	}
 	return len < size ? 0 : -ENOSPC;
+}
+
+void vd_graph_set_live(struct vd_graph *g, bool live)
+{
+	g->live = live;
+}
+
+int vd_graph_attach(struct vd_graph *g, const char *name, struct vd_attach **out)
+{
+	struct gnode *n = vd_graph_find(g, name);
+	struct vd_attach *a;
+
+	if (!n || !g->prepared)
+		return -ENOENT;
+	a = vd_endpoint_attach_bus(n->ops, n->self);
+	if (!a)
+		return -ENOENT;
+	vd_attach_bus_bind(a, &g->running);
+	*out = a;
+	return 0;
 }

@@ -234,6 +234,9 @@ static int conform(struct vd_graph *g, struct order *o, uint32_t *at, struct gli
 		   const struct vd_audio_format *want, struct vd_error *err)
 {
 	struct vd_audio_format cur = l->fmt, next;
+	/* Splices re-point links; the consumer's port is what stays fixed. */
+	struct gnode *consumer = l->to;
+	uint32_t port = l->to_port;
 	char from[128], to[128], fa[64], fb[64], num[2][24];
 	int r;
 
@@ -251,7 +254,7 @@ static int conform(struct vd_graph *g, struct order *o, uint32_t *at, struct gli
 			return r;
 		if (next.rate != want->rate)
 			return vd_error_set(err, -EINVAL, &l->loc, "the src node did not produce %u Hz", want->rate);
-		l = l->to->out[0];
+		l = consumer->in[port];
 		cur = next;
 	}
 	if (want->format != cur.format || want->channels != cur.channels) {
@@ -266,7 +269,7 @@ static int conform(struct vd_graph *g, struct order *o, uint32_t *at, struct gli
 		r = splice(g, o, at, l, "convert", p, 2, &cur, &next, err);
 		if (r < 0)
 			return r;
-		l = l->to->out[0];
+		l = consumer->in[port];
 		cur = next;
 	}
 	if (!fmt_matches(&cur, want))
@@ -333,10 +336,10 @@ static uint32_t link_capacity(const struct glink *l)
 	return (uint32_t)frames;
 }
 
+/* Steps 1-3: connectivity, order, negotiation with converter insertion. Touches nothing outside. */
 int vd_graph_negotiate(struct vd_graph *g, struct vd_error *err)
 {
 	struct order o = { 0 };
-	uint32_t max_cap = 0, max_ch = 1;
 	int r;
 
 	r = check_connected(g, err);
@@ -363,6 +366,18 @@ int vd_graph_negotiate(struct vd_graph *g, struct vd_error *err)
 		goto out;
 	}
 	memcpy(g->nodes, o.v, o.n * sizeof(*o.v));
+	r = 0;
+out:
+	free(o.v);
+	return r;
+}
+
+/* Step 4: link buffers and every node's prepare() (files are created, devices configured). */
+static int allocate(struct vd_graph *g, struct vd_error *err)
+{
+	uint32_t max_cap = 0, max_ch = 1;
+	int r;
+
 	for (uint32_t i = 0; i < g->n_links; i++) {
 		struct glink *l = g->links[i];
 		free(l->buf);
@@ -371,7 +386,7 @@ int vd_graph_negotiate(struct vd_graph *g, struct vd_error *err)
 		l->buf = calloc(l->capacity, l->frame_size);
 		if (!l->buf) {
 			r = vd_error_set(err, -ENOMEM, &l->loc, "out of memory for a link buffer");
-			goto out;
+			return r;
 		}
 		l->rd = l->wr = 0;
 		l->eos = false;
@@ -404,7 +419,7 @@ int vd_graph_negotiate(struct vd_graph *g, struct vd_error *err)
 			r = n->ops->prepare(n->self, in, n->n_in, out, n->n_out, mf, &local);
 			if (r < 0) {
 				r = node_error(n, err, &local, r, "prepare");
-				goto out;
+				return r;
 			}
 		}
 	}
@@ -413,12 +428,22 @@ int vd_graph_negotiate(struct vd_graph *g, struct vd_error *err)
 	g->scratch = malloc((size_t)max_cap * max_ch * sizeof(float));
 	if (!g->scratch) {
 		r = vd_error_set(err, -ENOMEM, NULL, "out of memory");
-		goto out;
+		return r;
 	}
-	r = 0;
-out:
-	free(o.v);
-	return r;
+	return 0;
+}
+
+int vd_graph_check(struct vd_graph *g, struct vd_error *err)
+{
+	int r;
+
+	if (g->checked)
+		return 0;
+	r = vd_graph_negotiate(g, err);
+	if (r < 0)
+		return r;
+	g->checked = true;
+	return 0;
 }
 
 int vd_graph_prepare(struct vd_graph *g, struct vd_error *err)
@@ -427,7 +452,10 @@ int vd_graph_prepare(struct vd_graph *g, struct vd_error *err)
 
 	if (g->prepared)
 		return 0;
-	r = vd_graph_negotiate(g, err);
+	r = vd_graph_check(g, err);
+	if (r < 0)
+		return r;
+	r = allocate(g, err);
 	if (r < 0)
 		return r;
 	g->prepared = true;

@@ -1,5 +1,6 @@
 /* topology/build.c - turns a loaded topology into graph nodes and links, reporting every error with its location. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,7 +50,7 @@ static int add_object(struct vd_topology *t, struct vd_graph *g, struct vd_topo_
 	return r;
 }
 
-int vd_topology_build(struct vd_topology *t, struct vd_graph *g, struct vd_diag *diag)
+static int build(struct vd_topology *t, struct vd_graph *g, struct vd_diag *diag, bool prepare)
 {
 	struct vd_error err;
 	bool *failed;
@@ -89,7 +90,7 @@ int vd_topology_build(struct vd_topology *t, struct vd_graph *g, struct vd_diag 
 	/* With pieces missing, prepare would only report their absence. */
 	if (!first) {
 		vd_error_clear(&err);
-		r = vd_graph_prepare(g, &err);
+		r = prepare ? vd_graph_prepare(g, &err) : vd_graph_check(g, &err);
 		if (r < 0) {
 			report(diag, &err, NULL);
 			first = r;
@@ -97,4 +98,14 @@ int vd_topology_build(struct vd_topology *t, struct vd_graph *g, struct vd_diag 
 	}
 	free(failed);
 	return first == -ENOMEM ? -ENOMEM : first ? -EINVAL : 0;
+}
+
+int vd_topology_build(struct vd_topology *t, struct vd_graph *g, struct vd_diag *diag)
+{
+	return build(t, g, diag, true);
+}
+
+int vd_topology_check(struct vd_topology *t, struct vd_graph *g, struct vd_diag *diag)
+{
+	return build(t, g, diag, false);
 }

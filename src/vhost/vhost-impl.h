@@ -42,7 +42,7 @@ struct vd_vhost_queue {
 	bool started;		/* rings mapped and walking state initialised */
 	bool enabled;
 	bool running;		/* handed to the owner */
-	bool stopping;		/* inside ->queue_stop: pop returns nothing */
+	_Atomic bool stopping;	/* inside ->queue_stop: pop returns nothing (read by the walker) */
 	int kick_fd;
 	_Atomic int call_fd;	/* replaced with dup2() while running, so the number stays valid */
 	_Atomic int err_fd;

@@ -171,7 +171,8 @@ unsigned vd_vhost_queue_index(const struct vd_vhost_queue *q);
 unsigned vd_vhost_queue_size(const struct vd_vhost_queue *q);
 /** True between ->queue_start and the end of ->queue_stop. */
 bool vd_vhost_queue_running(const struct vd_vhost_queue *q);
-/** Kick eventfd to watch while the queue runs, or -1 (front-end asked for polling). */
+/** Kick eventfd to watch while the queue runs, or -1 (front-end asked for polling).
+ * Stop watching it in ->queue_stop: it may be closed or replaced afterwards. */
 int vd_vhost_queue_kick_fd(const struct vd_vhost_queue *q);
 /** Consume a pending kick without blocking: 1 if there was one, 0 if not. */
 int vd_vhost_queue_kick_clear(struct vd_vhost_queue *q);

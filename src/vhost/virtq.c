@@ -257,7 +257,7 @@ int vd_vhost_queue_pop(struct vd_vhost_queue *q, struct vd_vhost_elem *e)
 	uint16_t head;
 	int rc;
 
-	if (!q->running || q->stopping)
+	if (!q->running || atomic_load_explicit(&q->stopping, memory_order_relaxed))
 		return 0;
 	if (atomic_load_explicit(q->dev_broken, memory_order_relaxed))
 		return -EIO;

@@ -261,3 +261,66 @@ const struct vd_node_ops test_tee_ops = {
 	.negotiate = tee_negotiate, .process = tee_process,
 };
 
+
+/* "src" stand-in: needs F32 input; output rate = prop `rate`, by sample-and-hold
+ * (enough to test where the graph splices rate converters, not their quality). */
+struct tsrc { uint32_t rate_out, rate_in; uint64_t in_pos, out_pos; };
+
+static int tsrc_init(const struct vd_node_init *init, void **self, uint32_t *ni, uint32_t *no,
+		     struct vd_error *err)
+{
+	struct tsrc *s = calloc(1, sizeof(*s));
+	s->rate_out = 48000;
+	if (vd_props_uint(init->props, "rate", 1, 1000000, &s->rate_out, err) < 0) {
+		free(s);
+		return -EINVAL;
+	}
+	*self = s;
+	*ni = 1;
+	*no = 1;
+	return 0;
+}
+
+static int tsrc_negotiate(void *self, struct vd_audio_format *in, uint32_t n_in,
+			  struct vd_audio_format *out, uint32_t n_out, struct vd_error *err)
+{
+	struct tsrc *s = self;
+	in[0].format = VD_FORMAT_F32;
+	s->rate_in = in[0].rate;
+	out[0] = in[0];
+	out[0].rate = s->rate_out;
+	return 0;
+}
+
+static int tsrc_process(void *self, struct vd_buffer *in, uint32_t n_in, struct vd_buffer *out, uint32_t n_out)
+{
+	struct tsrc *s = self;
+	const float *x = in[0].data;
+	float *y = out[0].data;
+	uint32_t made = 0, used = 0;
+
+	/* output frame k holds input frame floor(k * in / out) */
+	while (made < out[0].frames) {
+		uint64_t need = (s->out_pos * s->rate_in) / s->rate_out;
+		if (need >= s->in_pos + in[0].frames)
+			break;
+		y[made++] = x[need - s->in_pos];
+		s->out_pos++;
+	}
+	uint64_t keep = (s->out_pos * s->rate_in) / s->rate_out;
+	used = (uint32_t)(keep - s->in_pos);
+	if (used > in[0].frames)
+		used = in[0].frames;
+	s->in_pos += used;
+	bool eos = (in[0].flags & VD_BUFFER_EOS) && used == in[0].frames;
+	in[0].frames = used;
+	out[0].frames = made;
+	if (eos)
+		out[0].flags |= VD_BUFFER_EOS;
+	return 0;
+}
+
+const struct vd_node_ops test_src_ops = {
+	.version = VD_NODE_OPS_VERSION, .type = "src", .init = tsrc_init, .free = generic_free,
+	.negotiate = tsrc_negotiate, .process = tsrc_process,
+};

@@ -423,6 +423,31 @@ static void test_type_change_glides(void **state)
 	free(out);
 }
 
+/* A NaN or infinity in the input spoils only its own block, not the filter for good. */
+static void test_nan_input_recovers(void **state)
+{
+	struct band_spec b[] = { { PEAKING, 1000, 6, 1 }, { LOWPASS, 8000, 0, 0.7 } };
+	struct nt_node n;
+	size_t len = 24000;
+	float *in = malloc(len * sizeof(float)), *out = malloc(len * sizeof(float));
+
+	setup_eq(&n, b, 2, NULL, VD_FORMAT_F32, 1);
+	vd_gen_sine(in, len, 1, RATE, 1000, 0.25, 0);
+	in[1000] = NAN;
+	in[5000] = INFINITY;
+	assert_int_equal(nt_run(&n, in, len, out, len, 480, false, NULL), (long)len);
+	assert_true(isnan(out[1000]));
+	for (size_t i = 1440; i < 4800; i++)
+		assert_true(isfinite(out[i]));
+	for (size_t i = 5280; i < len; i++)
+		assert_true(isfinite(out[i]));
+	nt_assert_near(vd_db(vd_tone_amplitude(out + 12000, 12000, 1, RATE, 1000) / 0.25),
+		       analytic_db(b, 2, 1000), 0.01);
+	nt_free(&n);
+	free(in);
+	free(out);
+}
+
 static void test_params(void **state)
 {
 	const char *const kv[] = { "band2.freq=2kHz", "band5.type=highshelf", "band5.gain=-3", NULL };
@@ -522,6 +547,7 @@ int main(void)
 		cmocka_unit_test(test_random_changes_stay_stable),
 		cmocka_unit_test(test_block_size_invariance),
 		cmocka_unit_test(test_type_change_glides),
+		cmocka_unit_test(test_nan_input_recovers),
 		cmocka_unit_test(test_params),
 		cmocka_unit_test(test_bad_properties),
 		cmocka_unit_test(test_no_bands_passthrough_and_eos),

@@ -115,6 +115,39 @@ static void test_deterministic_rerun(void **state)
 	vd_graph_free(g);
 }
 
+/* S16 at 24 kHz into a 48 kHz pipeline whose sink wants S16: the rate converter needs F32,
+ * so the graph must splice convert -> src -> convert, in that order, on the right links. */
+static void test_rate_and_format_chain(void **state)
+{
+	struct vd_graph *g = new_graph();
+	struct vd_error err = { 0 };
+	char desc[2048];
+	struct vd_prop p = { .key = "rate", .type = VD_PROP_NUMBER, .str = "24000", .num = 24000, .unit = "" };
+	struct vd_props props = { .items = &p, .n = 1 };
+	struct vd_graph_node_desc d = { .name = "in", .type = "ramp", .props = &props, .rate = 48000,
+					.pipeline = "main", .period = 100 };
+
+	assert_int_equal(vd_graph_register_type(g, &test_src_ops), 0);
+	assert_int_equal(vd_graph_add_node(g, &d, &err), 0);
+	d = (struct vd_graph_node_desc){ .name = "out", .type = "capture", .rate = 48000, .pipeline = "main" };
+	assert_int_equal(vd_graph_add_node(g, &d, &err), 0);
+	struct test_capture *cap = test_last_capture;
+	assert_int_equal(vd_graph_link(g, "in", NULL, "out", NULL, NULL, &err), 0);
+	assert_int_equal(vd_graph_prepare(g, &err), 0);
+	assert_int_equal(vd_graph_describe(g, desc, sizeof(desc)), 0);
+	const char *a = strstr(desc, "in (ramp)\n  out -> out.src0.convert1:in  s16 24000Hz 1ch");
+	const char *b = strstr(desc, "out.src0.convert1 (convert) [inserted]\n  out -> out.src0:in  f32 24000Hz 1ch");
+	const char *c = strstr(desc, "out.src0 (src) [inserted]\n  out -> out.convert2:in  f32 48000Hz 1ch");
+	const char *e = strstr(desc, "out.convert2 (convert) [inserted]\n  out -> out:in  s16 48000Hz 1ch");
+	if (!a || !b || !c || !e || !(a < b && b < c && c < e))
+		fail_msg("unexpected graph:\n%s", desc);
+	assert_int_equal(vd_graph_run(g, NULL, NULL, &err), 0);
+	assert_int_equal(cap->n, 2000);
+	for (uint32_t i = 0; i < 2000; i++)
+		assert_int_equal(cap->data[i], (int16_t)(i / 2));
+	vd_graph_free(g);
+}
+
 static void test_fan_out(void **state)
 {
 	struct vd_graph *g = new_graph();
@@ -265,6 +298,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_chain_with_inserted_converters),
 		cmocka_unit_test(test_deterministic_rerun),
+		cmocka_unit_test(test_rate_and_format_chain),
 		cmocka_unit_test(test_fan_out),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_cycle),

@@ -26,10 +26,13 @@ candidates() { # packages... -> "package version" for each one that has a candid
 
 pick_kernel() {
 	if [ -n "${VD_GUEST_KERNEL:-}" ]; then echo "$VD_GUEST_KERNEL"; return; fi
-	local names
+	local names best=""
 	mapfile -t names < <(vd_apt apt-cache pkgnames linux-image-6.12 | grep -E "$KERNEL_RE")
-	[ ${#names[@]} -gt 0 ] && candidates "${names[@]}" | cut -d' ' -f1 | sort -V | tail -1 | grep . ||
-		vd_die "no linux-image-6.12.*+deb12-amd64 package in the private apt lists"
+	if [ ${#names[@]} -gt 0 ]; then
+		best=$(candidates "${names[@]}" | cut -d' ' -f1 | sort -V | tail -1)
+	fi
+	[ -n "$best" ] || vd_die "no linux-image-6.12.*+deb12-amd64 package in the private apt lists"
+	echo "$best"
 }
 
 # Download PKG=VERSION into the deb cache unless a deb with that version is already there.
@@ -218,10 +221,18 @@ fi
 
 ROOTS=()
 KROOT=""
+KEEP=" "
 for p in "$KPKG" "${USERLAND[@]}"; do
 	deb=$(fetch_deb "$p" "${VER[$p]}")
 	dir=$(unpack_deb "$deb")
+	KEEP="$KEEP$(basename "$deb" .deb) "
 	if [ "$p" = "$KPKG" ]; then KROOT=$dir; else ROOTS+=("$dir"); fi
+done
+# Superseded versions (a new kernel upload) would otherwise pile up in the cache.
+for f in "$DEBS"/*.deb "$VD_GUEST_CACHE"/unpacked/*; do
+	[ -e "$f" ] || continue
+	b=$(basename "$f" .deb)
+	case $KEEP in *" $b "*) ;; *) vd_log "removing superseded $b"; rm -rf "$f" ;; esac
 done
 
 BUILD=$(mktemp -d "$VD_GUEST_CACHE/build.XXXXXX")

@@ -34,7 +34,8 @@ while read -r pkg ver; do say "pkg.$pkg" "$ver"; done </etc/vdtest-versions
 
 # --- options from the kernel command line ------------------------------------------------
 PLAY="" RECORD="" BOTH=0 AMIXER=0 JITTER=0 PERIOD="" BUFFER="" TRACE=1 DEV=hw:0,0 CMD_TIMEOUT=120
-for arg in $(cat /proc/cmdline); do
+read -r CMDLINE </proc/cmdline
+for arg in $CMDLINE; do
 	case $arg in
 	vdtest.play=*) PLAY=${arg#*=} ;;
 	vdtest.record=*) RECORD=${arg#*=} ;;
@@ -87,6 +88,7 @@ TRACING=""
 if [ "$TRACE" = 1 ] && mount -t tracefs tracefs $T 2>/dev/null && [ -w $T/trace_marker ]; then
 	echo mono >$T/trace_clock
 	echo 4096 >$T/buffer_size_kb
+	# shellcheck disable=SC2016
 	if echo 'r:vdtest/msg virtqueue_get_buf vq=+0(+24($arg1)):string ret=$retval:x64' >>$T/kprobe_events 2>/dev/null &&
 		echo 'ret != 0' >$T/events/vdtest/msg/filter &&
 		echo 1 >$T/events/vdtest/msg/enable; then
@@ -140,11 +142,11 @@ report_timing() {
 		say "$what.count" "$(wc -l </tmp/ts.txt)"
 		say "$what.first_s" "$(head -1 /tmp/ts.txt)"
 		say "$what.last_s" "$(tail -1 /tmp/ts.txt)"
-		interval_stats "$what" /tmp/ts.txt | while IFS== read -r k v; do say "$k" "$v"; done
+		interval_stats "$what" /tmp/ts.txt | while IFS='=' read -r k v; do say "$k" "$v"; done
 	done
 	grep 'vdtest ' /tmp/trace.txt | grep -v 'vdtest tick' |
 		awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+\.[0-9]+:$/) { sub(":", "", $i); print $NF "=" $i } }' |
-		while IFS== read -r k v; do say "mark.$k" "$v"; done
+		while IFS='=' read -r k v; do say "mark.$k" "$v"; done
 }
 
 # hw_params that aplay/arecord -v printed.
@@ -207,6 +209,8 @@ run_jitter() {
 	exec 3<>/tmp/idle
 	i=0
 	while [ $i -lt "$JITTER" ]; do
+		# busybox ash: fractional -t and -u are supported (not POSIX).
+		# shellcheck disable=SC3045
 		read -r -t 0.01 -u 3 _
 		echo "vdtest tick" >$T/trace_marker
 		i=$((i + 1))

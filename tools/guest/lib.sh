@@ -3,7 +3,6 @@
 # shellcheck shell=bash
 
 VD_GUEST_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-VD_REPO_ROOT=$(cd "$VD_GUEST_DIR/../.." && pwd)
 # Everything downloaded or built lives here (gitignored as /tools/guest/cache/).
 VD_GUEST_CACHE=${VD_GUEST_CACHE:-$VD_GUEST_DIR/cache}
 VD_DEBIAN_MIRROR=${VD_DEBIAN_MIRROR:-http://deb.debian.org/debian}

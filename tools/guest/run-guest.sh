@@ -190,6 +190,7 @@ EOF
 		;;
 	*) vd_die "--builtin wants wav:FILE, none or alsa-file:OUT[:IN], got '$BUILTIN'" ;;
 	esac
+	# shellcheck disable=SC2054
 	DEV_ARGS+=(-device virtio-sound-pci,audiodev=snd0)
 	;;
 vhost)
@@ -244,6 +245,7 @@ rm -f "$OUT/scratch.img"
 truncate -s "${SCRATCH_MB}M" "$OUT/scratch.img"
 
 # Guest RAM in a shared memfd so that a vhost-user backend can map it.
+# shellcheck disable=SC2054
 QEMU=(qemu-system-x86_64 -nodefaults -no-user-config -display none -no-reboot
 	-machine q35,memory-backend=mem -accel "$ACCEL" -cpu "$CPU" -smp "$SMP" -m "$MEM"
 	-object "memory-backend-memfd,id=mem,size=$MEM,share=on"
@@ -278,7 +280,8 @@ mkdir -p "$OUT/guest"
 if grep -qx 'scratch=written' "$OUT/results.txt"; then
 	tar -xf "$OUT/scratch.img" -C "$OUT/guest" || echo "host.scratch=unreadable" >>"$OUT/results.txt"
 fi
-rm -f "$OUT/scratch.img"
+# Both are rebuilt per run; keep the output directory small.
+rm -f "$OUT/scratch.img" "$OUT/initrd"
 
 if [ $CONSOLE = 1 ]; then cat "$OUT/serial.log"; else grep '^VDTEST: ' "$OUT/serial.log" || true; fi
 sed -n 's/^host\./VDHOST: /p' "$OUT/results.txt"

@@ -38,5 +38,7 @@ if ! qemu_ok; then
 	vd_root apt-get "${opts[@]}" -t bookworm-backports install -y -qq --no-install-recommends \
 		qemu-system-x86 >/dev/null
 fi
+# The installed debs are not needed again (the guest's packages live in CACHE/debs).
+rm -f "$VD_APT_DIR"/cache/archives/*.deb
 qemu_ok || vd_die "qemu-system-x86_64 >= $QEMU_MIN_MAJOR is still missing after the install"
 vd_log "$(qemu-system-x86_64 --version | head -1)"
