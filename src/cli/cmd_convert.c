@@ -79,7 +79,7 @@ static void usage(FILE *f)
 		"  -f, --format F       output sample format: u8 s16 s24 s32 f32 f64 mulaw alaw\n"
 		"                       (default: IN's)\n"
 		"  -c, --channels C     output channels (default: IN's)\n"
-		"  -q, --quality Q      converter preset: low medium high very_high (default high)\n"
+		"  -q, --quality Q      converter preset: low medium high very-high (default high)\n"
 		"  -s, --socket PATH    use the daemon listening on PATH\n"
 		"      --progress       show the progress bar even when not on a terminal\n"
 		"      --quiet          no summary line\n"
@@ -508,8 +508,10 @@ int cmd_convert(int argc, char **argv)
 			break;
 		case 'q':
 			if (vd_resample_quality_from_name(optarg, &quality) < 0) {
-				fprintf(stderr, "virtdsp convert: unknown quality '%s' (low, medium, high, very_high)\n",
-					optarg);
+				fprintf(stderr, "virtdsp convert: unknown quality '%s' (presets:", optarg);
+				for (int q = 0; q < VD_RESAMPLE_QUALITY_COUNT; q++)
+					fprintf(stderr, " %s", vd_resample_quality_name((enum vd_resample_quality)q));
+				fprintf(stderr, ")\n");
 				return 2;
 			}
 			break;

@@ -1052,6 +1052,10 @@ static void test_convert(void **state)
 	free(got16);
 	free(want16);
 
+	/* a bad option is a usage error */
+	snprintf(args, sizeof(args), "'%s' '%s' --quality bogus 2>/dev/null", in, b);
+	assert_int_equal(run_convert(args), 2);
+
 	/* an unreachable daemon is a clear error */
 	snprintf(args, sizeof(args), "'%s' '%s' --socket '%s/nosuch.sock' 2>/dev/null", in, b, dir);
 	assert_int_equal(run_convert(args), 1);
