@@ -89,9 +89,10 @@ static void op_queue_stop(struct vd_vhost_dev *v, unsigned q, enum vd_vhost_stop
 	flags = q == VIRTIO_SND_VQ_TX ? SND_REQ_STOP_TX : SND_REQ_STOP_RX;
 	if (why == VD_VHOST_STOP_RESET)
 		flags |= SND_REQ_FORGET;
-	/* QEMU stopping the device (or the guest resetting it) ends the streams of
-	 * this direction; a memory-table change or a disable only pauses the queue. */
-	if (why == VD_VHOST_STOP_BASE || why == VD_VHOST_STOP_RESET)
+	/* QEMU stopping the device (SET_VRING_ENABLE 0, then GET_VRING_BASE) or
+	 * the guest resetting it ends the streams of this direction: Linux
+	 * suspends without RELEASE. A memory-table change only pauses the queue. */
+	if (why != VD_VHOST_STOP_REMAP)
 		for (unsigned k = 0; k < dev->topo.n_streams; k++)
 			if (dev->streams[k].xq == &dev->xq[q == VIRTIO_SND_VQ_TX ? 0 : 1] &&
 			    (dev->streams[k].graph || dev->streams[k].state == VD_SND_STATE_RUNNING))

@@ -158,6 +158,7 @@ struct snd_stream {
 	uint64_t held_bytes;		/* payload bytes not yet consumed/filled */
 	uint32_t latency_frames;	/* the pipeline's delay, in stream frames */
 	bool starved;			/* last cycle underran (XRUN once per episode) */
+	bool primed;			/* the attach FIFO holds its reserve */
 };
 
 /* the request the dispatch thread hands to the processing thread */

@@ -216,9 +216,8 @@ static void pop_all(struct vd_snd_dev *dev, struct snd_xq *xq)
 			x->done = 0;
 			complete_xfer(xq, x, VIRTIO_SND_S_IO_ERR, 0);
 			/* Count it on the stream it named, if there is one. */
-			vd_vhost_iov_to_buf(x->e.out, x->e.out_num, 0, h, sizeof(h));
-			sid = vsnd_le32(h);
-			if (sid < dev->topo.n_streams)
+			if (vd_vhost_iov_to_buf(x->e.out, x->e.out_num, 0, h, sizeof(h)) == sizeof(h) &&
+			    (sid = vsnd_le32(h)) < dev->topo.n_streams)
 				atomic_fetch_add_explicit(&dev->streams[sid].st_errors, 1, memory_order_relaxed);
 			continue;
 		}
@@ -287,7 +286,7 @@ void vd_snd_service(struct vd_snd_dev *dev)
 
 /* ---- feeds: the host graph's processing thread ---- */
 
-#define MAX_GUEST_CYCLES 16
+#define MAX_GUEST_CYCLES 4
 
 static void feed_pull(void *data, void *dst, uint32_t frames)
 {
@@ -296,6 +295,18 @@ static void feed_pull(void *data, void *dst, uint32_t frames)
 	uint32_t ch = a->fmt.channels, n;
 
 	vd_snd_service(s->dev);
+	/* The FIFO keeps half a host period in reserve, put there as silence
+	 * before the first pull. Where rates differ a guest cycle yields a
+	 * frame more or less than a host period (fewer while a converter
+	 * fills); the reserve absorbs that, so every host cycle runs exactly one
+	 * guest cycle and never completes two messages at once. */
+	if (!s->primed) {
+		uint32_t r = frames / 2 < a->cap ? frames / 2 : a->cap;
+
+		memset(a->fifo, 0, (size_t)r * ch * sizeof(float));
+		a->count = r;
+		s->primed = true;
+	}
 	for (int i = 0; i < MAX_GUEST_CYCLES && a->count < frames; i++)
 		if (vd_graph_cycle(s->graph) < 0)
 			break;
@@ -451,6 +462,7 @@ uint32_t vd_snd_stream_prepare(struct snd_stream *s)
 	s->count = 0;
 	s->held_bytes = 0;
 	s->starved = false;
+	s->primed = false;
 	atomic_store(&s->running, false);
 	atomic_store(&s->xrun_events, (s->p.features >> VIRTIO_SND_PCM_F_EVT_XRUNS) & 1);
 	atomic_store_explicit(&s->accepting, true, memory_order_release);
