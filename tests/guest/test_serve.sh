@@ -386,7 +386,7 @@ if [ $rc = 2 ] && grep -q 'nonexistent.topo' <<<"$out"; then ok "a missing host 
 else not_ok "a missing host topology is a usage error naming the file" "rc $rc: $out"; fi
 printf 'pipeline p {\n  source s stream { direction = playback }\n  sink a attach { point = "nowhere" }\n  link s -> a\n}\n' \
 	>"$W/bad-guest.topo"
-out=$("$VIRTDSP" serve --no-tasks --guest "bad=$W/bad.sock,topology=$W/bad-guest.topo" 2>&1)
+out=$("$VIRTDSP" serve --no-tasks --guest "bad=$W/bad.sock,topology=$W/bad-guest.topo" --output "$W/bad.wav" 2>&1)
 rc=$?
 if [ $rc = 2 ] && grep -q "bad-guest.topo:3:3: the host topology has no attach point 'nowhere'" <<<"$out"; then
 	ok "a guest topology naming a missing attach point fails at start with its location"
