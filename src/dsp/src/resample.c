@@ -26,6 +26,9 @@
 #define SHIFT_PAD	32u	/* zeros before tap 0 of an aligned copy (>= SRC_MAX_SPREAD + 15) */
 #define FRAC_BITS	32
 #define PREDECIMATE	2.5	/* halve the rate first while in/out exceeds this */
+/* Cost of a tap in a table too large for aligned copies, relative to one in
+ * a single aligned row (measured: unaligned loads, rows streamed from L2). */
+#define FAR_TAP_COST	1.35
 
 struct src_stage {
 	uint32_t half, taps;
@@ -64,6 +67,8 @@ struct vd_resampler {
 	size_t ss;		/* bytes per internal sample */
 	uint32_t n_stages;	/* 0: same rate, format conversion only */
 	uint32_t decim;		/* log2 of the integer pre-decimation */
+	bool post;		/* the last stage is a sharp 2:1 after a fixed-ratio stage to 2*out */
+	uint64_t last_num, last_den;	/* last stage input samples per input frame */
 	struct src_stage st[SRC_MAX_STAGES];
 	double adjust;
 	uint32_t latency;
@@ -268,6 +273,17 @@ static void set_step(struct src_stage *s, double adjust)
 	s->step_frac = step % s->den;
 }
 
+/* Bytes of aligned copies for @nominal rows of @taps (0: the kernel needs none). */
+static size_t align_bytes(const struct vd_resampler *r, uint32_t taps, uint32_t nominal, size_t *stride)
+{
+	uint32_t w = r->k->vec_bytes / (uint32_t)r->ss;
+
+	if (w < 2)
+		return 0;
+	*stride = (SHIFT_PAD + w + taps + SHIFT_PAD + w - 1) / w * w;
+	return (size_t)nominal * w * *stride * r->ss;
+}
+
 /*
  * Aligned copies of the @nominal rows of @s (decimators: one), when the
  * kernel loads vectors and they fit the budget. Copy a of a row has tap 0 at
@@ -277,13 +293,12 @@ static void set_step(struct src_stage *s, double adjust)
 static int stage_align(struct vd_resampler *r, struct src_stage *s, uint32_t nominal)
 {
 	uint32_t w = r->k->vec_bytes / (uint32_t)r->ss;
-	size_t stride, bytes;
+	size_t stride = 0, bytes;
 
-	if (w < 2 || s->hb_nh || (s->phases && !s->exact_mul))
+	if (s->hb_nh || (s->phases && !s->exact_mul))
 		return 0;
-	stride = (SHIFT_PAD + w + s->taps + SHIFT_PAD + w - 1) / w * w;
-	bytes = (size_t)nominal * w * stride * r->ss;
-	if (bytes > SHIFT_BUDGET)
+	bytes = align_bytes(r, s->taps, nominal, &stride);
+	if (!bytes || bytes > SHIFT_BUDGET)
 		return 0;
 	s->aligned = zalloc_aligned(bytes);
 	if (!s->aligned)
@@ -301,6 +316,48 @@ static int stage_align(struct vd_resampler *r, struct src_stage *s, uint32_t nom
 	return 0;
 }
 
+static uint32_t design_taps(const struct src_filter_spec *spec)
+{
+	uint32_t half;
+	double fc;
+
+	src_design(spec, &half, &fc);
+	return 2 * half;
+}
+
+/* The polyphase stage for ratio L/M (reduced) at @spec. */
+static int poly_init(struct vd_resampler *r, struct src_stage *s, const struct src_filter_spec *spec,
+		     uint64_t L, uint64_t M)
+{
+	const struct src_preset *pr = r->preset;
+	uint32_t phases, exact_mul = 0;
+	int ret;
+
+	if (L <= MAX_EXACT_L) {
+		exact_mul = (pr->min_phases + (uint32_t)L - 1) / (uint32_t)L;
+		phases = exact_mul * (uint32_t)L;
+	} else {
+		phases = pr->min_phases;
+	}
+	ret = stage_init(r, s, spec, phases);
+	if (ret < 0)
+		return ret;
+	s->exact_mul = exact_mul;
+	s->exact_row_bytes = (size_t)exact_mul * s->row_stride * r->ss;
+	s->den = L << FRAC_BITS;
+	s->nominal_step = M << FRAC_BITS;
+	s->phase_scale = (double)phases / (double)s->den;
+	return 0;
+}
+
+/*
+ * Stages: halvings while the rate is far above the output, then one
+ * polyphase stage. When downsampling, that stage may instead go to twice the
+ * output rate with a wide transition (its images and aliases fall where the
+ * next stage removes them) and a sharp decimator by 2 finish: a single
+ * coefficient row that stays in L1 with aligned copies, chosen when it
+ * costs less than one long polyphase filter whose table does not fit.
+ */
 static int plan(struct vd_resampler *r)
 {
 	const struct src_preset *pr = r->preset;
@@ -331,45 +388,75 @@ static int plan(struct vd_resampler *r)
 		d++;
 	}
 	r->decim = d;
-	/* The polyphase stage: ratio out*2^d / in, reduced. */
+
+	/* One polyphase stage: ratio out*2^d / in, reduced. */
 	uint64_t L = out << d, M = in, g = gcd64(L, M);
 	L /= g;
 	M /= g;
-	uint32_t phases;
-	uint32_t exact_mul = 0;
-	if (L <= MAX_EXACT_L) {
-		exact_mul = (pr->min_phases + (uint32_t)L - 1) / (uint32_t)L;
-		phases = exact_mul * (uint32_t)L;
-	} else {
-		phases = pr->min_phases;
-	}
-	struct src_filter_spec spec = {
+	struct src_filter_spec one = {
 		.fpass = pr->pass * nyq_low / rate,
 		.fstop = nyq_low / rate,
 		.atten_db = pr->atten_db, .xs_n = pr->xs_n, .xp_n = pr->xp_n,
 	};
+	/* Or a fixed ratio to 2*out: pass the final band, stop what folds onto [0, out/2] there, */
+	struct src_filter_spec wide = {
+		.fpass = pr->pass * nyq_low / rate,
+		.fstop = (2.0 * (double)out - nyq_low) / rate,
+		.atten_db = pr->atten_db, .xs_n = pr->xs_n, .xp_n = pr->xp_n,
+	};
+	/* ... then the sharp 2:1 (the stage drift steers). */
+	struct src_filter_spec sharp = {
+		.fpass = pr->pass * nyq_low / (2.0 * (double)out),
+		.fstop = 0.25,
+		.atten_db = pr->atten_db, .xs_n = pr->xs_n, .xp_n = pr->xp_n,
+	};
+	uint64_t L2 = (2 * out) << d, M2 = in, g2 = gcd64(L2, M2);
+	if (out < in && L2 != M2 && d + 2 <= SRC_MAX_STAGES) {
+		size_t stride;
+		uint32_t t1 = design_taps(&one), tw = design_taps(&wide), ts = design_taps(&sharp);
+		size_t b1 = align_bytes(r, t1, (uint32_t)(L <= MAX_EXACT_L ? L : MAX_EXACT_L + 1), &stride);
+		double cost1 = b1 && b1 <= SHIFT_BUDGET ? t1 : FAR_TAP_COST * t1;
+		double cost2 = 2.0 * tw * FAR_TAP_COST + ts;
+		r->post = cost2 < cost1;
+	}
+	r->last_num = 1;
+	r->last_den = (uint64_t)1 << d;
 	struct src_stage *s = &r->st[d];
-	ret = stage_init(r, s, &spec, phases);
+	if (r->post) {
+		ret = poly_init(r, s, &wide, L2 / g2, M2 / g2);
+		if (ret < 0)
+			return ret;
+		s = &r->st[++d];
+		ret = poly_init(r, s, &sharp, 1, 2);
+		L = 1;
+		g = gcd64(2 * out, in);
+		r->last_num = 2 * out / g;
+		r->last_den = in / g;
+	} else {
+		ret = poly_init(r, s, &one, L, M);
+	}
 	if (ret < 0)
 		return ret;
-	s->exact_mul = exact_mul;
-	s->exact_row_bytes = (size_t)exact_mul * s->row_stride * r->ss;
-	s->den = L << FRAC_BITS;
-	s->nominal_step = M << FRAC_BITS;
-	s->phase_scale = (double)phases / (double)s->den;
 	r->n_stages = d + 1;
 
 	for (uint32_t i = 0; i < r->n_stages; i++) {
-		ret = stage_align(r, &r->st[i], i == d ? (uint32_t)L : 1);
+		uint32_t nominal = 1;
+		if (r->st[i].phases)
+			nominal = i == d ? (uint32_t)L : (uint32_t)(L2 / g2);
+		ret = stage_align(r, &r->st[i], nominal);
 		if (ret < 0)
 			return ret;
 	}
 
+	/* Look-ahead: every stage's half length, in input frames and output frames. */
 	uint64_t look = 0;
-	for (uint32_t i = 0; i < r->n_stages; i++)
+	for (uint32_t i = 0; i <= r->decim; i++)
 		look += (uint64_t)r->st[i].half << i;
-	r->lookahead_in = look;
-	r->latency = (uint32_t)((look * out + in - 1) / in);
+	uint64_t half_post = r->post ? s->half : 0;
+	/* look + half_post * in / (2 out), over the common denominator 2 out. */
+	uint64_t look2 = look * 2 * out + half_post * in;
+	r->lookahead_in = (look2 + 2 * out - 1) / (2 * out);
+	r->latency = (uint32_t)((look2 + 2 * in - 1) / (2 * in));
 
 	size_t maxtaps = s->taps;
 	r->scratch_stride = maxtaps + 2 * SRC_ROW_PAD;
@@ -467,6 +554,9 @@ uint32_t vd_resampler_max_output(const struct vd_resampler *r, uint32_t in_frame
 	uint64_t n = ((uint64_t)in_frames + 2 * r->lookahead_in + 2 * SRC_ALIGN * ((uint64_t)1 << r->decim))
 		* out / in;
 
+	if (r->post)
+		n += SRC_ALIGN;	/* the decimator's buffer alignment, in its output frames */
+
 	n = n + n / 32 + 2 * SRC_GROUP;	/* margin for rounding and drift */
 	return n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
 }
@@ -517,13 +607,14 @@ static void stage_compact(const struct vd_resampler *r, struct src_stage *s)
 	s->fill -= (uint32_t)shift;
 }
 
+/* The last stage's next output lies past the end: t + step/2 > n_in (in its input samples). */
 static bool end_reached(const struct vd_resampler *r, const struct src_stage *s)
 {
 	__int128 step = (__int128)s->step_int * s->den + s->step_frac;
 	__int128 pos = (__int128)s->ipos * s->den + s->num;
-	__int128 end = (__int128)r->n_in * (s->den >> r->decim);
+	__int128 end = (__int128)r->n_in * r->last_num * s->den;
 
-	return 2 * pos + step > 2 * end;
+	return (2 * pos + step) * r->last_den > 2 * end;
 }
 
 /* A row between table phases (drift, or denominators the table cannot hold). */
