@@ -31,8 +31,10 @@
 #define FAR_TAP_COST	1.35
 
 struct src_stage {
+	const struct src_kernels *k;
 	uint32_t half, taps;
 	uint32_t hb_nh;		/* half-band decimator: tap pairs (table: centre, pairs) */
+	bool tapwise;		/* short float filter: dot_taps kernel */
 	uint32_t phases;	/* 0: one fixed phase (integer decimator) */
 	size_t row_stride;	/* samples between table rows */
 	void *table;
@@ -63,6 +65,7 @@ struct vd_resampler {
 	struct vd_resample_config cfg;
 	const struct src_preset *preset;
 	const struct src_kernels *k;
+	bool auto_isa;		/* kernels chosen per stage, not forced by a test */
 	bool dbl;
 	size_t ss;		/* bytes per internal sample */
 	uint32_t n_stages;	/* 0: same rate, format conversion only */
@@ -274,14 +277,15 @@ static void set_step(struct src_stage *s, double adjust)
 }
 
 /* Bytes of aligned copies for @nominal rows of @taps (0: the kernel needs none). */
-static size_t align_bytes(const struct vd_resampler *r, uint32_t taps, uint32_t nominal, size_t *stride)
+static size_t align_bytes(const struct src_kernels *k, size_t ss, uint32_t taps, uint32_t nominal,
+			  size_t *stride)
 {
-	uint32_t w = r->k->vec_bytes / (uint32_t)r->ss;
+	uint32_t w = k->vec_bytes / (uint32_t)ss;
 
 	if (w < 2)
 		return 0;
 	*stride = (SHIFT_PAD + w + taps + SHIFT_PAD + w - 1) / w * w;
-	return (size_t)nominal * w * *stride * r->ss;
+	return (size_t)nominal * w * *stride * ss;
 }
 
 /*
@@ -292,12 +296,12 @@ static size_t align_bytes(const struct vd_resampler *r, uint32_t taps, uint32_t 
  */
 static int stage_align(struct vd_resampler *r, struct src_stage *s, uint32_t nominal)
 {
-	uint32_t w = r->k->vec_bytes / (uint32_t)r->ss;
+	uint32_t w = s->k->vec_bytes / (uint32_t)r->ss;
 	size_t stride = 0, bytes;
 
 	if (s->hb_nh || (s->phases && !s->exact_mul))
 		return 0;
-	bytes = align_bytes(r, s->taps, nominal, &stride);
+	bytes = align_bytes(s->k, r->ss, s->taps, nominal, &stride);
 	if (!bytes || bytes > SHIFT_BUDGET)
 		return 0;
 	s->aligned = zalloc_aligned(bytes);
@@ -414,7 +418,7 @@ static int plan(struct vd_resampler *r)
 	if (out < in && L2 != M2 && d + 2 <= SRC_MAX_STAGES) {
 		size_t stride;
 		uint32_t t1 = design_taps(&one), tw = design_taps(&wide), ts = design_taps(&sharp);
-		size_t b1 = align_bytes(r, t1, (uint32_t)(L <= MAX_EXACT_L ? L : MAX_EXACT_L + 1), &stride);
+		size_t b1 = align_bytes(r->k, r->ss, t1, (uint32_t)(L <= MAX_EXACT_L ? L : MAX_EXACT_L + 1), &stride);
 		double cost1 = b1 && b1 <= SHIFT_BUDGET ? t1 : FAR_TAP_COST * t1;
 		double cost2 = 2.0 * tw * FAR_TAP_COST + ts;
 		r->post = cost2 < cost1;
@@ -426,9 +430,11 @@ static int plan(struct vd_resampler *r)
 		ret = poly_init(r, s, &wide, L2 / g2, M2 / g2);
 		if (ret < 0)
 			return ret;
+		s->tapwise = !r->dbl && s->taps <= SRC_TAPWISE_MAX;
 		s = &r->st[++d];
 		ret = poly_init(r, s, &sharp, 1, 2);
 		L = 1;
+		M = 2;
 		g = gcd64(2 * out, in);
 		r->last_num = 2 * out / g;
 		r->last_den = in / g;
@@ -441,9 +447,20 @@ static int plan(struct vd_resampler *r)
 
 	for (uint32_t i = 0; i < r->n_stages; i++) {
 		uint32_t nominal = 1;
+		struct src_stage *t = &r->st[i];
+		/*
+		 * A 2:1 stage with one row (aligned copies in L1) runs at 512
+		 * bits where the machine has them: it pairs groups so loads stop
+		 * bounding it. Elsewhere 512-bit loads mostly split cache lines,
+		 * so the others keep 256 bits.
+		 */
+		t->k = r->k;
+		bool two_one = !t->hb_nh && (t->phases ? i == d && L == 1 && M == 2 : true);
+		if (r->auto_isa && !r->dbl && two_one && src_kernels_get(SRC_ISA_AVX512))
+			t->k = src_kernels_get(SRC_ISA_AVX512);
 		if (r->st[i].phases)
 			nominal = i == d ? (uint32_t)L : (uint32_t)(L2 / g2);
-		ret = stage_align(r, &r->st[i], nominal);
+		ret = stage_align(r, t, nominal);
 		if (ret < 0)
 			return ret;
 	}
@@ -486,6 +503,7 @@ int vd_resampler_new_isa(const struct vd_resample_config *cfg, enum src_isa isa,
 	r->dbl = r->preset->dbl;
 	r->ss = r->dbl ? sizeof(double) : sizeof(float);
 	r->k = isa == SRC_ISA_COUNT ? src_kernels_best() : src_kernels_get(isa);
+	r->auto_isa = isa == SRC_ISA_COUNT;
 	if (!r->k) {
 		free(r);
 		ret = vd_error_set(&err, -ENOTSUP, NULL, "the requested kernel is not available on this machine");
@@ -666,6 +684,9 @@ static uint32_t stage_run(struct vd_resampler *r, struct src_stage *s, bool last
 	const char *row0 = s->row0;
 	/* Small tables stay in L1; larger ones are streamed with prefetch. */
 	const bool near = s->align_mask || !s->phases || s->phases * s->row_stride * r->ss <= NEAR_BYTES;
+	src_dot_f32_fn dot = near ? s->k->dot_f32_near : s->k->dot_f32;
+	if (s->tapwise)
+		dot = s->k->dot_taps_f32 ? s->k->dot_taps_f32 : src_kernels_c.dot_taps_f32;
 	uint32_t made = 0;
 
 	if (s->hb_nh) {
@@ -755,11 +776,10 @@ static uint32_t stage_run(struct vd_resampler *r, struct src_stage *s, bool last
 			break;
 		void *o = (char *)dst + (size_t)made * ostep * r->ss;
 		if (r->dbl)
-			r->k->dot_f64(s->buf, s->cap, ch, (const double *const *)rows, off, n, s->taps, o,
+			s->k->dot_f64(s->buf, s->cap, ch, (const double *const *)rows, off, n, s->taps, o,
 				      ostep, cstep);
 		else
-			(near ? r->k->dot_f32_near : r->k->dot_f32)(s->buf, s->cap, ch, (const float *const *)rows,
-								    off, n, s->taps, o, ostep, cstep);
+			dot(s->buf, s->cap, ch, (const float *const *)rows, off, n, s->taps, o, ostep, cstep);
 		made += n;
 		if (r->done)
 			break;
