@@ -329,15 +329,19 @@ static uint32_t design_taps(const struct src_filter_spec *spec)
 	return 2 * half;
 }
 
-/* The polyphase stage for ratio L/M (reduced) at @spec. */
+/* The polyphase stage for ratio L/M (reduced) at @spec; @fixed: never steered. */
 static int poly_init(struct vd_resampler *r, struct src_stage *s, const struct src_filter_spec *spec,
-		     uint64_t L, uint64_t M)
+		     uint64_t L, uint64_t M, bool fixed)
 {
 	const struct src_preset *pr = r->preset;
 	uint32_t phases, exact_mul = 0;
 	int ret;
 
-	if (L <= MAX_EXACT_L) {
+	if (fixed) {
+		/* Only the nominal phases are ever used. */
+		exact_mul = 1;
+		phases = (uint32_t)L;
+	} else if (L <= MAX_EXACT_L) {
 		exact_mul = (pr->min_phases + (uint32_t)L - 1) / (uint32_t)L;
 		phases = exact_mul * (uint32_t)L;
 	} else {
@@ -427,19 +431,30 @@ static int plan(struct vd_resampler *r)
 	r->last_den = (uint64_t)1 << d;
 	struct src_stage *s = &r->st[d];
 	if (r->post) {
-		ret = poly_init(r, s, &wide, L2 / g2, M2 / g2);
+		ret = poly_init(r, s, &wide, L2 / g2, M2 / g2, true);
 		if (ret < 0)
 			return ret;
 		s->tapwise = !r->dbl && s->taps <= SRC_TAPWISE_MAX;
+		if (s->tapwise) {
+			/* The tap-lane kernel reads no padding: rows packed, so the table stays in L1. */
+			s->aligned = zalloc_aligned((size_t)s->phases * s->taps * r->ss);
+			if (!s->aligned)
+				return -ENOMEM;
+			for (uint32_t p = 0; p < s->phases; p++)
+				memcpy((char *)s->aligned + (size_t)p * s->taps * r->ss, row_ptr(r, s, (int32_t)p),
+				       s->taps * r->ss);
+			s->row0 = s->aligned;
+			s->exact_row_bytes = s->taps * r->ss;
+		}
 		s = &r->st[++d];
-		ret = poly_init(r, s, &sharp, 1, 2);
+		ret = poly_init(r, s, &sharp, 1, 2, false);
 		L = 1;
 		M = 2;
 		g = gcd64(2 * out, in);
 		r->last_num = 2 * out / g;
 		r->last_den = in / g;
 	} else {
-		ret = poly_init(r, s, &one, L, M);
+		ret = poly_init(r, s, &one, L, M, false);
 	}
 	if (ret < 0)
 		return ret;
@@ -460,7 +475,7 @@ static int plan(struct vd_resampler *r)
 			t->k = src_kernels_get(SRC_ISA_AVX512);
 		if (r->st[i].phases)
 			nominal = i == d ? (uint32_t)L : (uint32_t)(L2 / g2);
-		ret = stage_align(r, t, nominal);
+		ret = t->tapwise ? 0 : stage_align(r, t, nominal);
 		if (ret < 0)
 			return ret;
 	}
