@@ -60,6 +60,8 @@ struct step {
 	uint64_t cpu_cycles, cpu_over;	/* cycles seen by the clock feed; those over the period in CPU time */
 	double cpu_p99_ms, cpu_max_ms;	/* one cycle's CPU time */
 	double steal_ms;		/* the scheduler CPU's steal time over the window */
+	uint64_t stalls;		/* gaps of over 2 periods between cycles (wall clock) */
+	double stall_max_ms;
 	bool realtime;
 	struct serve_fleet_counters c;
 	struct serve_timing t;
@@ -96,9 +98,10 @@ struct clock_feed {
 	_Atomic int have;
 	clockid_t clk;
 	uint64_t period_ns;
-	uint64_t last;			/* processing thread only */
+	uint64_t last, last_wall;	/* processing thread only */
 	_Atomic bool window;
 	_Atomic uint64_t n, over, max_ns;
+	_Atomic uint64_t stalls, stall_max_ns;	/* wall-clock gaps between cycles over 2 periods */
 	_Atomic uint32_t hist[HIST_BINS];
 };
 
@@ -106,17 +109,26 @@ static void clock_push(void *data, const void *src, uint32_t frames)
 {
 	struct clock_feed *c = data;
 	struct timespec ts;
-	uint64_t now, d;
+	uint64_t now, d, gap;
 
 	if (!atomic_load_explicit(&c->have, memory_order_relaxed) &&
 	    pthread_getcpuclockid(pthread_self(), &c->clk) == 0)
 		atomic_store_explicit(&c->have, 1, memory_order_release);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	gap = now - c->last_wall;
+	c->last_wall = now;
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
 	now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 	d = now - c->last;
 	c->last = now;
 	if (!atomic_load_explicit(&c->window, memory_order_relaxed))
 		return;
+	if (gap > 2 * c->period_ns) {
+		atomic_fetch_add_explicit(&c->stalls, 1, memory_order_relaxed);
+		if (gap > atomic_load_explicit(&c->stall_max_ns, memory_order_relaxed))
+			atomic_store_explicit(&c->stall_max_ns, gap, memory_order_relaxed);
+	}
 	atomic_fetch_add_explicit(&c->n, 1, memory_order_relaxed);
 	if (d > c->period_ns)
 		atomic_fetch_add_explicit(&c->over, 1, memory_order_relaxed);
@@ -336,6 +348,8 @@ static void run_step(const struct options *o, const struct variant *v, unsigned 
 	s->cpu_over = atomic_load(&clk.over);
 	s->cpu_max_ms = atomic_load(&clk.max_ns) / 1e6;
 	s->cpu_p99_ms = clock_pct(&clk, 0.99);
+	s->stalls = atomic_load(&clk.stalls);
+	s->stall_max_ms = atomic_load(&clk.stall_max_ns) / 1e6;
 	vd_rt_sched_stats(sched, &s1);
 	serve_fleet_counters(fleet, &s->c);
 	s->c.completed -= c0.completed;
@@ -534,10 +548,11 @@ static void print_row(const struct variant *v, const struct step *s, const struc
 		printf("| %s | %u | error: %s |\n", v->name, s->n, s->err);
 		return;
 	}
-	printf("| %s | %u | %.1f | %.1f | %.1f | %.3f / %.3f | %lu | %lu | %.0f | %lu | "
+	printf("| %s | %u | %.1f | %.1f | %.1f | %.3f / %.3f | %lu | %lu | %lu / %.1f | %.0f | %lu | "
 	       "%.3f / %.3f / %.3f | %.3f / %.3f / %.3f | %lu |\n",
 	       v->name, s->n, core, per_stream_us(s), marginal, s->cpu_p99_ms, s->cpu_max_ms,
-	       (unsigned long)s->cpu_over, (unsigned long)s->late, s->steal_ms,
+	       (unsigned long)s->cpu_over, (unsigned long)s->late, (unsigned long)s->stalls,
+	       s->stall_max_ms, s->steal_ms,
 	       (unsigned long)s->c.underruns,
 	       s->t.iv_p50, s->t.iv_p99, s->t.iv_max, s->t.dev_p50, s->t.dev_p99, s->t.dev_max,
 	       (unsigned long)s->t.doubles);
@@ -546,9 +561,9 @@ static void print_row(const struct variant *v, const struct step *s, const struc
 static void print_header(void)
 {
 	printf("| variant | N | host core %% | µs/s per stream | marginal µs/s | cycle CPU p99 / max ms | "
-	       "cycles over period (CPU) | late cycles (wall) | steal ms | underruns | "
+	       "cycles over period (CPU) | late cycles (wall) | stalls / longest ms | steal ms | underruns | "
 	       "interval p50 / p99 / max ms | \\|interval − 10 ms\\| p50 / p99 / max | doubles |\n");
-	printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+	printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
 }
 
 static double marginal_us(const struct step *s, const struct step *idle)
@@ -651,9 +666,10 @@ int main(int argc, char **argv)
 		printf("note: SCHED_FIFO was refused: the scheduler ran at normal priority, late cycles "
 		       "measure the machine's load\n");
 	printf("host graph with no guest: %.1f µs/s of CPU (%.2f%% of a core); cycle CPU p99 %.3f ms, max %.3f ms; "
-	       "%lu of %lu cycles late by the wall clock; %.0f ms steal\n\n",
+	       "%lu of %lu cycles late by the wall clock; %lu stalls (longest %.1f ms); %.0f ms steal\n\n",
 	       idle.cpu_s / idle.wall_s * 1e6, 100 * idle.cpu_s / idle.wall_s, idle.cpu_p99_ms, idle.cpu_max_ms,
-	       (unsigned long)idle.late, (unsigned long)idle.cycles, idle.steal_ms);
+	       (unsigned long)idle.late, (unsigned long)idle.cycles, (unsigned long)idle.stalls,
+	       idle.stall_max_ms, idle.steal_ms);
 
 	print_header();
 	fflush(stdout);

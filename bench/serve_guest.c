@@ -24,6 +24,7 @@
 #define RING_FEATURES ((1ull << VD_VHOST_F_VERSION_1) | (1ull << VD_VHOST_F_INDIRECT_DESC) | \
 		       (1ull << VD_VHOST_F_EVENT_IDX))
 #define PAGE 4096u
+#define TABLE_BYTES 256	/* room for 16 descriptors: a period of up to 56 KiB */
 
 struct guest {
 	struct vd_snd_dev *dev;
@@ -32,7 +33,7 @@ struct guest {
 	uint64_t req, resp;		/* control request and reply areas */
 	uint64_t dma;			/* the ALSA buffer: periods x period bytes, page aligned */
 	uint64_t msg;			/* per period: xfer header (4) and status (8), 16 apart */
-	uint16_t head_period[QSIZE];	/* which period a descriptor head carries */
+	uint64_t tables;		/* per period: its indirect descriptor table */
 	uint32_t next_period;
 	uint64_t *ts;			/* completion times in the window, ns */
 	size_t nts, cap;
@@ -112,29 +113,33 @@ static uint32_t pcm_cmd(struct guest *g, uint32_t code)
 	return ctl(g, req, 8);
 }
 
-/* Queue period @p as Linux does: header, the payload split at page boundaries, status. */
+/* Queue period @p as Linux does: header, the payload split at page boundaries,
+ * status, in an indirect table. Period p always uses descriptor head p and
+ * its own table (it is re-queued only after it completed), so memory is
+ * reused as a guest's slab memory is, instead of the fake front-end's
+ * allocator handing out fresh pages (page faults a real guest does not cause). */
 static int queue_period(struct guest *g, uint32_t p)
 {
 	uint32_t pb = g->fleet->period_bytes;
 	uint64_t data = g->dma + (uint64_t)p * pb, hdr = g->msg + 16ull * p;
-	struct vd_ff_buf b[8];
+	uint64_t tgpa = g->tables + (uint64_t)p * TABLE_BYTES;
+	struct vd_vring_desc *t = vd_ff_host(&g->ff, tgpa), *d;
 	unsigned n = 0;
-	int head;
 
-	b[n++] = (struct vd_ff_buf){ hdr, VIRTIO_SND_PCM_XFER_SIZE, false };
+	t[n++] = (struct vd_vring_desc){ hdr, VIRTIO_SND_PCM_XFER_SIZE, VD_VRING_DESC_F_NEXT, 1 };
 	for (uint32_t off = 0; off < pb;) {
 		uint32_t in_page = PAGE - (uint32_t)((data + off) % PAGE);
 		uint32_t len = pb - off < in_page ? pb - off : in_page;
 
-		b[n++] = (struct vd_ff_buf){ data + off, len, false };
+		t[n] = (struct vd_vring_desc){ data + off, len, VD_VRING_DESC_F_NEXT, (uint16_t)(n + 1) };
+		n++;
 		off += len;
 	}
-	b[n++] = (struct vd_ff_buf){ hdr + 4, VIRTIO_SND_PCM_STATUS_SIZE, true };
+	t[n++] = (struct vd_vring_desc){ hdr + 4, VIRTIO_SND_PCM_STATUS_SIZE, VD_VRING_DESC_F_WRITE, 0 };
 	memset(vd_ff_host(&g->ff, hdr + 4), 0xee, VIRTIO_SND_PCM_STATUS_SIZE);
-	head = vd_ff_vq_add(&g->ff, TXQ, b, n, true);
-	if (head < 0)
-		return head;
-	g->head_period[head] = (uint16_t)p;
+	d = vd_ff_vq_desc(&g->ff, TXQ, (uint16_t)p);
+	*d = (struct vd_vring_desc){ tgpa, 16u * n, VD_VRING_DESC_F_INDIRECT, 0 };
+	vd_ff_vq_publish(&g->ff, TXQ, (uint16_t)p);
 	return 0;
 }
 
@@ -194,7 +199,8 @@ static int guest_setup(struct serve_fleet *f, struct guest *g, unsigned i, char 
 	g->resp = vd_ff_alloc(&g->ff, 64, 16);
 	g->dma = vd_ff_alloc(&g->ff, (uint64_t)cfg->periods * f->period_bytes, PAGE);
 	g->msg = vd_ff_alloc(&g->ff, 16ull * cfg->periods, 64);
-	if (!g->req || !g->resp || !g->dma || !g->msg) {
+	g->tables = vd_ff_alloc(&g->ff, (uint64_t)TABLE_BYTES * cfg->periods, 64);
+	if (!g->req || !g->resp || !g->dma || !g->msg || !g->tables) {
 		snprintf(err, errlen, "%s: guest memory exhausted", name);
 		return -ENOMEM;
 	}
@@ -228,6 +234,7 @@ static int guest_setup(struct serve_fleet *f, struct guest *g, unsigned i, char 
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
+	memset(g->ts, 0, g->cap * sizeof(*g->ts));	/* no page faults in the guest thread later */
 	return 0;
 }
 
@@ -235,10 +242,10 @@ int serve_fleet_new(struct vd_graph *host, const struct serve_fleet_config *cfg,
 		    struct serve_fleet **out, char *err, size_t errlen)
 {
 	struct serve_fleet *f;
-	uint64_t msgs;
 	int r;
 
-	if (rate_code(cfg->rate) < 0 || !cfg->period_frames || cfg->periods < 2 || cfg->periods > 16) {
+	if (rate_code(cfg->rate) < 0 || !cfg->period_frames || cfg->periods < 2 || cfg->periods > 16 ||
+	    (uint64_t)cfg->period_frames * 4 > 13u * PAGE) {
 		snprintf(err, errlen, "unsupported stream set-up");
 		return -EINVAL;
 	}
@@ -249,10 +256,9 @@ int serve_fleet_new(struct vd_graph *host, const struct serve_fleet_config *cfg,
 	f->host = host;
 	f->epfd = -1;
 	f->period_bytes = cfg->period_frames * 4;	/* S16 stereo */
-	/* The fake front-end allocates each indirect table afresh: room for every
-	 * message of the longest run, plus rings and buffers. */
-	msgs = (uint64_t)((cfg->max_seconds + 30) * cfg->rate / cfg->period_frames);
-	f->mem_size = ((msgs * 128 + (uint64_t)cfg->periods * f->period_bytes + (1u << 20)) + 0xfffff) & ~0xfffffull;
+	/* rings, control areas, the buffer, headers and tables */
+	f->mem_size = ((uint64_t)cfg->periods * (f->period_bytes + TABLE_BYTES + 16) + (1u << 20) + 0xfffff) &
+		      ~0xfffffull;
 	f->g = calloc(cfg->guests ? cfg->guests : 1, sizeof(*f->g));
 	if (!f->g) {
 		free(f);
@@ -284,10 +290,11 @@ static void guest_drain(struct serve_fleet *f, struct guest *g, bool rec)
 	for (;;) {
 		while (vd_ff_vq_used(&g->ff, TXQ, &id, &len) == 1) {
 			uint64_t t = now_ns();
-			uint32_t p = id < QSIZE ? g->head_period[id] : 0;
+			uint32_t p = id < f->cfg.periods ? id : 0;
 			const uint8_t *st = vd_ff_host(&g->ff, g->msg + 16ull * p + 4);
 
-			if (id >= QSIZE || len != VIRTIO_SND_PCM_STATUS_SIZE || vsnd_le32(st) != VIRTIO_SND_S_OK)
+			if (id >= f->cfg.periods || len != VIRTIO_SND_PCM_STATUS_SIZE ||
+			    vsnd_le32(st) != VIRTIO_SND_S_OK)
 				g->bad++;
 			if (rec && g->nts < g->cap)
 				g->ts[g->nts++] = t;
