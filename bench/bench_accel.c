@@ -611,8 +611,6 @@ static struct cost task_run(struct file_case *fc, enum mode m, size_t chunk, boo
 		inflight--;
 	}
 	c = meter_stop(&mt, fc, sock);
-	if (getenv("BENCH_DEBUG"))
-		fprintf(stderr, "%s chunk %zu: cpu %.3f ms client %.3f ms\n", mode_name[m], chunk, c.cpu * 1e3, c.client_cpu * 1e3);
 	if (instr) {
 		CALLGRIND_DUMP_STATS;
 		if (sock && fc->daemon)
