@@ -268,9 +268,17 @@ fail_topo:
 
 void vd_snd_dev_free(struct vd_snd_dev *dev)
 {
+	uint64_t mask = 0;
+
 	if (!dev)
 		return;
-	vd_vhost_dev_free(dev->vhost);	/* detaches: every stream is released */
+	vd_vhost_dev_free(dev->vhost);	/* detaches: the streams of started queues are released */
+	/* Streams prepared without a connection (or whose queues never started). */
+	for (unsigned k = 0; k < dev->topo.n_streams; k++)
+		if (dev->streams[k].graph)
+			mask |= UINT64_C(1) << k;
+	if (mask)
+		vd_snd_release(dev, mask, SND_REQ_FORGET);
 	vd_snd_stream_teardown(dev);
 	vd_snd_topo_free(&dev->topo);
 	close(dev->notify_fd);
@@ -382,9 +390,10 @@ int vd_snd_dev_handle(struct vd_snd_dev *dev, enum vd_snd_fd_kind kind)
 	}
 	if (r < 0)
 		return r;
-	if (atomic_load(&dev->broken) || vd_vhost_dev_broken(dev->vhost))
+	if (vd_vhost_dev_fd(dev->vhost) >= 0 &&
+	    (atomic_load(&dev->broken) || vd_vhost_dev_broken(dev->vhost)))
 		return -EIO;
-	return vd_vhost_dev_fd(dev->vhost) < 0 ? -ENOTCONN : 0;
+	return 0;
 }
 
 unsigned vd_snd_dev_stream_count(const struct vd_snd_dev *dev)

@@ -90,7 +90,7 @@ int vd_snd_dev_fd(const struct vd_snd_dev *dev, enum vd_snd_fd_kind kind);
 /**
  * vd_snd_dev_handle() - @kind's fd is readable (or call it any time: it never
  * blocks). Returns 0, or -ECONNRESET (peer closed), -EIO (device broken),
- * -ENOTCONN: detach.
+ * -ENOTCONN (SOCKET while detached): detach.
  */
 int vd_snd_dev_handle(struct vd_snd_dev *dev, enum vd_snd_fd_kind kind);
 
@@ -118,7 +118,8 @@ struct vd_snd_stream_stats {
 	uint32_t held;			/**< messages held now (processing thread's view) */
 	char description[256];		/**< the stream's pipeline once prepared (vd_graph_describe) */
 };
-/** Counters of stream @index (atomically read; any thread). -EINVAL if no such stream. */
+/** State and counters of stream @index (dispatch thread; the counters are read
+ * atomically while the processing thread runs). -EINVAL if no such stream. */
 int vd_snd_dev_stream_stats(struct vd_snd_dev *dev, unsigned index, struct vd_snd_stream_stats *st);
 
 /** The vhost-user backend underneath (tests, diagnostics). */

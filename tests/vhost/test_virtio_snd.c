@@ -757,6 +757,36 @@ static void test_resume_after_reset(void **state)
 	rig_free(r, true);
 }
 
+/* A memory-table change while playing (REMAP): the held messages come back early, the stream
+ * keeps running and plays what the guest sends next. */
+static void test_memory_remap_while_playing(void **state)
+{
+	struct rig *r = rig_new();
+	int16_t buf[960];
+	struct done d[QSIZE];
+	struct vd_snd_stream_stats st;
+
+	playback_prepared(r);
+	assert_int_equal(pcm_cmd(r, VIRTIO_SND_R_PCM_START, 0), VIRTIO_SND_S_OK);
+	period_data(buf, 0);
+	for (int i = 0; i < 3; i++)
+		tx_add(r, &r->ff, 0, buf, 1920);
+	cycle(r, 1);
+	assert_int_equal(completions(r, &r->ff, 2, d, QSIZE), 1);
+	assert_int_equal(vd_ff_send_memory(&r->ff), 0);
+	assert_int_equal(completions(r, &r->ff, 2, d, QSIZE), 2);
+	assert_int_equal(d[0].latency, 0);
+	vd_snd_dev_stream_stats(r->dev, 0, &st);
+	assert_int_equal(st.state, VD_SND_STATE_RUNNING);
+	assert_int_equal(st.held, 0);
+	tx_add(r, &r->ff, 0, buf, 1920);
+	cycle(r, 1);
+	assert_int_equal(completions(r, &r->ff, 2, d, QSIZE), 1);
+	assert_int_equal(d[0].status, VIRTIO_SND_S_OK);
+	assert_false(vd_vhost_dev_broken(vd_snd_dev_vhost(r->dev)));
+	rig_free(r, true);
+}
+
 /* ---- playback ---- */
 
 static void test_playback_exact_and_paced(void **state)
@@ -1079,7 +1109,7 @@ static void test_two_guests_mixed(void **state)
 static void test_malformed_messages(void **state)
 {
 	struct rig *r = rig_new();
-	int16_t buf[960] = { 0 };
+	int16_t buf[4 * 960 + 8] = { 0 };
 	struct done d[QSIZE];
 	struct vd_snd_stream_stats st;
 	uint64_t g = vd_ff_alloc(&r->ff, 4096, 16);
@@ -1361,6 +1391,7 @@ int main(void)
 		cmocka_unit_test(test_set_params_validation),
 		cmocka_unit_test(test_state_machine),
 		cmocka_unit_test(test_resume_after_reset),
+		cmocka_unit_test(test_memory_remap_while_playing),
 		cmocka_unit_test(test_playback_exact_and_paced),
 		cmocka_unit_test(test_release_completes_held),
 		cmocka_unit_test(test_underrun_and_xrun_event),
