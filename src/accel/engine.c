@@ -38,7 +38,6 @@
 #include "accel/accel-impl.h"
 #include "accel/codec.h"
 
-#define ACCEL_NAME "src"
 #define MAX_FRAGMENT_SIZE (16u << 20)
 #define MAX_OUTPUT_SIZE ((uint64_t)256 << 20)
 /* Inputs up to this size run inline in START when the session is idle
@@ -59,10 +58,24 @@ struct task {
 	bool running;			/* a runner is using the buffers */
 	bool freeing;			/* FREE in progress: invisible to lookups */
 	atomic_uint gen;		/* bumped by STOP: cancels the running conversion */
+	struct vd_accel_metadata meta;	/* the codec's metadata when the task finished */
 };
+
+/* An accelerator: a name and the codecs it offers. */
+struct device {
+	const char *name;
+	const struct accel_codec_ops *const *codecs;
+};
+
+static const struct device devices[] = {
+	{ "src", accel_src_codecs },
+	{ "decode", accel_decode_codecs },
+};
+#define NUM_DEVICES (sizeof(devices) / sizeof(devices[0]))
 
 struct session {
 	struct vd_accel base;
+	const struct device *dev;
 	pthread_mutex_t lock;
 	pthread_cond_t idle_cv;		/* FREE/reconfigure/close wait for the runner */
 	enum vd_accel_session_state state;
@@ -86,6 +99,7 @@ struct session {
 	unsigned fill_count;		/* datagrams that make the user end not writable */
 	bool poll_in, out_blocked;
 	char err[ERR_MAX];
+	struct vd_accel_metadata meta;	/* after the latest finished task */
 };
 
 static struct session *S(struct vd_accel *a)
@@ -104,24 +118,38 @@ static int seterr(struct session *s, int code, const char *fmt, ...)
 	return code;
 }
 
-static void fill_caps(struct vd_accel_caps *caps)
+static void fill_caps(const struct device *dev, struct vd_accel_caps *caps)
 {
 	memset(caps, 0, sizeof(*caps));
-	snprintf(caps->name, sizeof(caps->name), "%s", ACCEL_NAME);
-	for (uint32_t i = 0; accel_src_codecs[i] && i < 16; i++)
-		caps->codecs[caps->num_codecs++] = accel_src_codecs[i]->id;
+	snprintf(caps->name, sizeof(caps->name), "%s", dev->name);
+	for (uint32_t i = 0; dev->codecs[i] && i < 16; i++)
+		caps->codecs[caps->num_codecs++] = dev->codecs[i]->id;
 	caps->min_fragment_size = 1;
 	caps->max_fragment_size = MAX_FRAGMENT_SIZE;
 	caps->min_fragments = 1;
 	caps->max_fragments = VD_ACCEL_MAX_TASKS;
 }
 
-static const struct accel_codec_ops *find_codec(uint32_t id)
+static const struct accel_codec_ops *find_codec(const struct device *dev, uint32_t id)
 {
-	for (uint32_t i = 0; accel_src_codecs[i]; i++)
-		if (accel_src_codecs[i]->id == id)
-			return accel_src_codecs[i];
+	for (uint32_t i = 0; dev->codecs[i]; i++)
+		if (dev->codecs[i]->id == id)
+			return dev->codecs[i];
 	return NULL;
+}
+
+/* What GET_METADATA reports for codecs without a stream of their own: the parameters. */
+static void params_metadata(const struct vd_accel_params *p, struct vd_accel_metadata *md)
+{
+	memset(md, 0, sizeof(*md));
+	md->codec = p->codec;
+	md->flags = VD_ACCEL_META_VALID;
+	md->rate = p->in.rate;
+	md->channels = p->in.channels;
+	md->decoded_format = p->in.format;
+	md->out_format = p->out.format;
+	md->out_rate = p->out.rate;
+	md->out_channels = p->out.channels;
 }
 
 /* ---- the session fd ---- */
@@ -257,7 +285,9 @@ static void run_locked(struct session *s, struct task *t)
 	unsigned gen = atomic_load(&t->gen);
 	uint32_t flags = t->flags;
 	struct accel_out out = { .data = t->out_map, .cap = t->out_len };
-	bool reset = s->need_reset || (flags & VD_ACCEL_TASK_NEW_STREAM);
+	bool reset = s->need_reset;
+	bool new_stream = !reset && (flags & VD_ACCEL_TASK_NEW_STREAM);
+	struct vd_accel_metadata meta;
 	bool adjust = s->adjust_pending;
 	struct accel_codec *c = s->codec;
 	const struct accel_codec_ops *ops = s->cops;
@@ -270,13 +300,17 @@ static void run_locked(struct session *s, struct task *t)
 	s->adjust_pending = false;
 	pthread_mutex_unlock(&s->lock);
 
-	if (reset)
+	if (reset || (new_stream && !ops->new_stream))
 		ops->reset(c);
+	else if (new_stream)
+		ops->new_stream(c);
 	if (adjust && ops->set_adjust)
 		ops->set_adjust(c, s->adjust);
 	res = ops->process(c, t->in_map, in_size, &out, &t->gen, gen);
 	if (res == 0 && (flags & VD_ACCEL_TASK_END_OF_STREAM))
 		res = ops->drain(c, &out);
+	if (ops->metadata)
+		ops->metadata(c, &meta);
 
 	pthread_mutex_lock(&s->lock);
 	t->running = false;
@@ -288,6 +322,10 @@ static void run_locked(struct session *s, struct task *t)
 		 * with what was produced; PCM cannot fail here. */
 		t->output_size = out.size;
 		t->output_flags = out.flags;
+		if (ops->metadata) {
+			t->meta = meta;
+			s->meta = meta;
+		}
 		t->state = VD_ACCEL_TASK_FINISHED;
 		s->active--;
 		update_poll(s);
@@ -423,18 +461,18 @@ static int e_task_free(struct vd_accel *a, uint64_t seqno);
 
 static int e_get_caps(struct vd_accel *a, struct vd_accel_caps *caps)
 {
-	fill_caps(caps);
+	fill_caps(S(a)->dev, caps);
 	return 0;
 }
 
 static int e_get_codec_caps(struct vd_accel *a, uint32_t codec, struct vd_accel_codec_caps *caps)
 {
 	struct session *s = S(a);
-	const struct accel_codec_ops *c = find_codec(codec);
+	const struct accel_codec_ops *c = find_codec(s->dev, codec);
 
 	if (!c) {
 		pthread_mutex_lock(&s->lock);
-		seterr(s, -EINVAL, "codec %u is not offered by accelerator \"%s\"", codec, ACCEL_NAME);
+		seterr(s, -EINVAL, "codec %u is not offered by accelerator \"%s\"", codec, s->dev->name);
 		pthread_mutex_unlock(&s->lock);
 		return -EINVAL;
 	}
@@ -456,9 +494,9 @@ static int prepare_params(struct session *s, const struct vd_accel_params *in, s
 	if (p->fragment_size < 1 || p->fragment_size > MAX_FRAGMENT_SIZE)
 		return seterr(s, -EINVAL, "fragment_size must be 1..%u bytes (got %u)", MAX_FRAGMENT_SIZE,
 			      p->fragment_size);
-	*cops = find_codec(p->codec);
+	*cops = find_codec(s->dev, p->codec);
 	if (!*cops)
-		return seterr(s, -EINVAL, "codec %u is not offered by accelerator \"%s\"", p->codec, ACCEL_NAME);
+		return seterr(s, -EINVAL, "codec %u is not offered by accelerator \"%s\"", p->codec, s->dev->name);
 	(*cops)->normalize(p);
 	why[0] = 0;
 	res = (*cops)->init(p, codec, why, sizeof(why));
@@ -482,6 +520,15 @@ fail:
 	return res;
 }
 
+/* Before any task finished: the parameters, or the codec's empty stream. Lock held, codec idle. */
+static void initial_metadata(struct session *s)
+{
+	if (s->cops->metadata)
+		s->cops->metadata(s->codec, &s->meta);
+	else
+		params_metadata(&s->params, &s->meta);
+}
+
 static int e_set_params(struct vd_accel *a, const struct vd_accel_params *in)
 {
 	struct session *s = S(a);
@@ -502,6 +549,7 @@ static int e_set_params(struct vd_accel *a, const struct vd_accel_params *in)
 	s->cops = cops;
 	s->codec = codec;
 	s->state = VD_ACCEL_STATE_SETUP;
+	initial_metadata(s);
 	update_poll(s);
 out:
 	pthread_mutex_unlock(&s->lock);
@@ -899,6 +947,7 @@ static int e_reconfigure(struct vd_accel *a, const struct vd_accel_params *in)
 	s->cops = cops;
 	codec = NULL;
 	s->params = p;
+	initial_metadata(s);
 	s->need_reset = false;
 	s->adjust_pending = false;
 	s->adjust = 1.0;
@@ -938,6 +987,30 @@ static int e_set_adjust(struct vd_accel *a, double adjust)
 	return res;
 }
 
+static int e_get_metadata(struct vd_accel *a, uint64_t seqno, struct vd_accel_metadata *md)
+{
+	struct session *s = S(a);
+	struct task *t;
+	int res = 0;
+
+	pthread_mutex_lock(&s->lock);
+	if (s->state != VD_ACCEL_STATE_SETUP) {
+		res = seterr(s, -EPERM, "GET_METADATA needs parameters first (session is OPEN)");
+	} else if (!seqno) {
+		*md = s->meta;
+	} else if (!(t = find(s, seqno))) {
+		res = seterr(s, -EINVAL, "no task %llu", (unsigned long long)seqno);
+	} else if (t->state != VD_ACCEL_TASK_FINISHED) {
+		res = seterr(s, -EBUSY, "task %llu is not finished", (unsigned long long)seqno);
+	} else if (s->cops->metadata) {
+		*md = t->meta;
+	} else {
+		params_metadata(&s->params, md);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return res;
+}
+
 static void e_last_error(struct vd_accel *a, char *buf, size_t size)
 {
 	struct session *s = S(a);
@@ -963,6 +1036,7 @@ static const struct accel_backend_ops engine_ops = {
 	.wait = e_wait,
 	.reconfigure = e_reconfigure,
 	.set_adjust = e_set_adjust,
+	.get_metadata = e_get_metadata,
 	.last_error = e_last_error,
 };
 
@@ -1007,21 +1081,26 @@ static unsigned env_uint(const char *name, unsigned def)
 
 int accel_engine_list(struct vd_accel_caps *caps, uint32_t max)
 {
-	if (max >= 1 && caps)
-		fill_caps(&caps[0]);
-	return 1;
+	for (uint32_t i = 0; caps && i < max && i < NUM_DEVICES; i++)
+		fill_caps(&devices[i], &caps[i]);
+	return (int)NUM_DEVICES;
 }
 
 int accel_engine_open(const char *name, struct vd_accel **out)
 {
 	struct session *s;
+	const struct device *dev = NULL;
 	int sv[2], one = 1;
 
-	if (strcmp(name, ACCEL_NAME) != 0)
+	for (size_t i = 0; i < NUM_DEVICES; i++)
+		if (strcmp(name, devices[i].name) == 0)
+			dev = &devices[i];
+	if (!dev)
 		return -ENOENT;
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
+	s->dev = dev;
 	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0) {
 		int res = -errno;
 		free(s);
