@@ -67,7 +67,7 @@ if [ -x tools/fuzz-smoke.sh ]; then
   step "fuzz smoke (libFuzzer, clang)" tools/fuzz-smoke.sh 20
 fi
 if [ -x tools/valgrind-check.sh ]; then
-  step "valgrind (virtdsp run)" tools/valgrind-check.sh build
+  step "valgrind (virtdsp run, virtdsp serve)" tools/valgrind-check.sh build
 fi
 
 echo

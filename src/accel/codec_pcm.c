@@ -16,7 +16,6 @@
 #include <virtdsp/convert.h>
 #include <virtdsp/resample.h>
 
-#include "accel/accel-config.h"
 #include "accel/codec.h"
 
 /* Frames converted between two cancellation checks: bounded work. CHUNK
@@ -43,12 +42,10 @@ struct accel_codec {
 	bool drained;
 };
 
-#if VD_ACCEL_HAVE_RESAMPLER
 static bool rs_format(enum vd_sample_format f)
 {
 	return f == VD_FORMAT_F32 || f == VD_FORMAT_S16 || f == VD_FORMAT_S32;
 }
-#endif
 
 static void pcm_caps(struct vd_accel_codec_caps *caps)
 {
@@ -58,11 +55,9 @@ static void pcm_caps(struct vd_accel_codec_caps *caps)
 	caps->pcm_formats = VD_FORMAT_MASK_ALL;
 	caps->min_rate = MIN_RATE;
 	caps->max_rate = MAX_RATE;
-#if VD_ACCEL_HAVE_RESAMPLER
 	caps->out_rate_min = MIN_RATE;
 	caps->out_rate_max = MAX_RATE;
 	caps->num_qualities = VD_RESAMPLE_QUALITY_COUNT;
-#endif
 	caps->max_channels = VD_MAX_CHANNELS;
 }
 
@@ -80,10 +75,8 @@ static void pcm_destroy(struct accel_codec *c)
 {
 	if (!c)
 		return;
-#if VD_ACCEL_HAVE_RESAMPLER
 	if (c->rs)
 		vd_resampler_free(c->rs);
-#endif
 	free(c->pre_m);
 	free(c->post_m);
 	free(c->a);
@@ -142,11 +135,6 @@ static int pcm_init(const struct vd_accel_params *p, struct accel_codec **out, c
 	if ((res = check_side("input", p->in.format, p->in.rate, p->in.channels, err, errsz)) < 0 ||
 	    (res = check_side("output", p->out.format, p->out.rate, p->out.channels, err, errsz)) < 0)
 		return res;
-#if !VD_ACCEL_HAVE_RESAMPLER
-	if (p->in.rate != p->out.rate)
-		return fail(err, errsz, "rate conversion (%u Hz -> %u Hz) is not available in this build",
-			    p->in.rate, p->out.rate);
-#endif
 	if ((unsigned)p->quality >= VD_RESAMPLE_QUALITY_COUNT)
 		return fail(err, errsz, "unknown resampler quality %d", (int)p->quality);
 
@@ -173,7 +161,6 @@ static int pcm_init(const struct vd_accel_params *p, struct accel_codec **out, c
 	c->pb = malloc(sizeof(float) * CHUNK * VD_MAX_CHANNELS);
 	if (!c->a || !c->b || !c->pa || !c->pb)
 		goto nomem;
-#if VD_ACCEL_HAVE_RESAMPLER
 	if (p->in.rate != p->out.rate) {
 		struct vd_resample_config rc = {
 			.rate_in = p->in.rate,
@@ -196,7 +183,6 @@ static int pcm_init(const struct vd_accel_params *p, struct accel_codec **out, c
 		if (!c->rs_buf)
 			goto nomem;
 	}
-#endif
 	*out = c;
 	return 0;
 nomem:
@@ -214,7 +200,6 @@ static uint64_t pcm_max_output(const struct accel_codec *c, uint64_t in_bytes)
 {
 	uint64_t frames = in_bytes / c->in_frame;
 
-#if VD_ACCEL_HAVE_RESAMPLER
 	if (c->rs) {
 		/* What the filter may still hold from earlier tasks comes out in
 		 * this one (max_output(0) bounds it), and drift correction may
@@ -224,7 +209,6 @@ static uint64_t pcm_max_output(const struct accel_codec *c, uint64_t in_bytes)
 			     vd_resampler_max_output(c->rs, 0);
 		frames = w + w / 50 + 2;
 	}
-#endif
 	return frames * c->out_frame;
 }
 
@@ -288,7 +272,6 @@ static const void *prepare(struct accel_codec *c, const uint8_t *in, uint32_t n,
 	return c->a;
 }
 
-#if VD_ACCEL_HAVE_RESAMPLER
 /* Resampler output straight into the task when no later stage is needed. */
 static bool direct(const struct accel_codec *c)
 {
@@ -326,7 +309,6 @@ static void rs_run(struct accel_codec *c, const void *src, uint32_t n, struct ac
 			return;
 	}
 }
-#endif
 
 static int pcm_process(struct accel_codec *c, const uint8_t *in, size_t in_size, struct accel_out *out,
 		       const atomic_uint *cancel, unsigned gen)
@@ -336,10 +318,8 @@ static int pcm_process(struct accel_codec *c, const uint8_t *in, size_t in_size,
 	c->drained = false;	/* after END_OF_STREAM (already reset by drain), a new stream */
 	/* In place: no pre-mix and the input format goes straight in. */
 	bool in_place = !c->pre_mix && !c->post_mix;
-#if VD_ACCEL_HAVE_RESAMPLER
 	if (c->rs)
 		in_place = !c->pre_mix && c->rs_in == c->p.in.format;
-#endif
 	const size_t step = in_place ? BIG_CHUNK : CHUNK;
 
 	for (size_t done = 0; done < frames;) {
@@ -350,14 +330,12 @@ static int pcm_process(struct accel_codec *c, const uint8_t *in, size_t in_size,
 
 		if (atomic_load_explicit(cancel, memory_order_relaxed) != gen)
 			return -ECANCELED;
-#if VD_ACCEL_HAVE_RESAMPLER
 		if (c->rs) {
 			mid = prepare(c, src, n, c->rs_in, &fmt);
 			rs_run(c, mid, n, out);
 			done += n;
 			continue;
 		}
-#endif
 		if (!c->pre_mix && !c->post_mix) {
 			/* One pass: the converter handles any pair of formats. */
 			vd_convert_samples(c->p.out.format, out->data + out->size, c->p.in.format, src,
@@ -374,7 +352,6 @@ static int pcm_process(struct accel_codec *c, const uint8_t *in, size_t in_size,
 
 static int pcm_drain(struct accel_codec *c, struct accel_out *out)
 {
-#if VD_ACCEL_HAVE_RESAMPLER
 	if (c->rs && !c->drained) {
 		for (;;) {
 			uint32_t out_n;
@@ -400,7 +377,6 @@ static int pcm_drain(struct accel_codec *c, struct accel_out *out)
 		}
 		vd_resampler_reset(c->rs);
 	}
-#endif
 	c->drained = true;
 	out->flags |= VD_ACCEL_OUT_END_OF_STREAM;
 	return 0;
@@ -408,10 +384,8 @@ static int pcm_drain(struct accel_codec *c, struct accel_out *out)
 
 static void pcm_reset(struct accel_codec *c)
 {
-#if VD_ACCEL_HAVE_RESAMPLER
 	if (c->rs)
 		vd_resampler_reset(c->rs);
-#endif
 	c->drained = false;
 }
 
@@ -419,10 +393,8 @@ static int pcm_set_adjust(struct accel_codec *c, double adjust)
 {
 	if (!(adjust >= 0.98 && adjust <= 1.02))
 		return -EINVAL;
-#if VD_ACCEL_HAVE_RESAMPLER
 	if (c->rs)
 		return vd_resampler_set_adjust(c->rs, adjust);
-#endif
 	return -EOPNOTSUPP;
 }
 

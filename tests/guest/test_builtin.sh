@@ -76,10 +76,12 @@ expect "wav: period size is the requested 480 frames" "$R/results.txt" play.peri
 check "wav: host WAV equals the played signal sample-exactly (tail loss <= 50 ms)" \
 	"${WAVTOOL[@]}" compare "$W/play.wav" "$R/out.wav" --max-missing-tail 2400
 expect "wav: the built-in device has no controls (amixer)" "$R/results.txt" amixer.controls 0
-# 1 s of 10 ms periods: the guest saw exactly 100 tx completions, and because the wav
-# backend is paced, their mean spacing is the period (jitter under TCG does not move it).
+# 1 s of 10 ms periods: the guest saw exactly 100 tx completions, paced by QEMU's audio
+# timer: never faster than the period (on-arrival completion would give ~0 ms). QEMU re-arms
+# that timer from when it actually fired, so on a loaded host its mean runs long; the upper
+# bound only rules out a stall.
 expect "wav: guest traced 100 tx completions" "$R/results.txt" play.msg.count 100
-expect_range "wav: mean completion interval is 10 ms" "$R/results.txt" play.msg.mean_ms 9.5 10.5
+expect_range "wav: mean completion interval is paced at 10 ms" "$R/results.txt" play.msg.mean_ms 9.5 13.0
 
 # --- 2: alsa-file, playback then capture, both bit-exact; sleep-jitter baseline ---------------
 t=$(now)

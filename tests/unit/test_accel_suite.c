@@ -30,7 +30,6 @@
 #include <virtdsp/accel.h>
 #include <virtdsp/convert.h>
 
-#include "accel/accel-config.h"
 
 struct suite {
 	const char *target;
@@ -244,12 +243,8 @@ static void test_caps(void **state)
 	assert_true(cc.pcm_formats & VD_FORMAT_BIT(VD_FORMAT_S24_3));
 	assert_true(cc.min_rate <= 8000 && cc.max_rate >= 192000);
 	assert_int_equal(cc.max_channels, VD_MAX_CHANNELS);
-#if VD_ACCEL_HAVE_RESAMPLER
 	assert_true(cc.out_rate_min <= 8000 && cc.out_rate_max >= 192000);
 	assert_int_equal(cc.num_qualities, VD_RESAMPLE_QUALITY_COUNT);
-#else
-	assert_int_equal(cc.out_rate_max, 0);
-#endif
 	assert_error(s, vd_accel_get_codec_caps(s, VD_ACCEL_CODEC_MP3, &cc), -EINVAL, "codec 2 is not offered");
 	vd_accel_close(s);
 }
@@ -329,11 +324,6 @@ static void test_params_invalid(void **state)
 	p.quality = VD_RESAMPLE_QUALITY_COUNT;
 	assert_error(s, vd_accel_set_params(s, &p), -EINVAL, "unknown resampler quality");
 	p.quality = VD_RESAMPLE_HIGH;
-#if !VD_ACCEL_HAVE_RESAMPLER
-	p.out.rate = 44100;
-	assert_error(s, vd_accel_set_params(s, &p), -EINVAL, "rate conversion (48000 Hz -> 44100 Hz) is not available");
-	p.out.rate = 48000;
-#endif
 	/* Refusals leave the session in OPEN; a good set then works. */
 	assert_int_equal(vd_accel_state(s), VD_ACCEL_STATE_OPEN);
 	assert_int_equal(vd_accel_set_params(s, &p), 0);
@@ -866,11 +856,9 @@ static void test_split_invariance(void **state)
 
 	split_case(target, VD_FORMAT_S16, 48000, 2, VD_FORMAT_F32, 48000, 1, 20000);
 	split_case(target, VD_FORMAT_S24_3, 48000, 2, VD_FORMAT_S16, 48000, 6, 5000);
-#if VD_ACCEL_HAVE_RESAMPLER
 	split_case(target, VD_FORMAT_S16, 44100, 2, VD_FORMAT_S16, 48000, 2, 30000);
 	split_case(target, VD_FORMAT_F32, 48000, 1, VD_FORMAT_S24_3, 16000, 2, 30000);
 	split_case(target, VD_FORMAT_S16, 8000, 6, VD_FORMAT_F32, 44100, 2, 8000);
-#endif
 }
 
 static void test_new_stream(void **state)
@@ -879,11 +867,7 @@ static void test_new_stream(void **state)
 	struct vd_accel *s;
 	struct mtask a;
 	const uint32_t frames = 4410;
-#if VD_ACCEL_HAVE_RESAMPLER
 	const uint32_t ro = 48000;
-#else
-	const uint32_t ro = 44100;
-#endif
 	uint8_t *first;
 	struct vd_accel_task_status st;
 
@@ -903,12 +887,10 @@ static void test_new_stream(void **state)
 	st = wait_done(s, a.t.seqno);
 	assert_int_equal(st.output_size, first_n);
 	assert_memory_equal(a.out, first, first_n);
-#if VD_ACCEL_HAVE_RESAMPLER
 	/* Without it, the converter continues from the previous task's history. */
 	assert_int_equal(start(s, &a, frames * 4, 0, true), 0);
 	st = wait_done(s, a.t.seqno);
 	assert_true(st.output_size != first_n || memcmp(a.out, first, first_n) != 0);
-#endif
 	/* END_OF_STREAM: drained (flagged), and the next task starts a new stream by itself. */
 	assert_int_equal(start(s, &a, frames * 4, VD_ACCEL_TASK_NEW_STREAM | VD_ACCEL_TASK_END_OF_STREAM, true), 0);
 	st = wait_done(s, a.t.seqno);
@@ -983,7 +965,6 @@ static void test_set_adjust(void **state)
 	assert_error(s, vd_accel_set_adjust(s, 1.5), -EINVAL, "within [0.98, 1.02]");
 	assert_error(s, vd_accel_set_adjust(s, 1.001), -EOPNOTSUPP, "needs a rate-converting session");
 	vd_accel_close(s);
-#if VD_ACCEL_HAVE_RESAMPLER
 	{
 		const uint32_t frames = 44100;
 		struct mtask a;
@@ -1012,7 +993,6 @@ static void test_set_adjust(void **state)
 		unmap_task(&a);
 		vd_accel_close(s);
 	}
-#endif
 }
 
 /* ---- concurrency ---- */

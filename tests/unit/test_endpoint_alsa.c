@@ -16,47 +16,11 @@
 #include <virtdsp/graph.h>
 
 #include "endpoint/endpoint.h"
+#include "proptest.h"
 #include "testutil.h"
 
 /* The private ALSA configuration (ALSA_CONFIG_PATH) lives here for the whole run. */
 static char *tmp;
-
-struct pbuf {
-	struct vd_prop items[8];
-	char text[8][32];
-	struct vd_props props;
-};
-
-static struct vd_props *props_of(struct pbuf *b)
-{
-	b->props.items = b->items;
-	return &b->props;
-}
-
-static void prop_str(struct pbuf *b, const char *key, const char *s)
-{
-	uint32_t i = b->props.n++;
-
-	b->items[i] = (struct vd_prop){ .key = key, .type = VD_PROP_STRING, .str = s, .unit = "",
-					.loc = { "t.vdt", i + 1, 5 } };
-}
-
-static void prop_ident(struct pbuf *b, const char *key, const char *s)
-{
-	uint32_t i = b->props.n++;
-
-	b->items[i] = (struct vd_prop){ .key = key, .type = VD_PROP_IDENT, .str = s, .unit = "",
-					.loc = { "t.vdt", i + 1, 5 } };
-}
-
-static void prop_num(struct pbuf *b, const char *key, double v, const char *unit)
-{
-	uint32_t i = b->props.n++;
-
-	snprintf(b->text[i], sizeof(b->text[i]), "%g%s", v, unit);
-	b->items[i] = (struct vd_prop){ .key = key, .type = VD_PROP_NUMBER, .str = b->text[i],
-					.num = v, .unit = unit, .loc = { "t.vdt", i + 1, 5 } };
-}
 
 static int node_init(const struct vd_node_ops *ops, struct pbuf *b, void **self, struct vd_error *err)
 {

@@ -14,19 +14,21 @@
 const struct src_preset src_presets[VD_RESAMPLE_QUALITY_COUNT] = {
 	[VD_RESAMPLE_LOW] = {
 		.name = "low", .pass = 0.80, .atten_db = 84.0,
-		.xs_n = 2.91, .xp_n = 2.61, .min_phases = 64, .dbl = false,
+		.xs_n = 2.91, .xp_n = 2.61, .min_phases = 64, .dbl = false, .halfband = true,
 	},
 	[VD_RESAMPLE_MEDIUM] = {
 		.name = "medium", .pass = 0.85, .atten_db = 110.0,
-		.xs_n = 3.79, .xp_n = 3.26, .min_phases = 128, .dbl = false,
+		.xs_n = 3.79, .xp_n = 3.26, .min_phases = 128, .dbl = false, .halfband = true,
 	},
 	[VD_RESAMPLE_HIGH] = {
 		.name = "high", .pass = 0.90, .atten_db = 138.0,
-		.xs_n = 4.77, .xp_n = 3.82, .min_phases = 256, .dbl = false,
+		.xs_n = 4.77, .xp_n = 3.82, .min_phases = 256, .dbl = false, .halfband = true,
 	},
 	[VD_RESAMPLE_VERY_HIGH] = {
 		.name = "very-high", .pass = 0.90, .atten_db = 162.0,
 		.xs_n = 6.00, .xp_n = 4.25, .min_phases = 512, .dbl = true,
+		/* A half-band here would push 48->16 kHz past 7 ms of latency. */
+		.halfband = false,
 	},
 };
 
@@ -72,9 +74,9 @@ void src_design(const struct src_filter_spec *spec, uint32_t *half, double *fc)
 	uint32_t h = (uint32_t)ceil(n / 2.0);
 
 	/* Taps = 2h must fill whole SIMD blocks; the extra length only helps. */
-	h = (h + SRC_ALIGN / 2 - 1) / (SRC_ALIGN / 2) * (SRC_ALIGN / 2);
-	if (h < SRC_ALIGN / 2)
-		h = SRC_ALIGN / 2;
+	h = (h + SRC_TAP_MULT / 2 - 1) / (SRC_TAP_MULT / 2) * (SRC_TAP_MULT / 2);
+	if (h < SRC_TAP_MULT / 2)
+		h = SRC_TAP_MULT / 2;
 	*half = h;
 	/* Window length is 2h+1 in the units xs_n/xp_n were measured in. */
 	double len = 2.0 * h + 1.0;

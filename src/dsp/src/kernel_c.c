@@ -1,31 +1,33 @@
 /* src/dsp/src/kernel_c.c - the plain C kernels of the sample-rate converter (portable path and SIMD oracle). */
 #include "src-impl.h"
 
+#define LANES 8
+
 /*
- * Lanes follow x index modulo SRC_ALIGN, like the SIMD kernels, so an
+ * Lanes follow x index modulo LANES, like the SSE2 and AVX2 kernels, so an
  * output does not depend on the group that computed it; within a lane the
  * taps are summed in index order, and the lanes are reduced pairwise.
  */
 #define DEFINE_DOT(NAME, T)								\
 static void NAME(const T *x, size_t stride, uint32_t channels,				\
 		 const T *const *coef, const int32_t *off, uint32_t n_out,		\
-		 uint32_t taps, T *out)							\
+		 uint32_t taps, T *out, size_t ostep, size_t cstep)			\
 {											\
 	for (uint32_t m = 0; m < n_out; m++) {						\
 		int32_t o = off[m];							\
-		int32_t start = o & ~(SRC_ALIGN - 1);					\
+		int32_t start = o & ~(LANES - 1);						\
 		int32_t end = o + (int32_t)taps;					\
 		const T *c = coef[m];							\
 		for (uint32_t ch = 0; ch < channels; ch++) {				\
 			const T *xr = x + ch * stride;					\
-			T acc[SRC_ALIGN] = { 0 };					\
-			for (int32_t b = start; b < end; b += SRC_ALIGN)		\
-				for (int l = 0; l < SRC_ALIGN; l++) {			\
+			T acc[LANES] = { 0 };						\
+			for (int32_t b = start; b < end; b += LANES)			\
+				for (int l = 0; l < LANES; l++) {				\
 					int32_t k = b + l - o;				\
 					if (k >= 0 && k < (int32_t)taps)		\
 						acc[l] += c[k] * xr[b + l];		\
 				}							\
-			out[m * channels + ch] = ((acc[0] + acc[1]) + (acc[2] + acc[3]))\
+			out[m * ostep + ch * cstep] = ((acc[0] + acc[1]) + (acc[2] + acc[3]))\
 				+ ((acc[4] + acc[5]) + (acc[6] + acc[7]));		\
 		}									\
 	}										\
@@ -33,6 +35,23 @@ static void NAME(const T *x, size_t stride, uint32_t channels,				\
 
 DEFINE_DOT(dot_f32, float)
 DEFINE_DOT(dot_f64, double)
+
+/* Lane l sums taps l, l+8, ... in order; lanes reduced as in DEFINE_DOT. */
+static void dot_taps_f32(const float *x, size_t stride, uint32_t channels,
+			 const float *const *coef, const int32_t *off, uint32_t n_out,
+			 uint32_t taps, float *out, size_t ostep, size_t cstep)
+{
+	for (uint32_t m = 0; m < n_out; m++)
+		for (uint32_t ch = 0; ch < channels; ch++) {
+			const float *xr = x + ch * stride + off[m], *c = coef[m];
+			float acc[LANES] = { 0 };
+			for (uint32_t k = 0; k < taps; k += LANES)
+				for (int l = 0; l < LANES; l++)
+					acc[l] += c[k + l] * xr[k + l];
+			out[m * ostep + ch * cstep] = ((acc[0] + acc[1]) + (acc[2] + acc[3]))
+				+ ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+		}
+}
 
 /* 4-point Lagrange through rows at -1, 0, 1, 2 (the table's phase step). */
 #define DEFINE_INTERP(NAME, T)								\
@@ -50,10 +69,35 @@ static void NAME(const T *r0, size_t rs, double t, uint32_t taps, T *dst)		\
 DEFINE_INTERP(interp_f32, float)
 DEFINE_INTERP(interp_f64, double)
 
+#define DEFINE_HB(NAME, T)								\
+static void NAME(const T *x, size_t stride, uint32_t channels, int32_t c0,		\
+		 uint32_t n_out, const T *hb, uint32_t nh, T *out, size_t ostep,	\
+		 size_t cstep)								\
+{											\
+	for (uint32_t ch = 0; ch < channels; ch++) {					\
+		const T *xr = x + ch * stride;						\
+		for (uint32_t m = 0; m < n_out; m++) {					\
+			const T *c = xr + c0 + 2 * (int32_t)m;				\
+			T acc = hb[0] * c[0];						\
+			for (uint32_t j = 1; j <= nh; j++)				\
+				acc += hb[j] * (c[-(int32_t)(2 * j - 1)] + c[2 * j - 1]);	\
+			out[m * ostep + ch * cstep] = acc;				\
+		}									\
+	}										\
+}
+
+DEFINE_HB(hb_f32, float)
+DEFINE_HB(hb_f64, double)
+
 const struct src_kernels src_kernels_c = {
 	.name = "c",
+	.vec_bytes = 0,
 	.dot_f32 = dot_f32,
+	.dot_f32_near = dot_f32,
+	.dot_taps_f32 = dot_taps_f32,
 	.dot_f64 = dot_f64,
 	.interp_f32 = interp_f32,
 	.interp_f64 = interp_f64,
+	.hb_f32 = hb_f32,
+	.hb_f64 = hb_f64,
 };

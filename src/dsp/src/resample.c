@@ -4,6 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include <virtdsp/error.h>
 #include <virtdsp/resample.h>
@@ -16,16 +19,34 @@
 #define BLOCK		1024u	/* frames a stage buffer takes per round */
 #define SLACK		16u	/* readable frames past the data (SIMD over-read of zero taps) */
 #define TMP_FRAMES	256u
+#define BATCH		128u	/* outputs scheduled per kernel call */
+#define INTERP_ROWS	16u	/* ... when their rows are interpolated */
+#define SHIFT_BUDGET	(40u << 10)	/* bytes of pre-aligned row copies per stage */
+#define NEAR_BYTES	(16u << 10)	/* tables this small need no prefetch */
+#define SHIFT_PAD	32u	/* zeros before tap 0 of an aligned copy (>= SRC_MAX_SPREAD + 15) */
 #define FRAC_BITS	32
 #define PREDECIMATE	2.5	/* halve the rate first while in/out exceeds this */
+/* Cost of a tap in a table too large for aligned copies, relative to one in
+ * a single aligned row (measured: unaligned loads, rows streamed from L2). */
+#define FAR_TAP_COST	1.35
 
 struct src_stage {
+	const struct src_kernels *k;
 	uint32_t half, taps;
+	uint32_t hb_nh;		/* half-band decimator: tap pairs (table: centre, pairs) */
+	bool tapwise;		/* short float filter: dot_taps kernel */
 	uint32_t phases;	/* 0: one fixed phase (integer decimator) */
 	size_t row_stride;	/* samples between table rows */
 	void *table;
 	const void *row0;	/* phase 0, tap 0 */
 	uint32_t exact_mul;	/* table phases per nominal phase (P/L), 0 if not exact */
+	size_t exact_row_bytes;	/* exact_mul rows, in bytes */
+	/* Copies of the nominal rows, one per alignment of the window (tables
+	 * small enough to stay in L1): every coefficient load is aligned. */
+	void *aligned;
+	uint32_t align_mask;	/* alignments - 1 (0: no copies) */
+	size_t align_row_bytes;	/* between copies of one row: stride + 1 sample */
+	size_t align_phase_bytes;	/* between nominal phases */
 	uint64_t den;		/* position fraction denominator */
 	double phase_scale;	/* P / den */
 	uint64_t nominal_step;	/* input samples per output, in 1/den */
@@ -44,10 +65,13 @@ struct vd_resampler {
 	struct vd_resample_config cfg;
 	const struct src_preset *preset;
 	const struct src_kernels *k;
+	bool auto_isa;		/* kernels chosen per stage, not forced by a test */
 	bool dbl;
 	size_t ss;		/* bytes per internal sample */
 	uint32_t n_stages;	/* 0: same rate, format conversion only */
 	uint32_t decim;		/* log2 of the integer pre-decimation */
+	bool post;		/* the last stage is a sharp 2:1 after a fixed-ratio stage to 2*out */
+	uint64_t last_num, last_den;	/* last stage input samples per input frame */
 	struct src_stage st[SRC_MAX_STAGES];
 	double adjust;
 	uint32_t latency;
@@ -55,9 +79,8 @@ struct vd_resampler {
 	uint64_t n_in;
 	bool draining, done;
 	void *tmp;		/* interleaved output of the last stage */
-	void *scratch;		/* SRC_GROUP interpolated rows */
+	void *scratch;		/* INTERP_ROWS interpolated rows */
 	size_t scratch_stride;
-	void *group;		/* SRC_GROUP * channels kernel results */
 };
 
 static uint64_t gcd64(uint64_t a, uint64_t b)
@@ -186,6 +209,51 @@ static int stage_init(struct vd_resampler *r, struct src_stage *s, const struct 
 	return s->buf ? 0 : -ENOMEM;
 }
 
+/*
+ * A halving stage as a half-band: cutoff at a quarter of its rate, so every
+ * even tap but the centre is zero. The transition is symmetric about the
+ * cutoff, so its pass edge sits as far below rate/4 as the stop edge
+ * (everything that would fold onto [0, final Nyquist]) sits above: at
+ * least the final Nyquist, beyond the preset's pass edge. Pass and stop
+ * deviation are both the stop band's. Returns 1 when it does not apply.
+ */
+static int halfband_init(struct vd_resampler *r, struct src_stage *s, const struct src_filter_spec *spec)
+{
+	double beta = src_kaiser_beta(spec->atten_db), sum;
+	double len = spec->xs_n / (spec->fstop - 0.25);
+	uint32_t nh = (uint32_t)ceil((len - 1.0) / 4.0);
+
+	if (spec->fstop <= 0.25 || nh > SRC_HB_MAX_NH)
+		return 1;
+	if (nh < 1)
+		nh = 1;
+	s->hb_nh = nh;
+	s->half = 2 * nh;
+	s->taps = 2 * s->half;
+	s->phases = 0;
+	s->row_stride = nh + 1;
+	s->table = zalloc_aligned((nh + 1) * r->ss);
+	if (!s->table)
+		return -ENOMEM;
+	double h[SRC_HB_MAX_NH + 1];
+	h[0] = src_kaiser_sinc(0.0, 0.25, 2.0 * nh, beta);
+	sum = h[0];
+	for (uint32_t j = 1; j <= nh; j++) {
+		h[j] = src_kaiser_sinc(2.0 * j - 1.0, 0.25, 2.0 * nh, beta);
+		sum += 2.0 * h[j];
+	}
+	for (uint32_t j = 0; j <= nh; j++) {
+		if (r->dbl)
+			((double *)s->table)[j] = h[j] / sum;
+		else
+			((float *)s->table)[j] = (float)(h[j] / sum);
+	}
+	s->row0 = s->table;
+	s->cap = ((size_t)s->taps + BLOCK + 8 * SRC_GROUP + 2 * SLACK + 15) / 16 * 16;
+	s->buf = zalloc_aligned(s->cap * r->cfg.channels * r->ss);
+	return s->buf ? 0 : -ENOMEM;
+}
+
 static void stage_reset(const struct vd_resampler *r, struct src_stage *s)
 {
 	s->ipos = 0;
@@ -208,6 +276,96 @@ static void set_step(struct src_stage *s, double adjust)
 	s->step_frac = step % s->den;
 }
 
+/* Bytes of aligned copies for @nominal rows of @taps (0: the kernel needs none). */
+static size_t align_bytes(const struct src_kernels *k, size_t ss, uint32_t taps, uint32_t nominal,
+			  size_t *stride)
+{
+	uint32_t w = k->vec_bytes / (uint32_t)ss;
+
+	if (w < 2)
+		return 0;
+	*stride = (SHIFT_PAD + w + taps + SHIFT_PAD + w - 1) / w * w;
+	return (size_t)nominal * w * *stride * ss;
+}
+
+/*
+ * Aligned copies of the @nominal rows of @s (decimators: one), when the
+ * kernel loads vectors and they fit the budget. Copy a of a row has tap 0 at
+ * an address congruent to a samples modulo the vector, so a window at
+ * offset o uses copy o mod vector and all its loads are aligned.
+ */
+static int stage_align(struct vd_resampler *r, struct src_stage *s, uint32_t nominal)
+{
+	uint32_t w = s->k->vec_bytes / (uint32_t)r->ss;
+	size_t stride = 0, bytes;
+
+	if (s->hb_nh || (s->phases && !s->exact_mul))
+		return 0;
+	bytes = align_bytes(s->k, r->ss, s->taps, nominal, &stride);
+	if (!bytes || bytes > SHIFT_BUDGET)
+		return 0;
+	s->aligned = zalloc_aligned(bytes);
+	if (!s->aligned)
+		return -ENOMEM;
+	for (uint32_t q = 0; q < nominal; q++) {
+		const char *src = s->phases ? row_ptr(r, s, (int32_t)(q * s->exact_mul)) : s->row0;
+		for (uint32_t a = 0; a < w; a++) {
+			char *dst = (char *)s->aligned + (((size_t)q * w + a) * stride + SHIFT_PAD + a) * r->ss;
+			memcpy(dst, src, s->taps * r->ss);
+		}
+	}
+	s->align_mask = w - 1;
+	s->align_row_bytes = (stride + 1) * r->ss;
+	s->align_phase_bytes = (size_t)w * stride * r->ss;
+	return 0;
+}
+
+static uint32_t design_taps(const struct src_filter_spec *spec)
+{
+	uint32_t half;
+	double fc;
+
+	src_design(spec, &half, &fc);
+	return 2 * half;
+}
+
+/* The polyphase stage for ratio L/M (reduced) at @spec; @fixed: never steered. */
+static int poly_init(struct vd_resampler *r, struct src_stage *s, const struct src_filter_spec *spec,
+		     uint64_t L, uint64_t M, bool fixed)
+{
+	const struct src_preset *pr = r->preset;
+	uint32_t phases, exact_mul = 0;
+	int ret;
+
+	if (fixed) {
+		/* Only the nominal phases are ever used. */
+		exact_mul = 1;
+		phases = (uint32_t)L;
+	} else if (L <= MAX_EXACT_L) {
+		exact_mul = (pr->min_phases + (uint32_t)L - 1) / (uint32_t)L;
+		phases = exact_mul * (uint32_t)L;
+	} else {
+		phases = pr->min_phases;
+	}
+	ret = stage_init(r, s, spec, phases);
+	if (ret < 0)
+		return ret;
+	s->exact_mul = exact_mul;
+	s->exact_row_bytes = (size_t)exact_mul * s->row_stride * r->ss;
+	s->den = L << FRAC_BITS;
+	s->nominal_step = M << FRAC_BITS;
+	s->phase_scale = (double)phases / (double)s->den;
+	return 0;
+}
+
+/*
+ * Stages: halvings while the rate is far above the output, then one
+ * polyphase stage. When downsampling, that stage may instead go to twice the
+ * output rate with a wide transition (its images and aliases fall where the
+ * next stage removes them) and a sharp decimator by 2 finish: a single
+ * coefficient row that stays in L1 with aligned copies, chosen when it
+ * costs less than one long polyphase filter whose table does not fit.
+ */
 static int plan(struct vd_resampler *r)
 {
 	const struct src_preset *pr = r->preset;
@@ -227,7 +385,9 @@ static int plan(struct vd_resampler *r)
 			.atten_db = pr->atten_db, .xs_n = pr->xs_n, .xp_n = pr->xp_n,
 		};
 		struct src_stage *s = &r->st[d];
-		ret = stage_init(r, s, &spec, 0);
+		ret = pr->halfband ? halfband_init(r, s, &spec) : 1;
+		if (ret > 0)
+			ret = stage_init(r, s, &spec, 0);
 		if (ret < 0)
 			return ret;
 		s->den = 1;
@@ -236,42 +396,103 @@ static int plan(struct vd_resampler *r)
 		d++;
 	}
 	r->decim = d;
-	/* The polyphase stage: ratio out*2^d / in, reduced. */
+
+	/* One polyphase stage: ratio out*2^d / in, reduced. */
 	uint64_t L = out << d, M = in, g = gcd64(L, M);
 	L /= g;
 	M /= g;
-	uint32_t phases;
-	uint32_t exact_mul = 0;
-	if (L <= MAX_EXACT_L) {
-		exact_mul = (pr->min_phases + (uint32_t)L - 1) / (uint32_t)L;
-		phases = exact_mul * (uint32_t)L;
-	} else {
-		phases = pr->min_phases;
-	}
-	struct src_filter_spec spec = {
+	struct src_filter_spec one = {
 		.fpass = pr->pass * nyq_low / rate,
 		.fstop = nyq_low / rate,
 		.atten_db = pr->atten_db, .xs_n = pr->xs_n, .xp_n = pr->xp_n,
 	};
+	/* Or a fixed ratio to 2*out: pass the final band, stop what folds onto [0, out/2] there, */
+	struct src_filter_spec wide = {
+		.fpass = pr->pass * nyq_low / rate,
+		.fstop = (2.0 * (double)out - nyq_low) / rate,
+		.atten_db = pr->atten_db, .xs_n = pr->xs_n, .xp_n = pr->xp_n,
+	};
+	/* ... then the sharp 2:1 (the stage drift steers). */
+	struct src_filter_spec sharp = {
+		.fpass = pr->pass * nyq_low / (2.0 * (double)out),
+		.fstop = 0.25,
+		.atten_db = pr->atten_db, .xs_n = pr->xs_n, .xp_n = pr->xp_n,
+	};
+	uint64_t L2 = (2 * out) << d, M2 = in, g2 = gcd64(L2, M2);
+	if (out < in && L2 != M2 && d + 2 <= SRC_MAX_STAGES) {
+		size_t stride;
+		uint32_t t1 = design_taps(&one), tw = design_taps(&wide), ts = design_taps(&sharp);
+		size_t b1 = align_bytes(r->k, r->ss, t1, (uint32_t)(L <= MAX_EXACT_L ? L : MAX_EXACT_L + 1), &stride);
+		double cost1 = b1 && b1 <= SHIFT_BUDGET ? t1 : FAR_TAP_COST * t1;
+		double cost2 = 2.0 * tw * FAR_TAP_COST + ts;
+		r->post = cost2 < cost1;
+	}
+	r->last_num = 1;
+	r->last_den = (uint64_t)1 << d;
 	struct src_stage *s = &r->st[d];
-	ret = stage_init(r, s, &spec, phases);
+	if (r->post) {
+		ret = poly_init(r, s, &wide, L2 / g2, M2 / g2, true);
+		if (ret < 0)
+			return ret;
+		s->tapwise = !r->dbl && s->taps <= SRC_TAPWISE_MAX;
+		if (s->tapwise) {
+			/* The tap-lane kernel reads no padding: rows packed, so the table stays in L1. */
+			s->aligned = zalloc_aligned((size_t)s->phases * s->taps * r->ss);
+			if (!s->aligned)
+				return -ENOMEM;
+			for (uint32_t p = 0; p < s->phases; p++)
+				memcpy((char *)s->aligned + (size_t)p * s->taps * r->ss, row_ptr(r, s, (int32_t)p),
+				       s->taps * r->ss);
+			s->row0 = s->aligned;
+			s->exact_row_bytes = s->taps * r->ss;
+		}
+		s = &r->st[++d];
+		ret = poly_init(r, s, &sharp, 1, 2, false);
+		L = 1;
+		M = 2;
+		g = gcd64(2 * out, in);
+		r->last_num = 2 * out / g;
+		r->last_den = in / g;
+	} else {
+		ret = poly_init(r, s, &one, L, M, false);
+	}
 	if (ret < 0)
 		return ret;
-	s->exact_mul = exact_mul;
-	s->den = L << FRAC_BITS;
-	s->nominal_step = M << FRAC_BITS;
-	s->phase_scale = (double)phases / (double)s->den;
 	r->n_stages = d + 1;
 
+	for (uint32_t i = 0; i < r->n_stages; i++) {
+		uint32_t nominal = 1;
+		struct src_stage *t = &r->st[i];
+		/*
+		 * A 2:1 stage with one row (aligned copies in L1) runs at 512
+		 * bits where the machine has them: it pairs groups so loads stop
+		 * bounding it. Elsewhere 512-bit loads mostly split cache lines,
+		 * so the others keep 256 bits.
+		 */
+		t->k = r->k;
+		bool two_one = !t->hb_nh && (t->phases ? i == d && L == 1 && M == 2 : true);
+		if (r->auto_isa && !r->dbl && two_one && src_kernels_get(SRC_ISA_AVX512))
+			t->k = src_kernels_get(SRC_ISA_AVX512);
+		if (r->st[i].phases)
+			nominal = i == d ? (uint32_t)L : (uint32_t)(L2 / g2);
+		ret = t->tapwise ? 0 : stage_align(r, t, nominal);
+		if (ret < 0)
+			return ret;
+	}
+
+	/* Look-ahead: every stage's half length, in input frames and output frames. */
 	uint64_t look = 0;
-	for (uint32_t i = 0; i < r->n_stages; i++)
+	for (uint32_t i = 0; i <= r->decim; i++)
 		look += (uint64_t)r->st[i].half << i;
-	r->lookahead_in = look;
-	r->latency = (uint32_t)((look * out + in - 1) / in);
+	uint64_t half_post = r->post ? s->half : 0;
+	/* look + half_post * in / (2 out), over the common denominator 2 out. */
+	uint64_t look2 = look * 2 * out + half_post * in;
+	r->lookahead_in = (look2 + 2 * out - 1) / (2 * out);
+	r->latency = (uint32_t)((look2 + 2 * in - 1) / (2 * in));
 
 	size_t maxtaps = s->taps;
 	r->scratch_stride = maxtaps + 2 * SRC_ROW_PAD;
-	r->scratch = zalloc_aligned(SRC_GROUP * r->scratch_stride * r->ss);
+	r->scratch = zalloc_aligned(INTERP_ROWS * r->scratch_stride * r->ss);
 	if (!r->scratch)
 		return -ENOMEM;
 	return 0;
@@ -297,6 +518,7 @@ int vd_resampler_new_isa(const struct vd_resample_config *cfg, enum src_isa isa,
 	r->dbl = r->preset->dbl;
 	r->ss = r->dbl ? sizeof(double) : sizeof(float);
 	r->k = isa == SRC_ISA_COUNT ? src_kernels_best() : src_kernels_get(isa);
+	r->auto_isa = isa == SRC_ISA_COUNT;
 	if (!r->k) {
 		free(r);
 		ret = vd_error_set(&err, -ENOTSUP, NULL, "the requested kernel is not available on this machine");
@@ -307,8 +529,7 @@ int vd_resampler_new_isa(const struct vd_resample_config *cfg, enum src_isa isa,
 	if (ret < 0)
 		goto fail;
 	r->tmp = zalloc_aligned((size_t)TMP_FRAMES * cfg->channels * r->ss);
-	r->group = zalloc_aligned((size_t)SRC_GROUP * cfg->channels * r->ss);
-	if (!r->tmp || !r->group) {
+	if (!r->tmp) {
 		ret = -ENOMEM;
 		goto fail;
 	}
@@ -335,11 +556,11 @@ void vd_resampler_free(struct vd_resampler *r)
 		return;
 	for (uint32_t i = 0; i < SRC_MAX_STAGES; i++) {
 		free(r->st[i].table);
+		free(r->st[i].aligned);
 		free(r->st[i].buf);
 	}
 	free(r->tmp);
 	free(r->scratch);
-	free(r->group);
 	free(r);
 }
 
@@ -366,7 +587,10 @@ uint32_t vd_resampler_max_output(const struct vd_resampler *r, uint32_t in_frame
 	uint64_t n = ((uint64_t)in_frames + 2 * r->lookahead_in + 2 * SRC_ALIGN * ((uint64_t)1 << r->decim))
 		* out / in;
 
-	n = n + n / 32 + 2 * SRC_GROUP;
+	if (r->post)
+		n += SRC_ALIGN;	/* the decimator's buffer alignment, in its output frames */
+
+	n = n + n / 32 + 2 * SRC_GROUP;	/* margin for rounding and drift */
 	return n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
 }
 
@@ -416,24 +640,14 @@ static void stage_compact(const struct vd_resampler *r, struct src_stage *s)
 	s->fill -= (uint32_t)shift;
 }
 
+/* The last stage's next output lies past the end: t + step/2 > n_in (in its input samples). */
 static bool end_reached(const struct vd_resampler *r, const struct src_stage *s)
 {
 	__int128 step = (__int128)s->step_int * s->den + s->step_frac;
 	__int128 pos = (__int128)s->ipos * s->den + s->num;
-	__int128 end = (__int128)r->n_in * (s->den >> r->decim);
+	__int128 end = (__int128)r->n_in * r->last_num * s->den;
 
-	return 2 * pos + step > 2 * end;
-}
-
-static const void *interp_row(struct vd_resampler *r, struct src_stage *s, uint32_t slot);
-
-static inline const void *phase_row(struct vd_resampler *r, struct src_stage *s, uint32_t slot)
-{
-	if (!s->phases)
-		return s->row0;
-	if (s->exact_mul && !(s->num & (((uint64_t)1 << FRAC_BITS) - 1)))
-		return row_ptr(r, s, (int32_t)((s->num >> FRAC_BITS) * s->exact_mul));
-	return interp_row(r, s, slot);
+	return (2 * pos + step) * r->last_den > 2 * end;
 }
 
 /* A row between table phases (drift, or denominators the table cannot hold). */
@@ -466,60 +680,121 @@ static __attribute__((noinline)) const void *interp_row(struct vd_resampler *r, 
 }
 
 /*
- * Produce up to @room outputs of stage @s. Interleaved destinations get
- * frames (channels apart), planar ones rows @dst_stride apart.
+ * Produce up to @room outputs of stage @s into @dst: channel c of output m
+ * at dst[m * ostep + c * cstep] (internal samples). Outputs are scheduled
+ * (row, window offset) in batches and computed by one kernel call each.
  */
 static uint32_t stage_run(struct vd_resampler *r, struct src_stage *s, bool last,
-			  void *dst, bool planar, size_t dst_stride, uint32_t room)
+			  void *dst, size_t ostep, size_t cstep, uint32_t room)
 {
 	const uint32_t ch = r->cfg.channels;
 	/* Last output this buffer can feed: its window must end inside the data. */
 	const int64_t lim = s->base + s->fill - (int64_t)s->half;
+	const int64_t off0 = 1 - (int64_t)s->half - s->base;
 	const bool check_end = last && r->draining;
+	const uint64_t frac_mask = ((uint64_t)1 << FRAC_BITS) - 1;
+	/* Nominal phases of an exact table are rows; otherwise interpolate. */
+	const bool exact = s->phases && s->exact_mul && !(s->step_frac & frac_mask);
+	const uint32_t batch = !s->phases || exact ? BATCH : INTERP_ROWS;
+	const char *row0 = s->row0;
+	/* Small tables stay in L1; larger ones are streamed with prefetch. */
+	const bool near = s->align_mask || !s->phases || s->phases * s->row_stride * r->ss <= NEAR_BYTES;
+	src_dot_f32_fn dot = near ? s->k->dot_f32_near : s->k->dot_f32;
+	if (s->tapwise)
+		dot = s->k->dot_taps_f32 ? s->k->dot_taps_f32 : src_kernels_c.dot_taps_f32;
 	uint32_t made = 0;
 
-	while (made < room) {
-		const void *rows[SRC_GROUP];
-		int32_t off[SRC_GROUP];
+	if (s->hb_nh) {
+		/* Half-band: centres 2 apart, all in one kernel call. */
 		uint32_t n = 0;
+		if (s->ipos < lim)
+			n = (uint32_t)((lim - s->ipos + 1) / 2 < room ? (lim - s->ipos + 1) / 2 : room);
+		if (!n)
+			return 0;
+		int32_t c0 = (int32_t)(s->ipos - s->base);
+		if (r->dbl)
+			(r->k->hb_f64 ? r->k->hb_f64 : src_kernels_c.hb_f64)(s->buf, s->cap, ch, c0, n, s->table,
+									      s->hb_nh, dst, ostep, cstep);
+		else
+			(r->k->hb_f32 ? r->k->hb_f32 : src_kernels_c.hb_f32)(s->buf, s->cap, ch, c0, n, s->table,
+									      s->hb_nh, dst, ostep, cstep);
+		s->ipos += 2 * (int64_t)n;
+		return n;
+	}
+	while (made < room) {
+		const void *rows[BATCH];
+		int32_t off[BATCH];
+		uint32_t n = 0, want = room - made < batch ? room - made : batch;
+		int64_t ipos = s->ipos;
+		uint64_t num = s->num;
 
-		while (n < SRC_GROUP && made + n < room) {
-			if (s->ipos >= lim)
-				break;
-			if (check_end && end_reached(r, s)) {
-				r->done = true;
-				break;
+		if (!check_end && (!s->phases || (exact && !(num & frac_mask)))) {
+			/* Fast path: every row is in the table. */
+			const size_t rb = s->phases ? s->exact_row_bytes : 0;
+			const uint64_t sf = s->step_frac, den = s->den;
+			const int64_t si = s->step_int;
+			if (s->align_mask) {
+				const char *a0 = (const char *)s->aligned + SHIFT_PAD * r->ss;
+				const size_t pb = s->phases ? s->align_phase_bytes : 0, ab = s->align_row_bytes;
+				const uint32_t am = s->align_mask;
+				for (; n < want && ipos < lim; n++) {
+					int32_t o = (int32_t)(ipos + off0);
+					off[n] = o;
+					rows[n] = a0 + (num >> FRAC_BITS) * pb + (uint32_t)(o & am) * ab;
+					num += sf;
+					ipos += si;
+					if (num >= den) {
+						num -= den;
+						ipos++;
+					}
+				}
 			}
-			off[n] = (int32_t)(s->ipos - (int64_t)s->half + 1 - s->base);
-			rows[n] = phase_row(r, s, n);
-			s->num += s->step_frac;
-			s->ipos += s->step_int;
-			if (s->num >= s->den) {
-				s->num -= s->den;
-				s->ipos++;
+			for (; n < want && ipos < lim; n++) {
+				off[n] = (int32_t)(ipos + off0);
+				rows[n] = row0 + (num >> FRAC_BITS) * rb;
+				num += sf;
+				ipos += si;
+				if (num >= den) {
+					num -= den;
+					ipos++;
+				}
 			}
-			n++;
 		}
+		for (; n < want && ipos < lim; n++) {
+			if (check_end) {
+				s->ipos = ipos;
+				s->num = num;
+				if (end_reached(r, s)) {
+					r->done = true;
+					break;
+				}
+			}
+			off[n] = (int32_t)(ipos + off0);
+			if (!s->phases) {
+				rows[n] = row0;
+			} else if (exact && !(num & frac_mask)) {
+				rows[n] = row0 + (num >> FRAC_BITS) * s->exact_row_bytes;
+			} else {
+				s->num = num;
+				rows[n] = interp_row(r, s, n);
+			}
+			num += s->step_frac;
+			ipos += s->step_int;
+			if (num >= s->den) {
+				num -= s->den;
+				ipos++;
+			}
+		}
+		s->ipos = ipos;
+		s->num = num;
 		if (!n)
 			break;
-		void *g = planar ? r->group : (char *)dst + (size_t)made * ch * r->ss;
+		void *o = (char *)dst + (size_t)made * ostep * r->ss;
 		if (r->dbl)
-			r->k->dot_f64(s->buf, s->cap, ch, (const double *const *)rows, off, n, s->taps, g);
+			s->k->dot_f64(s->buf, s->cap, ch, (const double *const *)rows, off, n, s->taps, o,
+				      ostep, cstep);
 		else
-			r->k->dot_f32(s->buf, s->cap, ch, (const float *const *)rows, off, n, s->taps, g);
-		if (planar && !r->dbl) {
-			const float *gs = g;
-			float *d = (float *)dst + made;
-			for (uint32_t c = 0; c < ch; c++, d += dst_stride)
-				for (uint32_t m = 0; m < n; m++)
-					d[m] = gs[m * ch + c];
-		} else if (planar) {
-			const double *gs = g;
-			double *d = (double *)dst + made;
-			for (uint32_t c = 0; c < ch; c++, d += dst_stride)
-				for (uint32_t m = 0; m < n; m++)
-					d[m] = gs[m * ch + c];
-		}
+			dot(s->buf, s->cap, ch, (const float *const *)rows, off, n, s->taps, o, ostep, cstep);
 		made += n;
 		if (r->done)
 			break;
@@ -585,6 +860,23 @@ static inline double load_in(enum vd_sample_format f, const void *in, size_t i)
 	}
 }
 
+static void deinterleave2(const float *x, float *a, float *b, uint32_t n)
+{
+	uint32_t i = 0;
+
+#ifdef __SSE2__
+	for (; i + 4 <= n; i += 4) {
+		__m128 p = _mm_loadu_ps(x + 2 * i), q = _mm_loadu_ps(x + 2 * i + 4);
+		_mm_storeu_ps(a + i, _mm_shuffle_ps(p, q, _MM_SHUFFLE(2, 0, 2, 0)));
+		_mm_storeu_ps(b + i, _mm_shuffle_ps(p, q, _MM_SHUFFLE(3, 1, 3, 1)));
+	}
+#endif
+	for (; i < n; i++) {
+		a[i] = x[2 * i];
+		b[i] = x[2 * i + 1];
+	}
+}
+
 /* Append @n frames of user input (or silence when @in is NULL) to stage 0. */
 static void feed(struct vd_resampler *r, const void *in, uint32_t n)
 {
@@ -599,6 +891,10 @@ static void feed(struct vd_resampler *r, const void *in, uint32_t n)
 			double *d = (double *)row;
 			for (uint32_t i = 0; i < n; i++)
 				d[i] = load_in(r->cfg.format_in, in, (size_t)i * ch + c);
+		} else if (r->cfg.format_in == VD_FORMAT_F32 && ch == 2) {
+			deinterleave2((const float *)in, (float *)row,
+				      (float *)((char *)s->buf + (s->cap + s->fill) * r->ss), n);
+			break;
 		} else if (r->cfg.format_in == VD_FORMAT_F32) {
 			float *d = (float *)row;
 			const float *x = (const float *)in + c;
@@ -622,10 +918,10 @@ static uint32_t run_last(struct vd_resampler *r, void *out, uint32_t room)
 	uint32_t made = 0;
 
 	if (!r->dbl && r->cfg.format_out == VD_FORMAT_F32)
-		return stage_run(r, s, true, out, false, 0, room);
+		return stage_run(r, s, true, out, ch, 1, room);
 	while (made < room && !r->done) {
 		uint32_t want = room - made < TMP_FRAMES ? room - made : TMP_FRAMES;
-		uint32_t n = stage_run(r, s, true, r->tmp, false, 0, want);
+		uint32_t n = stage_run(r, s, true, r->tmp, ch, 1, want);
 		if (!n)
 			break;
 		store_out(r, (char *)out + made * fsz, r->tmp, (size_t)n * ch);
@@ -658,7 +954,7 @@ static bool pump(struct vd_resampler *r, const void *in, uint32_t n_in, uint32_t
 		stage_compact(r, nx);
 		uint32_t room = stage_room(nx);
 		char *dst = (char *)nx->buf + nx->fill * r->ss;
-		uint32_t n = stage_run(r, &r->st[i], false, dst, true, nx->cap, room);
+		uint32_t n = stage_run(r, &r->st[i], false, dst, 1, nx->cap, room);
 		nx->fill += n;
 		if (n)
 			progress = true;

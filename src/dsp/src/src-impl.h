@@ -10,10 +10,13 @@
 /* Zero taps stored before and after every coefficient row, so a kernel can
  * read a row shifted by up to this many taps in either direction. */
 #define SRC_ROW_PAD	32
-/* Outputs a kernel computes per call (they share data loads). */
+/* Consecutive outputs a kernel computes together (they share data loads). */
 #define SRC_GROUP	4
-/* Data windows start on multiples of this (lanes follow absolute indices). */
-#define SRC_ALIGN	8
+/* Stage buffers start on multiples of this many samples (64 bytes of float),
+ * so every kernel's lanes can follow absolute input indices. */
+#define SRC_ALIGN	16
+/* Taps are a multiple of this. */
+#define SRC_TAP_MULT	8
 #define SRC_MAX_STAGES	12
 
 /* One FIR stage as the design sees it: a lowpass prototype sampled in phases. */
@@ -30,33 +33,68 @@ struct src_preset {
 	double xs_n, xp_n;	/* measured for the Kaiser window at atten_db / 2.5e-4 pass deviation */
 	uint32_t min_phases;	/* interpolation table density */
 	bool dbl;		/* double-precision path */
+	bool halfband;		/* halving stages as half-bands (longer, but half the taps vanish) */
 };
 
 extern const struct src_preset src_presets[VD_RESAMPLE_QUALITY_COUNT];
 
 /*
- * Kernels. A group of up to SRC_GROUP outputs, each with its own coefficient
- * row (pointer to tap 0; SRC_ROW_PAD zeros readable on each side) and window
- * start @off[m] (index of its tap 0 in every channel row of @x). Lanes are
- * assigned by x index modulo SRC_ALIGN (@x is aligned), so an output's value
- * does not depend on which group computed it. out[m * channels + c].
+ * Kernels. @n_out consecutive outputs, each with its own coefficient row
+ * (pointer to tap 0; SRC_ROW_PAD zeros readable on each side) and window
+ * start @off[m] (index of its tap 0 in every channel row of @x; non-
+ * decreasing, at most SRC_MAX_SPREAD apart within SRC_GROUP consecutive
+ * outputs). Lanes are assigned by x index modulo the kernel's vector width
+ * (@x is SRC_ALIGN-aligned), so an output's value does not depend on which
+ * outputs were computed with it. Channel c of output m is stored at
+ * out[m * ostep + c * cstep] (interleaved frames or planar rows).
  */
+#define SRC_MAX_SPREAD	8
 typedef void (*src_dot_f32_fn)(const float *x, size_t stride, uint32_t channels,
 			       const float *const *coef, const int32_t *off, uint32_t n_out,
-			       uint32_t taps, float *out);
+			       uint32_t taps, float *out, size_t ostep, size_t cstep);
 typedef void (*src_dot_f64_fn)(const double *x, size_t stride, uint32_t channels,
 			       const double *const *coef, const int32_t *off, uint32_t n_out,
-			       uint32_t taps, double *out);
+			       uint32_t taps, double *out, size_t ostep, size_t cstep);
 /* dst[k] = cubic (4-point Lagrange) interpolation of rows r[-1..2] at t in [0,1). */
 typedef void (*src_interp_f32_fn)(const float *r0, size_t row_stride, double t, uint32_t taps, float *dst);
 typedef void (*src_interp_f64_fn)(const double *r0, size_t row_stride, double t, uint32_t taps, double *dst);
 
+/*
+ * Half-band decimator by 2: output m (m < @n_out) is centred on x index
+ * @c0 + 2m of every channel row and equals
+ *   hb[0] * x[c] + sum_{j=1..nh} hb[j] * (x[c - 2j + 1] + x[c + 2j - 1])
+ * accumulated in that order (the even taps of a half-band are zero). May
+ * read up to 16 samples past the last window (finite data: lanes beyond
+ * n_out are computed and dropped). Stores like dot.
+ */
+#define SRC_HB_MAX_NH	64	/* longest half-band a kernel takes */
+typedef void (*src_hb_f32_fn)(const float *x, size_t stride, uint32_t channels, int32_t c0,
+			      uint32_t n_out, const float *hb, uint32_t nh, float *out, size_t ostep,
+			      size_t cstep);
+typedef void (*src_hb_f64_fn)(const double *x, size_t stride, uint32_t channels, int32_t c0,
+			      uint32_t n_out, const double *hb, uint32_t nh, double *out, size_t ostep,
+			      size_t cstep);
+
+/*
+ * Short filters: the same contract as the dot kernels, but lanes follow the
+ * tap index (tap k in lane k mod 8) and data loads are unaligned, so a
+ * group costs no window rounding and no padding taps. Taps a multiple of 8.
+ */
+#define SRC_TAPWISE_MAX	64	/* longest filter worth it */
+
 struct src_kernels {
 	const char *name;
+	/* Bytes per vector load: coefficient rows whose tap 0 sits at
+	 * (window offset) modulo this make every load aligned (0: no matter). */
+	uint32_t vec_bytes;
 	src_dot_f32_fn dot_f32;
+	src_dot_f32_fn dot_f32_near;	/* the same, for rows already in L1 (no prefetch) */
+	src_dot_f32_fn dot_taps_f32;	/* lanes by tap (short filters) */
 	src_dot_f64_fn dot_f64;
 	src_interp_f32_fn interp_f32;
 	src_interp_f64_fn interp_f64;
+	src_hb_f32_fn hb_f32;
+	src_hb_f64_fn hb_f64;
 };
 
 enum src_isa { SRC_ISA_C, SRC_ISA_SSE2, SRC_ISA_AVX2, SRC_ISA_AVX512, SRC_ISA_COUNT };

@@ -1,0 +1,232 @@
+/* accel/protocol.h - the task-session wire format spoken between the socket
+ * client (accel/client.c) and `virtdsp serve` (daemon/accel_server.c):
+ * header, message types, payload layouts, limits, and the codecs that turn
+ * them into the public API's structures. docs/protocol.md is the prose
+ * version of this file; change both together.
+ *
+ * Every message is one SOCK_SEQPACKET record: a 24-byte header followed by
+ * `len` payload bytes, with `nfds` descriptors attached as SCM_RIGHTS.
+ * Integers are in host byte order (the socket never leaves the host).
+ */
+#ifndef VD_ACCEL_PROTOCOL_H
+#define VD_ACCEL_PROTOCOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <virtdsp/accel.h>
+
+#define VD_PROTO_MAGIC		0x50534456u	/* "VDSP" in little-endian memory */
+#define VD_PROTO_VERSION	1u
+#define VD_PROTO_HDR_SIZE	24u
+/* Largest payload either side may send (a LIST reply of 16 accelerators is 1860 bytes). */
+#define VD_PROTO_MAX_PAYLOAD	4096u
+#define VD_PROTO_MAX_MSG	(VD_PROTO_HDR_SIZE + VD_PROTO_MAX_PAYLOAD)
+/* Most descriptors one message carries (CREATE's reply: input and output buffer). */
+#define VD_PROTO_MAX_FDS	2u
+/* Error replies may carry a NUL-terminated message of at most this many bytes. */
+#define VD_PROTO_MAX_ERRMSG	256u
+/* Accelerators a LIST reply describes at most. */
+#define VD_PROTO_MAX_LIST	16u
+
+#define VD_PROTO_FLAG_REPLY	(1u << 0)
+
+enum vd_proto_type {
+	VD_PROTO_HELLO = 1,
+	VD_PROTO_LIST = 2,
+	VD_PROTO_OPEN = 3,
+	VD_PROTO_CLOSE = 4,
+	VD_PROTO_GET_CAPS = 5,
+	VD_PROTO_GET_CODEC_CAPS = 6,
+	VD_PROTO_SET_PARAMS = 7,
+	VD_PROTO_GET_PARAMS = 8,
+	VD_PROTO_TASK_CREATE = 9,
+	VD_PROTO_TASK_START = 10,
+	VD_PROTO_TASK_STOP = 11,
+	VD_PROTO_TASK_FREE = 12,
+	VD_PROTO_TASK_STATUS = 13,
+	VD_PROTO_RECONFIGURE = 14,
+	VD_PROTO_SET_ADJUST = 15,
+	VD_PROTO_TYPE_COUNT
+};
+
+struct vd_proto_hdr {
+	uint32_t magic;
+	uint16_t version;
+	uint16_t type;		/* enum vd_proto_type; a reply repeats its request's */
+	uint32_t id;		/* chosen by the client, echoed in the reply */
+	int32_t result;		/* replies: >= 0 success (a count for LIST), or -errno; requests: 0 */
+	uint32_t len;		/* payload bytes that follow */
+	uint16_t nfds;		/* descriptors attached with SCM_RIGHTS */
+	uint16_t flags;		/* VD_PROTO_FLAG_REPLY */
+};
+
+/* ---- payloads (all fields naturally aligned, no implicit padding) ---- */
+
+struct vd_proto_hello_reply {
+	uint32_t version;
+	uint32_t max_sessions;	/* per client */
+	uint32_t max_tasks;	/* per client, over all its sessions */
+	uint32_t reserved;
+	uint64_t max_memory;	/* per client, bytes of task buffers */
+};
+
+struct vd_proto_caps {
+	char name[VD_ACCEL_NAME_MAX];	/* NUL-terminated */
+	uint32_t num_codecs;		/* <= 16 */
+	uint32_t codecs[16];
+	uint32_t min_fragment_size, max_fragment_size;
+	uint32_t min_fragments, max_fragments;
+};
+
+struct vd_proto_open {
+	char name[VD_ACCEL_NAME_MAX];	/* NUL-terminated */
+};
+
+struct vd_proto_open_reply {
+	uint32_t session;
+	uint32_t state;			/* enum vd_accel_session_state */
+};
+
+/* Every request on a session starts with this. */
+struct vd_proto_session {
+	uint32_t session;
+	uint32_t reserved;		/* 0 */
+};
+
+struct vd_proto_codec_caps_req {
+	struct vd_proto_session s;
+	uint32_t codec;
+	uint32_t reserved;
+};
+
+struct vd_proto_codec_caps {
+	uint32_t codec;
+	uint32_t formats, pcm_formats;
+	uint32_t min_rate, max_rate;
+	uint32_t out_rate_min, out_rate_max;
+	uint32_t max_channels;
+	uint32_t num_qualities;
+};
+
+struct vd_proto_params {
+	uint32_t codec;
+	uint32_t in_format, in_rate, in_channels;
+	uint32_t out_format, out_rate, out_channels;
+	uint32_t quality;
+	uint32_t fragment_size;
+	uint32_t fragments;
+};
+
+struct vd_proto_params_req {
+	struct vd_proto_session s;
+	struct vd_proto_params p;
+};
+
+/* CREATE and START requests and replies (the descriptors travel out of band). */
+struct vd_proto_task {
+	uint64_t seqno;
+	uint64_t origin_seqno;
+	uint64_t input_size;
+	uint32_t flags;
+	uint32_t reserved;
+};
+
+struct vd_proto_task_req {
+	struct vd_proto_session s;
+	struct vd_proto_task t;
+};
+
+struct vd_proto_seqno_req {
+	struct vd_proto_session s;
+	uint64_t seqno;
+};
+
+struct vd_proto_status {
+	uint64_t seqno;
+	uint64_t input_size;
+	uint64_t output_size;
+	uint32_t output_flags;
+	uint8_t state;
+	uint8_t reserved[3];
+};
+
+struct vd_proto_status_req {
+	struct vd_proto_session s;
+	struct vd_proto_status st;
+};
+
+struct vd_proto_adjust_req {
+	struct vd_proto_session s;
+	double adjust;
+};
+
+/** A request as the server sees it after validation. */
+struct vd_proto_request {
+	struct vd_proto_hdr hdr;
+	uint32_t session;		/* 0 for requests without one */
+	union {
+		char name[VD_ACCEL_NAME_MAX];	/* OPEN */
+		uint32_t codec;			/* GET_CODEC_CAPS */
+		struct vd_accel_params params;	/* SET_PARAMS, RECONFIGURE */
+		struct vd_accel_task task;	/* CREATE, START (fds -1) */
+		uint64_t seqno;			/* STOP, FREE */
+		struct vd_accel_task_status status; /* STATUS */
+		double adjust;			/* SET_ADJUST */
+	} u;
+};
+
+/** Name of a message type ("TASK_START"), or "?" */
+const char *vd_proto_type_name(uint32_t type);
+
+/**
+ * vd_proto_parse_header() - check the framing of one received record.
+ * @buf, @n: the record; @nfds: descriptors that came with it.
+ * Returns 0, or a negative errno naming what is wrong (the peer is then
+ * disconnected): -EBADMSG (short record, bad magic, length or fd count not
+ * matching the header), -EPROTONOSUPPORT (version), -EMSGSIZE (payload
+ * larger than VD_PROTO_MAX_PAYLOAD). @hdr is filled whenever n >= 24.
+ */
+int vd_proto_parse_header(const void *buf, size_t n, unsigned nfds, struct vd_proto_hdr *hdr);
+
+/**
+ * vd_proto_parse_request() - decode a request (header already checked or
+ * not: it is checked again). Returns 0; -ENOSYS for an unknown type (the
+ * frame is well formed: the server replies and keeps the client); any other
+ * negative errno for a malformed request (wrong payload size, descriptors
+ * attached, reply flag set, non-zero reserved fields, unterminated name):
+ * the server disconnects. @why, if not NULL, gets a static explanation.
+ */
+int vd_proto_parse_request(const void *buf, size_t n, unsigned nfds,
+			   struct vd_proto_request *req, const char **why);
+
+/** Build a message header in @buf (at least VD_PROTO_HDR_SIZE bytes). */
+void vd_proto_put_header(void *buf, uint32_t type, uint32_t id, int32_t result,
+			 uint32_t len, uint16_t nfds, uint16_t flags);
+
+/* Conversions between the public structures and their wire layouts. */
+void vd_proto_caps_to_wire(const struct vd_accel_caps *c, struct vd_proto_caps *w);
+int vd_proto_caps_from_wire(const struct vd_proto_caps *w, struct vd_accel_caps *c);
+void vd_proto_codec_caps_to_wire(const struct vd_accel_codec_caps *c, struct vd_proto_codec_caps *w);
+void vd_proto_codec_caps_from_wire(const struct vd_proto_codec_caps *w, struct vd_accel_codec_caps *c);
+void vd_proto_params_to_wire(const struct vd_accel_params *p, struct vd_proto_params *w);
+void vd_proto_params_from_wire(const struct vd_proto_params *w, struct vd_accel_params *p);
+void vd_proto_task_to_wire(const struct vd_accel_task *t, struct vd_proto_task *w);
+void vd_proto_task_from_wire(const struct vd_proto_task *w, struct vd_accel_task *t);
+void vd_proto_status_to_wire(const struct vd_accel_task_status *s, struct vd_proto_status *w);
+void vd_proto_status_from_wire(const struct vd_proto_status *w, struct vd_accel_task_status *s);
+
+/**
+ * vd_proto_parse_reply() - check a reply to request (@type, @id) on the
+ * client side: framing, the echoed type and id, and for a success the exact
+ * payload size @want (or, when @want_max is set, any size up to it) and fd
+ * count @want_fds. On success returns the header's result (>= 0) and points
+ * @payload at the payload; on an error reply returns its -errno and points
+ * @errmsg at the daemon's message ("" when none). Returns -EPROTO for a
+ * reply that breaks the protocol.
+ */
+int vd_proto_parse_reply(const void *buf, size_t n, unsigned nfds, uint32_t type, uint32_t id,
+			 size_t want, int want_max, unsigned want_fds,
+			 const void **payload, size_t *payload_len, const char **errmsg);
+
+#endif

@@ -1,0 +1,183 @@
+/* virtio_snd/proto.h - the virtio-snd wire format (virtio 1.3 §5.14): codes,
+ * enumerations and the byte layout of every structure the device reads or
+ * writes. All fields are little-endian; the device parses by byte offset
+ * (the guest's descriptors may split a structure anywhere), so these are
+ * sizes and offsets rather than C structs. */
+#ifndef VD_VIRTIO_SND_PROTO_H
+#define VD_VIRTIO_SND_PROTO_H
+
+#include <stdint.h>
+#include <string.h>
+
+#define VIRTIO_SND_DEVICE_ID		25
+
+/* feature bits */
+#define VIRTIO_SND_F_CTLS		0
+
+/* queues */
+#define VIRTIO_SND_VQ_CONTROL		0
+#define VIRTIO_SND_VQ_EVENT		1
+#define VIRTIO_SND_VQ_TX		2
+#define VIRTIO_SND_VQ_RX		3
+#define VIRTIO_SND_VQ_MAX		4
+
+/* request codes */
+#define VIRTIO_SND_R_JACK_INFO		0x0001
+#define VIRTIO_SND_R_JACK_REMAP		0x0002
+#define VIRTIO_SND_R_PCM_INFO		0x0100
+#define VIRTIO_SND_R_PCM_SET_PARAMS	0x0101
+#define VIRTIO_SND_R_PCM_PREPARE	0x0102
+#define VIRTIO_SND_R_PCM_RELEASE	0x0103
+#define VIRTIO_SND_R_PCM_START		0x0104
+#define VIRTIO_SND_R_PCM_STOP		0x0105
+#define VIRTIO_SND_R_CHMAP_INFO		0x0200
+#define VIRTIO_SND_R_CTL_INFO		0x0300
+#define VIRTIO_SND_R_CTL_ENUM_ITEMS	0x0301
+#define VIRTIO_SND_R_CTL_READ		0x0302
+#define VIRTIO_SND_R_CTL_WRITE		0x0303
+#define VIRTIO_SND_R_CTL_TLV_READ	0x0304
+#define VIRTIO_SND_R_CTL_TLV_WRITE	0x0305
+#define VIRTIO_SND_R_CTL_TLV_COMMAND	0x0306
+
+/* event codes */
+#define VIRTIO_SND_EVT_JACK_CONNECTED		0x1000
+#define VIRTIO_SND_EVT_JACK_DISCONNECTED	0x1001
+#define VIRTIO_SND_EVT_PCM_PERIOD_ELAPSED	0x1100
+#define VIRTIO_SND_EVT_PCM_XRUN			0x1101
+#define VIRTIO_SND_EVT_CTL_NOTIFY		0x1200
+
+/* status codes */
+#define VIRTIO_SND_S_OK			0x8000
+#define VIRTIO_SND_S_BAD_MSG		0x8001
+#define VIRTIO_SND_S_NOT_SUPP		0x8002
+#define VIRTIO_SND_S_IO_ERR		0x8003
+
+/* directions */
+#define VIRTIO_SND_D_OUTPUT		0
+#define VIRTIO_SND_D_INPUT		1
+
+/* PCM feature bits (pcm_info.features, set_params.features) */
+#define VIRTIO_SND_PCM_F_SHMEM_HOST		0
+#define VIRTIO_SND_PCM_F_SHMEM_GUEST		1
+#define VIRTIO_SND_PCM_F_MSG_POLLING		2
+#define VIRTIO_SND_PCM_F_EVT_SHMEM_PERIODS	3
+#define VIRTIO_SND_PCM_F_EVT_XRUNS		4
+
+/* PCM formats (bit numbers) */
+enum {
+	VIRTIO_SND_PCM_FMT_IMA_ADPCM = 0, VIRTIO_SND_PCM_FMT_MU_LAW, VIRTIO_SND_PCM_FMT_A_LAW,
+	VIRTIO_SND_PCM_FMT_S8, VIRTIO_SND_PCM_FMT_U8, VIRTIO_SND_PCM_FMT_S16,
+	VIRTIO_SND_PCM_FMT_U16, VIRTIO_SND_PCM_FMT_S18_3, VIRTIO_SND_PCM_FMT_U18_3,
+	VIRTIO_SND_PCM_FMT_S20_3, VIRTIO_SND_PCM_FMT_U20_3, VIRTIO_SND_PCM_FMT_S24_3,
+	VIRTIO_SND_PCM_FMT_U24_3, VIRTIO_SND_PCM_FMT_S20, VIRTIO_SND_PCM_FMT_U20,
+	VIRTIO_SND_PCM_FMT_S24, VIRTIO_SND_PCM_FMT_U24, VIRTIO_SND_PCM_FMT_S32,
+	VIRTIO_SND_PCM_FMT_U32, VIRTIO_SND_PCM_FMT_FLOAT, VIRTIO_SND_PCM_FMT_FLOAT64,
+	VIRTIO_SND_PCM_FMT_DSD_U8, VIRTIO_SND_PCM_FMT_DSD_U16, VIRTIO_SND_PCM_FMT_DSD_U32,
+	VIRTIO_SND_PCM_FMT_IEC958_SUBFRAME,
+	VIRTIO_SND_PCM_FMT_COUNT
+};
+
+/* PCM rates (bit numbers) */
+enum {
+	VIRTIO_SND_PCM_RATE_5512 = 0, VIRTIO_SND_PCM_RATE_8000, VIRTIO_SND_PCM_RATE_11025,
+	VIRTIO_SND_PCM_RATE_16000, VIRTIO_SND_PCM_RATE_22050, VIRTIO_SND_PCM_RATE_32000,
+	VIRTIO_SND_PCM_RATE_44100, VIRTIO_SND_PCM_RATE_48000, VIRTIO_SND_PCM_RATE_64000,
+	VIRTIO_SND_PCM_RATE_88200, VIRTIO_SND_PCM_RATE_96000, VIRTIO_SND_PCM_RATE_176400,
+	VIRTIO_SND_PCM_RATE_192000, VIRTIO_SND_PCM_RATE_384000, VIRTIO_SND_PCM_RATE_12000,
+	VIRTIO_SND_PCM_RATE_24000,
+	VIRTIO_SND_PCM_RATE_COUNT
+};
+
+/* channel map positions (ALSA's order) */
+enum {
+	VIRTIO_SND_CHMAP_NONE = 0, VIRTIO_SND_CHMAP_NA, VIRTIO_SND_CHMAP_MONO,
+	VIRTIO_SND_CHMAP_FL, VIRTIO_SND_CHMAP_FR, VIRTIO_SND_CHMAP_RL, VIRTIO_SND_CHMAP_RR,
+	VIRTIO_SND_CHMAP_FC, VIRTIO_SND_CHMAP_LFE, VIRTIO_SND_CHMAP_SL, VIRTIO_SND_CHMAP_SR,
+	VIRTIO_SND_CHMAP_RC, VIRTIO_SND_CHMAP_FLC, VIRTIO_SND_CHMAP_FRC, VIRTIO_SND_CHMAP_RLC,
+	VIRTIO_SND_CHMAP_RRC, VIRTIO_SND_CHMAP_FLW, VIRTIO_SND_CHMAP_FRW, VIRTIO_SND_CHMAP_FLH,
+	VIRTIO_SND_CHMAP_FCH, VIRTIO_SND_CHMAP_FRH, VIRTIO_SND_CHMAP_TC, VIRTIO_SND_CHMAP_TFL,
+	VIRTIO_SND_CHMAP_TFR, VIRTIO_SND_CHMAP_TFC, VIRTIO_SND_CHMAP_TRL, VIRTIO_SND_CHMAP_TRR,
+	VIRTIO_SND_CHMAP_TRC, VIRTIO_SND_CHMAP_TFLC, VIRTIO_SND_CHMAP_TFRC, VIRTIO_SND_CHMAP_TSL,
+	VIRTIO_SND_CHMAP_TSR, VIRTIO_SND_CHMAP_LLFE, VIRTIO_SND_CHMAP_RLFE, VIRTIO_SND_CHMAP_BC,
+	VIRTIO_SND_CHMAP_BLC, VIRTIO_SND_CHMAP_BRC,
+};
+#define VIRTIO_SND_CHMAP_MAX_SIZE	18
+
+/* ---- sizes and field offsets (bytes) ---- */
+
+#define VIRTIO_SND_CONFIG_SIZE		16	/* jacks, streams, chmaps, controls */
+#define VIRTIO_SND_HDR_SIZE		4	/* code */
+#define VIRTIO_SND_EVENT_SIZE		8	/* hdr, data */
+#define VIRTIO_SND_QUERY_INFO_SIZE	16	/* hdr, start_id, count, size */
+#define VIRTIO_SND_PCM_HDR_SIZE		8	/* hdr, stream_id */
+#define VIRTIO_SND_JACK_HDR_SIZE	8	/* hdr, jack_id */
+#define VIRTIO_SND_JACK_REMAP_SIZE	16
+#define VIRTIO_SND_SET_PARAMS_SIZE	24
+#define VIRTIO_SND_PCM_XFER_SIZE	4	/* stream_id */
+#define VIRTIO_SND_PCM_STATUS_SIZE	8	/* status, latency_bytes */
+
+/* virtio_snd_jack_info: 24 bytes */
+#define VIRTIO_SND_JACK_INFO_SIZE	24
+#define JACK_INFO_NID		0
+#define JACK_INFO_FEATURES	4
+#define JACK_INFO_DEFCONF	8
+#define JACK_INFO_CAPS		12
+#define JACK_INFO_CONNECTED	16
+
+/* virtio_snd_pcm_info: 32 bytes */
+#define VIRTIO_SND_PCM_INFO_SIZE	32
+#define PCM_INFO_NID		0
+#define PCM_INFO_FEATURES	4
+#define PCM_INFO_FORMATS	8
+#define PCM_INFO_RATES		16
+#define PCM_INFO_DIRECTION	24
+#define PCM_INFO_CH_MIN		25
+#define PCM_INFO_CH_MAX		26
+
+/* virtio_snd_chmap_info: 24 bytes */
+#define VIRTIO_SND_CHMAP_INFO_SIZE	24
+#define CHMAP_INFO_NID		0
+#define CHMAP_INFO_DIRECTION	4
+#define CHMAP_INFO_CHANNELS	5
+#define CHMAP_INFO_POSITIONS	6
+
+/* virtio_snd_pcm_set_params: 24 bytes */
+#define SET_PARAMS_STREAM	4
+#define SET_PARAMS_BUFFER	8
+#define SET_PARAMS_PERIOD	12
+#define SET_PARAMS_FEATURES	16
+#define SET_PARAMS_CHANNELS	20
+#define SET_PARAMS_FORMAT	21
+#define SET_PARAMS_RATE		22
+
+/* HDA pin default configuration (jack_info.hda_reg_defconf) */
+#define HDA_DEFCFG_DEVICE_SHIFT		20
+#define HDA_DEFCFG_LOCATION_SHIFT	24
+#define HDA_DEFCFG_LOC_EXTERNAL		0x01
+#define HDA_PINCAP_PRES_DETECT		(1u << 2)
+enum {
+	HDA_JACK_LINE_OUT = 0x0, HDA_JACK_SPEAKER = 0x1, HDA_JACK_HP_OUT = 0x2,
+	HDA_JACK_SPDIF_OUT = 0x4, HDA_JACK_LINE_IN = 0x8, HDA_JACK_AUX = 0x9,
+	HDA_JACK_MIC_IN = 0xa, HDA_JACK_SPDIF_IN = 0xc,
+};
+
+static inline uint32_t vsnd_le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static inline void vsnd_put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)(v >> 16);
+	p[3] = (uint8_t)(v >> 24);
+}
+
+static inline void vsnd_put64(uint8_t *p, uint64_t v)
+{
+	vsnd_put32(p, (uint32_t)v);
+	vsnd_put32(p + 4, (uint32_t)(v >> 32));
+}
+
+#endif
