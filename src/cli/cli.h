@@ -26,4 +26,17 @@ void cli_progress_update(struct cli_progress *p, int64_t done, int64_t total);
 void cli_progress_done(struct cli_progress *p);
 double cli_now(void);
 
+/* `virtdsp convert` of compressed inputs through the "decode" accelerator (convert_decode.c). */
+struct convert_opts {
+	const char *target;		/* daemon socket, NULL in-process */
+	int format;			/* enum vd_sample_format; 0: the stream's */
+	uint32_t rate, channels;	/* 0: the stream's */
+	int quality;			/* enum vd_resample_quality */
+	int quiet, force_progress;
+};
+/** The decoder codec for @path's content (FLAC, MP3, Ogg Vorbis, Ogg Opus), or 0. */
+uint32_t convert_sniff_codec(const char *path);
+/** Decode @in into @out; returns the exit status (0, or 1 with a message on stderr). */
+int convert_decoded(uint32_t codec, const char *in, const char *out, const struct convert_opts *opt);
+
 #endif

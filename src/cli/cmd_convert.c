@@ -87,6 +87,9 @@ static void usage(FILE *f)
 		"\n"
 		"With equal rates the conversion is bit-exact (docs/formats.md); the output\n"
 		"always has round(frames * R / IN's rate) frames.\n"
+		"Compressed inputs (FLAC, MP3, Ogg Vorbis, Ogg Opus, told by their content)\n"
+		"are decoded by the task API's decoders in the same session\n"
+		"(docs/decoders.md); without -r/-c/-f the output follows the stream.\n"
 		"Exit status: 0 success, 1 conversion error, 2 usage error.\n");
 }
 
@@ -538,6 +541,26 @@ int cmd_convert(int argc, char **argv)
 		return 2;
 	}
 	const char *in_path = argv[optind], *out_path = argv[optind + 1];
+	uint32_t codec = convert_sniff_codec(in_path);
+
+	if (codec) {
+		/* Compressed: the task API's decoders, not libsndfile's (convert_decode.c). */
+		enum vd_sample_format dec_fmt = VD_FORMAT_UNKNOWN;
+		if (fmt_name && vd_format_from_name(fmt_name, &dec_fmt) < 0) {
+			fprintf(stderr, "virtdsp convert: unknown sample format '%s'\n", fmt_name);
+			return 2;
+		}
+		struct convert_opts o = {
+			.target = target,
+			.format = dec_fmt == VD_FORMAT_S24_3 ? VD_FORMAT_S24 : dec_fmt,
+			.rate = (uint32_t)rate,
+			.channels = (uint32_t)channels,
+			.quality = quality,
+			.quiet = quiet,
+			.force_progress = force_progress,
+		};
+		return convert_decoded(codec, in_path, out_path, &o);
+	}
 
 	cv.in = sf_open(in_path, SFM_READ, &cv.in_info);
 	if (!cv.in) {

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <sndfile.h>
@@ -1331,6 +1332,117 @@ static void test_socket(void **state)
 	vd_test_rmdir(dir);
 }
 
+/* ---- virtdsp convert of compressed files ---- */
+
+static int run_cli(const char *args, const char *err_file)
+{
+	const char *root = getenv("VD_BUILD_ROOT");
+	char cmd[2048];
+	int st;
+
+	snprintf(cmd, sizeof(cmd), "'%s/src/cli/virtdsp' convert %s --quiet 2>'%s'", root ? root : ".", args, err_file);
+	st = system(cmd);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static struct blob wav_samples(const char *path, int *rate, int *ch)
+{
+	SF_INFO info = { 0 };
+	SNDFILE *sf = sf_open(path, SFM_READ, &info);
+	struct blob b = { 0 };
+
+	if (!sf)
+		fail_msg("cannot read %s", path);
+	*rate = info.samplerate;
+	*ch = info.channels;
+	b.n = (size_t)info.frames * (size_t)info.channels * sizeof(short);
+	b.p = malloc(b.n ? b.n : 1);
+	assert_int_equal(sf_readf_short(sf, (short *)b.p, info.frames), info.frames);
+	sf_close(sf);
+	return b;
+}
+
+static void test_convert_cli(void **state)
+{
+	struct fx *x = *state;
+	char args[2048], out[512], err[512];
+	struct blob w;
+	int rate, ch;
+
+	snprintf(out, sizeof(out), "%s/cli.wav", x->dir);
+	snprintf(err, sizeof(err), "%s/cli.err", x->dir);
+	/* FLAC through the decoders: the samples of flac -d. */
+	snprintf(args, sizeof(args), "'%s/a.flac' '%s'", x->dir, out);
+	assert_int_equal(run_cli(args, err), 0);
+	w = wav_samples(out, &rate, &ch);
+	assert_int_equal(rate, 44100);
+	assert_int_equal(ch, 2);
+	assert_int_equal(w.n, x->ref_flac[F_A].n);
+	assert_memory_equal(w.p, x->ref_flac[F_A].p, w.n);
+	free(w.p);
+	/* MP3 to S16: mpg123's samples. */
+	snprintf(args, sizeof(args), "'%s/a.mp3' '%s' -f s16", x->dir, out);
+	assert_int_equal(run_cli(args, err), 0);
+	w = wav_samples(out, &rate, &ch);
+	assert_int_equal(w.n, x->ref_mp3_s16[F_A].n);
+	assert_memory_equal(w.p, x->ref_mp3_s16[F_A].p, w.n);
+	free(w.p);
+	/* Opus to 44.1 kHz mono S16 in the same session: the length says the converter ran. */
+	snprintf(args, sizeof(args), "'%s/a.opus' '%s' -r 44100 -c 1 -f s16", x->dir, out);
+	assert_int_equal(run_cli(args, err), 0);
+	w = wav_samples(out, &rate, &ch);
+	assert_int_equal(rate, 44100);
+	assert_int_equal(ch, 1);
+	assert_int_equal(w.n / 2, (size_t)llround((double)(x->ref_opus[F_A].n / 8) * 44100.0 / 48000.0));
+	free(w.p);
+	/* Vorbis that changes parameters midway needs fixed output parameters. */
+	{
+		char cat[512];
+		FILE *f;
+		struct blob e;
+
+		snprintf(cat, sizeof(cat), "%s/ab.ogg", x->dir);
+		f = fopen(cat, "wb");
+		fwrite(x->ogg[F_A].p, 1, x->ogg[F_A].n, f);
+		fwrite(x->ogg[F_B].p, 1, x->ogg[F_B].n, f);
+		fclose(f);
+		snprintf(args, sizeof(args), "'%s' '%s'", cat, out);
+		assert_int_equal(run_cli(args, err), 1);
+		e = slurp(err);
+		e.p = realloc(e.p, e.n + 1);
+		e.p[e.n] = 0;
+		if (!contains((char *)e.p, "changes from 44100 Hz 2 channels to 48000 Hz 1 channels midway; "
+				  "give --rate and --channels"))
+			fail_msg("stderr: %s", (char *)e.p);
+		free(e.p);
+		snprintf(args, sizeof(args), "'%s' '%s' -r 48000 -c 2 -f s16", cat, out);
+		assert_int_equal(run_cli(args, err), 0);
+		w = wav_samples(out, &rate, &ch);
+		assert_int_equal(rate, 48000);
+		free(w.p);
+	}
+	/* A file the decoder refuses: exit 1 with its reason. */
+	{
+		char bad[512];
+		FILE *f;
+		struct blob e;
+
+		snprintf(bad, sizeof(bad), "%s/bad.ogg", x->dir);
+		f = fopen(bad, "wb");
+		fwrite("OggS\x01vorbis", 1, 11, f);	/* looks like Ogg Vorbis, is MP3 data after that */
+		fwrite(x->mp3[F_A].p, 1, 5000, f);
+		fclose(f);
+		snprintf(args, sizeof(args), "'%s' '%s'", bad, out);
+		assert_int_equal(run_cli(args, err), 1);
+		e = slurp(err);
+		e.p = realloc(e.p, e.n + 1);
+		e.p[e.n] = 0;
+		if (!contains((char *)e.p, "virtdsp convert: cannot decode") || !contains((char *)e.p, "Ogg"))
+			fail_msg("stderr: %s", (char *)e.p);
+		free(e.p);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1352,6 +1464,7 @@ int main(void)
 		cmocka_unit_test(test_no_overflow),
 		cmocka_unit_test(test_backlog_limit),
 		cmocka_unit_test(test_socket),
+		cmocka_unit_test(test_convert_cli),
 	};
 
 	return cmocka_run_group_tests_name("decode", tests, setup, teardown);
