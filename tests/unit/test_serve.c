@@ -543,8 +543,10 @@ static void test_tx_completions_paced(void **state)
 		      "0.1 ms): first intervals %.2f %.2f %.2f %.2f ms; mean %.3f, min %.3f, p50 %.3f, p99 %.3f, "
 		      "max %.3f ms; %u under 1 ms\n", t[1] - t[0], t[2] - t[1], t[3] - t[2], t[4] - t[3],
 		      sum / 199, iv[0], iv[99], iv[196], iv[198], doubles);
-	assert_true(fabs(sum / 199 - 10.0) < 0.5);
+	/* The median is the pacing; the mean also absorbs stalls of a loaded machine (the
+	 * scheduler re-bases after a stall rather than bursting), so its bound is looser. */
 	assert_true(fabs(iv[99] - 10.0) < 1.0);
+	assert_true(fabs(sum / 199 - 10.0) < 1.5);
 	vd_ff_close(&g.ff);
 	rig_free(r);
 }
