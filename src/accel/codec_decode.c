@@ -343,6 +343,13 @@ static int convert(struct accel_codec *c, const void *data, uint32_t frames, str
 	struct accel_out t;
 	bool direct;
 
+	if (!c->pcm && data == out->data + out->size && out->cap - out->size >= in_bytes) {
+		/* The core decoded straight into the task: nothing to copy. */
+		out->size += in_bytes;
+		c->md.frames_out += frames;
+		c->chain_drained = false;
+		return 0;
+	}
 	t = target(c, out, need, &direct);
 	if (!t.data)
 		return -ENOMEM;
@@ -464,8 +471,12 @@ static int run(struct accel_codec *c, struct accel_out *out, const atomic_uint *
 		}
 		if (atomic_load_explicit(cancel, memory_order_relaxed) != gen)
 			return -ECANCELED;
-		if (!c->stopped && c->stream_bytes)
-			r = c->dops->pull(c->dec, c->file_end || c->ending, &b);
+		if (!c->stopped && c->stream_bytes) {
+			/* Without conversion the core may decode straight into the task's output. */
+			bool into = c->chain && !c->pcm;
+			r = c->dops->pull(c->dec, c->file_end || c->ending, &b, into ? out->data + out->size : NULL,
+					  into ? out->cap - out->size : 0);
+		}
 		note_core_errors(c, out);
 		if (r > 0) {
 			const struct vd_dec_info *info = &c->dec->info;
@@ -477,11 +488,12 @@ static int run(struct accel_codec *c, struct accel_out *out, const atomic_uint *
 			if (!chain_fits(c, info)) {
 				size_t n = (size_t)b.frames * info->channels * vd_format_sample_size(info->format);
 
-				if ((res = drain_chain(c, out)) < 0)
-					return res;
+				/* Keep the block first: it may sit in the task's output, where the drain writes. */
 				if (grow(&c->held, &c->held_cap, n) < 0)
 					return -ENOMEM;
 				memcpy(c->held, b.data, n);
+				if ((res = drain_chain(c, out)) < 0)
+					return res;
 				c->held_frames = b.frames;
 				c->held_info = *info;
 				c->have_held = true;

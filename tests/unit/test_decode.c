@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <math.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,8 @@
 #include <virtdsp/convert.h>
 
 #include "analysis.h"
+#include "daemon/accel_server.h"
+#include "daemon/loop.h"
 #include "testutil.h"
 
 /* ---- files made once for the whole run ---- */
@@ -746,6 +749,37 @@ static void test_split_invariance(void **state)
 	}
 }
 
+/*
+ * A STREAMINFO whose max_framesize is far too small makes the decoder ask
+ * libFLAC for frames that are not complete yet: every such read starves,
+ * and the recovery (flush, re-feed from the frame start) must still give
+ * the exact PCM.
+ */
+static void test_flac_starved_reads(void **state)
+{
+	struct fx *x = *state;
+	struct blob in = x->flac[F_A];
+	uint8_t *lie = malloc(in.n);
+	struct pieces ps = { 0 };
+	struct run r = { 0 };
+	struct vd_accel *s = open_decode(VD_ACCEL_CODEC_FLAC, VD_FORMAT_UNKNOWN, 0, 0, 9000, 1);
+
+	memcpy(lie, in.p, in.n);
+	/* "fLaC", block header, min/max blocksize, min framesize: max framesize is bytes 15..17. */
+	assert_int_equal(lie[4] & 0x7f, 0);
+	lie[15] = 0;
+	lie[16] = 0;
+	lie[17] = 16;
+	split_random(&ps, (struct blob){ lie, in.n }, 21, 600, 0, VD_ACCEL_TASK_END_OF_STREAM);
+	drive(s, &ps, 1, &r);
+	assert_same(&r, x->ref_flac[F_A].p, x->ref_flac[F_A].n, "FLAC with a lying max_framesize");
+	assert_false(r.flags_or & VD_ACCEL_OUT_ERROR);
+	run_free(&r);
+	free(ps.v);
+	free(lie);
+	vd_accel_close(s);
+}
+
 /* ---- damaged input ---- */
 
 static void decode_pieces(uint32_t codec, enum vd_sample_format fmt, const struct pieces *ps, struct run *r)
@@ -1219,6 +1253,84 @@ static void test_backlog_limit(void **state)
 	vd_accel_close(s);
 }
 
+/* ---- through the daemon's socket ---- */
+
+static void *loop_thread(void *arg)
+{
+	vd_loop_run(arg);
+	return NULL;
+}
+
+/* The same decode in-process and through `virtdsp serve`'s socket: same PCM, same GET_METADATA. */
+static void test_socket(void **state)
+{
+	struct fx *x = *state;
+	struct vd_accel_server_limits lim = { .max_sessions = 4, .max_tasks = 16, .max_memory = 1u << 30,
+					      .max_connections = 8 };
+	struct vd_accel_server *srv = NULL;
+	struct vd_loop *loop = NULL;
+	struct vd_accel_metadata md;
+	char *dir = vd_test_tmpdir(), path[512], err[256];
+	pthread_t th;
+
+	snprintf(path, sizeof(path), "%s/s.sock", dir);
+	assert_int_equal(vd_loop_new(&loop), 0);
+	if (vd_accel_server_new(loop, path, &lim, NULL, NULL, &srv, err, sizeof(err)) < 0)
+		fail_msg("server: %s", err);
+	assert_int_equal(pthread_create(&th, NULL, loop_thread, loop), 0);
+
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		const struct codec_case *cc = &cases[k];
+		struct vd_accel_params p = { .codec = cc->codec, .fragment_size = 3000, .fragments = 2 };
+		struct vd_accel *s = NULL;
+		struct pieces ps = { 0 };
+		struct run r = { 0 }, local = { 0 };
+		struct vd_accel_caps caps[4];
+
+		assert_int_equal(vd_accel_list(path, caps, 4), 2);
+		assert_string_equal(caps[1].name, "decode");
+		p.out.format = cc->fmt;
+		assert_int_equal(vd_accel_open(path, "decode", &s), 0);
+		assert_int_equal(vd_accel_set_params(s, &p), 0);
+		split_fixed(&ps, file_of(x, cc->codec, F_B), 3000, 0, VD_ACCEL_TASK_END_OF_STREAM);
+		drive(s, &ps, 2, &r);
+		assert_same(&r, ref_of(x, cc->codec, F_B).p, ref_of(x, cc->codec, F_B).n, "through the socket");
+		s = (vd_accel_close(s), NULL);
+		/* GET_METADATA over the wire equals the in-process answer. */
+		decode_blob(cc->codec, cc->fmt, 0, file_of(x, cc->codec, F_B), &local);
+		md = r.log[r.nlog - 1].md;
+		local.log[local.nlog - 1].md.frames_out = md.frames_out;	/* task sizes differ */
+		assert_memory_equal(&md, &local.log[local.nlog - 1].md, sizeof(md));
+		assert_int_equal(md.rate, 48000);
+		assert_int_equal(md.channels, 1);
+		assert_true(md.flags & VD_ACCEL_META_VALID);
+		run_free(&r);
+		run_free(&local);
+		free(ps.v);
+	}
+	/* Its errors travel too. */
+	{
+		struct vd_accel *s = NULL;
+		struct vd_accel_params p = { .codec = VD_ACCEL_CODEC_FLAC, .fragment_size = 3000, .fragments = 1 };
+		struct vd_accel_metadata m2;
+
+		assert_int_equal(vd_accel_open(path, "decode", &s), 0);
+		assert_int_equal(vd_accel_get_metadata(s, 0, &m2), -EPERM);
+		vd_accel_last_error(s, err, sizeof(err));
+		assert_string_equal(err, "GET_METADATA needs parameters first (session is OPEN)");
+		assert_int_equal(vd_accel_set_params(s, &p), 0);
+		assert_int_equal(vd_accel_get_metadata(s, 77, &m2), -EINVAL);
+		vd_accel_last_error(s, err, sizeof(err));
+		assert_string_equal(err, "no task 77");
+		vd_accel_close(s);
+	}
+	vd_loop_quit(loop);
+	pthread_join(th, NULL);
+	vd_accel_server_free(srv);
+	vd_loop_free(loop);
+	vd_test_rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1229,6 +1341,7 @@ int main(void)
 		cmocka_unit_test(test_vorbis_reference),
 		cmocka_unit_test(test_opus_reference),
 		cmocka_unit_test(test_split_invariance),
+		cmocka_unit_test(test_flac_starved_reads),
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_bitflips),
 		cmocka_unit_test(test_wrong_codec_and_garbage),
@@ -1238,6 +1351,7 @@ int main(void)
 		cmocka_unit_test(test_rate_converted),
 		cmocka_unit_test(test_no_overflow),
 		cmocka_unit_test(test_backlog_limit),
+		cmocka_unit_test(test_socket),
 	};
 
 	return cmocka_run_group_tests_name("decode", tests, setup, teardown);

@@ -75,8 +75,11 @@ struct vd_dec_ops {
 	 * with @eos, the stream is finished), -errno when the stream cannot be
 	 * decoded (error_text says why; sticky until reset). @eos: no more
 	 * bytes will be fed to this stream, so incomplete data is truncation.
+	 * @dst (may be NULL): @dst_cap bytes where the core may put the block
+	 * to spare a copy (b->data == dst then); the core uses its own buffer
+	 * when the block does not fit or it cannot.
 	 */
-	int (*pull)(struct vd_dec *d, bool eos, struct vd_dec_block *b);
+	int (*pull)(struct vd_dec *d, bool eos, struct vd_dec_block *b, void *dst, size_t dst_cap);
 	/** Compressed bytes fed but not yet decoded (what the core holds). */
 	size_t (*buffered)(const struct vd_dec *d);
 };

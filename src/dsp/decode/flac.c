@@ -4,11 +4,12 @@
  * data yet": a read that returns nothing ends the stream. So the core only
  * asks libFLAC for the next metadata section or frame once that is
  * completely buffered: the metadata's block headers are walked here, and a
- * frame is known complete when STREAMINFO's max_framesize bytes are there
- * or when the next valid frame header follows a span whose CRC-16 checks
- * (the frame footer). Should that still be wrong (a lying STREAMINFO), the
- * starved read aborts, libFLAC is flushed and re-fed from the start of the
- * frame once more bytes arrived: correct, only slower. The bytes are kept
+ * frame is taken as complete when STREAMINFO's max_framesize bytes are
+ * there or when a next valid frame header follows (at the end of the
+ * stream: when the rest checks with the frame footer's CRC-16). Should that
+ * be wrong (a false header in frame data, a lying STREAMINFO), the starved
+ * read aborts, libFLAC is flushed and re-fed from the start of the frame
+ * once more bytes arrived: correct, only slower. The bytes are kept
  * from libFLAC's decode position on, so nothing depends on how they came.
  */
 #include <errno.h>
@@ -39,13 +40,15 @@ struct flac_dec {
 	uint32_t fixed_strategy;	/* blocking strategy bit of the first frame header, 2 = not seen */
 	/* incremental scan for the end of the frame at scan_h1 */
 	uint64_t scan_origin, scan_h1, scan_pos;
-	uint16_t scan_crc;
 	bool scan_have_h1;
 	/* the block of the last frame */
 	uint8_t *blk;
 	size_t blk_cap;
 	uint32_t blk_frames;
 	bool blk_ready;
+	uint8_t *dst;			/* the caller's room for this block, if any */
+	size_t dst_cap;
+	const uint8_t *blk_data;	/* where the last block went: blk or dst */
 	bool fatal;
 	bool finished;
 	int fatal_code;
@@ -82,15 +85,43 @@ static uint8_t crc8(const uint8_t *p, size_t n)
 
 static uint16_t crc16_byte(uint16_t c, uint8_t v)
 {
-	/* Polynomial 0x8005, MSB first; a nibble table keeps it small and fast enough for tail scans. */
-	static const uint16_t t[16] = {
+	/* Polynomial 0x8005, MSB first, as in the FLAC frame footer. */
+	static const uint16_t t[256] = {
 		0x0000, 0x8005, 0x800f, 0x000a, 0x801b, 0x001e, 0x0014, 0x8011,
 		0x8033, 0x0036, 0x003c, 0x8039, 0x0028, 0x802d, 0x8027, 0x0022,
+		0x8063, 0x0066, 0x006c, 0x8069, 0x0078, 0x807d, 0x8077, 0x0072,
+		0x0050, 0x8055, 0x805f, 0x005a, 0x804b, 0x004e, 0x0044, 0x8041,
+		0x80c3, 0x00c6, 0x00cc, 0x80c9, 0x00d8, 0x80dd, 0x80d7, 0x00d2,
+		0x00f0, 0x80f5, 0x80ff, 0x00fa, 0x80eb, 0x00ee, 0x00e4, 0x80e1,
+		0x00a0, 0x80a5, 0x80af, 0x00aa, 0x80bb, 0x00be, 0x00b4, 0x80b1,
+		0x8093, 0x0096, 0x009c, 0x8099, 0x0088, 0x808d, 0x8087, 0x0082,
+		0x8183, 0x0186, 0x018c, 0x8189, 0x0198, 0x819d, 0x8197, 0x0192,
+		0x01b0, 0x81b5, 0x81bf, 0x01ba, 0x81ab, 0x01ae, 0x01a4, 0x81a1,
+		0x01e0, 0x81e5, 0x81ef, 0x01ea, 0x81fb, 0x01fe, 0x01f4, 0x81f1,
+		0x81d3, 0x01d6, 0x01dc, 0x81d9, 0x01c8, 0x81cd, 0x81c7, 0x01c2,
+		0x0140, 0x8145, 0x814f, 0x014a, 0x815b, 0x015e, 0x0154, 0x8151,
+		0x8173, 0x0176, 0x017c, 0x8179, 0x0168, 0x816d, 0x8167, 0x0162,
+		0x8123, 0x0126, 0x012c, 0x8129, 0x0138, 0x813d, 0x8137, 0x0132,
+		0x0110, 0x8115, 0x811f, 0x011a, 0x810b, 0x010e, 0x0104, 0x8101,
+		0x8303, 0x0306, 0x030c, 0x8309, 0x0318, 0x831d, 0x8317, 0x0312,
+		0x0330, 0x8335, 0x833f, 0x033a, 0x832b, 0x032e, 0x0324, 0x8321,
+		0x0360, 0x8365, 0x836f, 0x036a, 0x837b, 0x037e, 0x0374, 0x8371,
+		0x8353, 0x0356, 0x035c, 0x8359, 0x0348, 0x834d, 0x8347, 0x0342,
+		0x03c0, 0x83c5, 0x83cf, 0x03ca, 0x83db, 0x03de, 0x03d4, 0x83d1,
+		0x83f3, 0x03f6, 0x03fc, 0x83f9, 0x03e8, 0x83ed, 0x83e7, 0x03e2,
+		0x83a3, 0x03a6, 0x03ac, 0x83a9, 0x03b8, 0x83bd, 0x83b7, 0x03b2,
+		0x0390, 0x8395, 0x839f, 0x039a, 0x838b, 0x038e, 0x0384, 0x8381,
+		0x0280, 0x8285, 0x828f, 0x028a, 0x829b, 0x029e, 0x0294, 0x8291,
+		0x82b3, 0x02b6, 0x02bc, 0x82b9, 0x02a8, 0x82ad, 0x82a7, 0x02a2,
+		0x82e3, 0x02e6, 0x02ec, 0x82e9, 0x02f8, 0x82fd, 0x82f7, 0x02f2,
+		0x02d0, 0x82d5, 0x82df, 0x02da, 0x82cb, 0x02ce, 0x02c4, 0x82c1,
+		0x8243, 0x0246, 0x024c, 0x8249, 0x0258, 0x825d, 0x8257, 0x0252,
+		0x0270, 0x8275, 0x827f, 0x027a, 0x826b, 0x026e, 0x0264, 0x8261,
+		0x0220, 0x8225, 0x822f, 0x022a, 0x823b, 0x023e, 0x0234, 0x8231,
+		0x8213, 0x0216, 0x021c, 0x8219, 0x0208, 0x820d, 0x8207, 0x0202,
 	};
 
-	c = (uint16_t)((c << 4) ^ t[((c >> 12) ^ (v >> 4)) & 15]);
-	c = (uint16_t)((c << 4) ^ t[((c >> 12) ^ (v & 15)) & 15]);
-	return c;
+	return (uint16_t)((c << 8) ^ t[(c >> 8) ^ v]);
 }
 
 /* A frame header at @p (@n bytes available): its length, 0 if not a valid header, -1 if more bytes are needed. */
@@ -150,8 +181,12 @@ static int frame_header(const uint8_t *p, size_t n, uint32_t strategy)
 }
 
 /*
- * Is a whole frame buffered after the decode position? Scans incrementally:
- * each byte is looked at once per frame however the input trickles in.
+ * Is a whole frame buffered after the decode position? Either STREAMINFO's
+ * max_framesize bytes are there, or a second valid frame header (sync,
+ * fields, CRC-8) follows the first. A false second header inside frame
+ * data (about one per 500 KB) only costs a starved attempt (see the file
+ * comment). Scans incrementally: each byte is looked at once per frame,
+ * however the input trickles in.
  */
 static bool frame_complete(struct flac_dec *f)
 {
@@ -180,24 +215,25 @@ static bool frame_complete(struct flac_dec *f)
 		f->scan_h1 = f->scan_pos;
 		if (f->fixed_strategy == 2)
 			f->fixed_strategy = at(f, f->scan_pos)[1] & 1;	/* the stream's blocking strategy */
-		f->scan_crc = 0;
-		for (int i = 0; i < h; i++)
-			f->scan_crc = crc16_byte(f->scan_crc, at(f, f->scan_pos)[i]);
 		f->scan_pos += (uint64_t)h;
 		if (f->max_framesize && end - f->scan_h1 >= (uint64_t)f->max_framesize + 16)
 			return true;
 	}
 	while (f->scan_pos < end) {
 		const uint8_t *p = at(f, f->scan_pos);
+		const uint8_t *q = memchr(p, 0xff, (size_t)(end - f->scan_pos));
+		int h;
 
-		if (f->scan_crc == 0 && p[0] == 0xff && f->scan_pos - f->scan_h1 > 6) {
-			int h = frame_header(p, end - f->scan_pos, f->fixed_strategy);
-			if (h < 0)
-				return false;	/* decide once the candidate's header is complete */
-			if (h > 0)
-				return true;
+		if (!q) {
+			f->scan_pos = end;
+			return false;
 		}
-		f->scan_crc = crc16_byte(f->scan_crc, p[0]);
+		f->scan_pos += (uint64_t)(q - p);
+		h = frame_header(q, (size_t)(end - f->scan_pos), f->fixed_strategy);
+		if (h < 0)
+			return false;	/* decide once the candidate's header is complete */
+		if (h > 0)
+			return true;
 		f->scan_pos++;
 	}
 	return false;
@@ -206,7 +242,13 @@ static bool frame_complete(struct flac_dec *f)
 /* At the end of the stream, after frame_complete() said no: is the rest exactly one frame (its CRC-16 checks)? */
 static bool last_frame_complete(const struct flac_dec *f)
 {
-	return f->scan_have_h1 && f->scan_pos == avail_end(f) && f->scan_crc == 0;
+	uint16_t crc = 0;
+
+	if (!f->scan_have_h1)
+		return false;
+	for (uint64_t i = f->scan_h1; i < avail_end(f); i++)
+		crc = crc16_byte(crc, *at(f, i));
+	return crc == 0;
 }
 
 /* Metadata: "fLaC" (after an optional ID3v2 tag) then blocks until the one flagged last. 1 complete, 0 more, <0 not FLAC. */
@@ -309,8 +351,11 @@ static FLAC__StreamDecoderWriteStatus write_cb(const FLAC__StreamDecoder *dec, c
 	enum vd_sample_format fmt = native_format(bits);
 	size_t need = (size_t)n * ch * vd_format_sample_size(fmt);
 	struct vd_dec_info info = f->d.info;
+	uint8_t *dst = f->blk;
 
-	if (need > f->blk_cap) {
+	if (f->dst && need <= f->dst_cap) {
+		dst = f->dst;
+	} else if (need > f->blk_cap) {
 		uint8_t *b = realloc(f->blk, need);
 		if (!b) {
 			vd_dec_error(&f->d, -ENOMEM, "out of memory for a %u-frame FLAC block", n);
@@ -318,6 +363,7 @@ static FLAC__StreamDecoderWriteStatus write_cb(const FLAC__StreamDecoder *dec, c
 		}
 		f->blk = b;
 		f->blk_cap = need;
+		dst = b;
 	}
 	info.rate = fr->header.sample_rate;
 	info.channels = ch;
@@ -327,7 +373,7 @@ static FLAC__StreamDecoderWriteStatus write_cb(const FLAC__StreamDecoder *dec, c
 
 	switch (fmt) {
 	case VD_FORMAT_U8: {
-		uint8_t *o = f->blk;
+		uint8_t *o = dst;
 		unsigned sh = 8 - bits;
 		for (uint32_t i = 0; i < n; i++)
 			for (uint32_t c = 0; c < ch; c++)
@@ -335,7 +381,7 @@ static FLAC__StreamDecoderWriteStatus write_cb(const FLAC__StreamDecoder *dec, c
 		break;
 	}
 	case VD_FORMAT_S16: {
-		int16_t *o = (int16_t *)f->blk;
+		int16_t *o = (int16_t *)dst;
 		unsigned sh = 16 - bits;
 		if (ch == 2 && !sh) {
 			const FLAC__int32 *l = buffer[0], *r = buffer[1];
@@ -351,7 +397,7 @@ static FLAC__StreamDecoderWriteStatus write_cb(const FLAC__StreamDecoder *dec, c
 		break;
 	}
 	default: {
-		int32_t *o = (int32_t *)f->blk;
+		int32_t *o = (int32_t *)dst;
 		unsigned sh = (fmt == VD_FORMAT_S24 ? 24 : 32) - bits;
 		for (uint32_t i = 0; i < n; i++)
 			for (uint32_t c = 0; c < ch; c++)
@@ -360,6 +406,7 @@ static FLAC__StreamDecoderWriteStatus write_cb(const FLAC__StreamDecoder *dec, c
 	}
 	}
 	f->blk_frames = n;
+	f->blk_data = dst;
 	f->blk_ready = true;
 	return FLAC__STREAM_DECODER_WRITE_STATUS_CONTINUE;
 }
@@ -537,7 +584,7 @@ static int fail(struct flac_dec *f, int code)
 	return code;
 }
 
-static int flac_pull(struct vd_dec *d, bool eos, struct vd_dec_block *b)
+static int flac_pull(struct vd_dec *d, bool eos, struct vd_dec_block *b, void *dst, size_t dst_cap)
 {
 	struct flac_dec *f = F(d);
 	FLAC__uint64 p;
@@ -599,7 +646,10 @@ static int flac_pull(struct vd_dec *d, bool eos, struct vd_dec_block *b)
 			return 0;
 		}
 		f->blk_ready = false;
+		f->dst = dst;
+		f->dst_cap = dst_cap;
 		ok = FLAC__stream_decoder_process_single(f->fl);
+		f->dst = NULL;
 		if (f->starved) {
 			rewind_to(f, f->pos, false);
 			return 0;
@@ -611,7 +661,7 @@ static int flac_pull(struct vd_dec *d, bool eos, struct vd_dec_block *b)
 		if (f->blk_ready) {
 			if (d->error == -ENOMEM)
 				return fail(f, -ENOMEM);
-			b->data = f->blk;
+			b->data = f->blk_data;
 			b->frames = f->blk_frames;
 			d->frames += f->blk_frames;
 			return 1;

@@ -216,7 +216,7 @@ static void check_end(struct mp3_dec *m)
 			     (unsigned long long)m->d.frames, (unsigned long long)m->d.info.total_frames);
 }
 
-static int mp3_pull(struct vd_dec *d, bool eos, struct vd_dec_block *b)
+static int mp3_pull(struct vd_dec *d, bool eos, struct vd_dec_block *b, void *dst, size_t dst_cap)
 {
 	struct mp3_dec *m = M(d);
 

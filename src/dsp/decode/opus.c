@@ -180,7 +180,7 @@ static int head(struct opus_dec *o, const ogg_packet *op)
 	return 0;
 }
 
-static int opus_pull(struct vd_dec *d, bool eos, struct vd_dec_block *b)
+static int opus_pull(struct vd_dec *d, bool eos, struct vd_dec_block *b, void *dst, size_t dst_cap)
 {
 	struct opus_dec *o = O(d);
 
@@ -212,7 +212,11 @@ static int opus_pull(struct vd_dec *d, bool eos, struct vd_dec_block *b)
 			o->headers = 2;
 			continue;
 		}
-		n = opus_multistream_decode_float(o->st, op.packet, (opus_int32)op.bytes, o->pcm, MAX_PACKET_FRAMES, 0);
+		/* Straight into the caller's room when nothing is reordered or dropped at the start. */
+		float *into = dst && dst_cap >= sizeof(float) * MAX_PACKET_FRAMES * o->channels && !o->order &&
+			      !o->skip_left ? dst : o->pcm;
+
+		n = opus_multistream_decode_float(o->st, op.packet, (opus_int32)op.bytes, into, MAX_PACKET_FRAMES, 0);
 		if (n < 0) {
 			vd_dec_damaged(d, "Ogg Opus: undecodable packet (%s)", opus_strerror(n));
 			continue;
@@ -237,7 +241,7 @@ static int opus_pull(struct vd_dec *d, bool eos, struct vd_dec_block *b)
 						o->pcm[(size_t)i * o->channels + o->order[c]];
 			b->data = o->blk;
 		} else {
-			b->data = o->pcm + (size_t)start * o->channels;
+			b->data = into + (size_t)start * o->channels;
 		}
 		b->frames = (uint32_t)(n - start);
 		d->frames += b->frames;

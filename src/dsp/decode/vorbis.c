@@ -156,42 +156,58 @@ static int16_t to_s16(float x)
 	return (int16_t)(s > 32767 ? 32767 : s < -32768 ? -32768 : s);
 }
 
-static int emit(struct vorbis_dec *v, float **pcm, int n, struct vd_dec_block *b)
+static int emit(struct vorbis_dec *v, float **pcm, int n, struct vd_dec_block *b, void *dst, size_t dst_cap)
 {
 	uint32_t ch = (uint32_t)v->vi.channels;
 	const uint8_t *ord = vd_dec_vorbis_order(ch);
 	size_t need;
+	void *to;
 
 	if (n > MAX_BLOCK)
 		n = MAX_BLOCK;
 	need = (size_t)n * ch * (v->s16 ? 2 : 4);
-	if (need > v->blk_cap) {
+	if (dst && need <= dst_cap) {
+		to = dst;
+	} else if (need > v->blk_cap) {
 		void *p = realloc(v->blk, need);
 		if (!p)
 			return fail(v, vd_dec_error(&v->d, -ENOMEM, "out of memory for a Vorbis block"));
 		v->blk = p;
 		v->blk_cap = need;
+		to = p;
+	} else {
+		to = v->blk;
 	}
-	for (uint32_t c = 0; c < ch; c++) {
-		const float *src = pcm[ord ? ord[c] : c];
-		if (v->s16) {
-			int16_t *o = (int16_t *)v->blk + c;
-			for (int i = 0; i < n; i++)
-				o[(size_t)i * ch] = to_s16(src[i]);
-		} else {
-			float *o = (float *)v->blk + c;
-			for (int i = 0; i < n; i++)
-				o[(size_t)i * ch] = src[i];
+	if (ch == 2 && !v->s16) {
+		/* The common case, row by row: sequential writes. */
+		const float *l = pcm[0], *r = pcm[1];
+		float *o = to;
+		for (int i = 0; i < n; i++) {
+			o[2 * i] = l[i];
+			o[2 * i + 1] = r[i];
+		}
+	} else {
+		for (uint32_t c = 0; c < ch; c++) {
+			const float *src = pcm[ord ? ord[c] : c];
+			if (v->s16) {
+				int16_t *o = (int16_t *)to + c;
+				for (int i = 0; i < n; i++)
+					o[(size_t)i * ch] = to_s16(src[i]);
+			} else {
+				float *o = (float *)to + c;
+				for (int i = 0; i < n; i++)
+					o[(size_t)i * ch] = src[i];
+			}
 		}
 	}
 	vorbis_synthesis_read(&v->vd, n);
-	b->data = v->blk;
+	b->data = to;
 	b->frames = (uint32_t)n;
 	v->d.frames += (uint64_t)n;
 	return 1;
 }
 
-static int vorbis_pull(struct vd_dec *d, bool eos, struct vd_dec_block *b)
+static int vorbis_pull(struct vd_dec *d, bool eos, struct vd_dec_block *b, void *dst, size_t dst_cap)
 {
 	struct vorbis_dec *v = V(d);
 
@@ -204,7 +220,7 @@ static int vorbis_pull(struct vd_dec *d, bool eos, struct vd_dec_block *b)
 		int r, n;
 
 		if (v->synth && (n = vorbis_synthesis_pcmout(&v->vd, &pcm)) > 0)
-			return emit(v, pcm, n, b);
+			return emit(v, pcm, n, b, dst, dst_cap);
 		r = vd_ogg_packet(&v->ogg, d, eos, &op, &bos);
 		if (r < 0)
 			return fail(v, r);
