@@ -518,7 +518,7 @@ static int cmp_double(const void *a, const void *b)
  * docs/virtio-snd.md, timing rule 1, through the daemon on the built-in host
  * topology (2 ms host period): 10 ms periods complete one at a time, a period
  * apart. Polled every 0.1 ms; the machine may be loaded, so the bounds are on
- * the median and the mean, and the figures are printed.
+ * the median, the mean and the share of pairs, and the figures are printed.
  */
 static void test_tx_completions_paced(void **state)
 {
@@ -543,8 +543,11 @@ static void test_tx_completions_paced(void **state)
 		      "0.1 ms): first intervals %.2f %.2f %.2f %.2f ms; mean %.3f, min %.3f, p50 %.3f, p99 %.3f, "
 		      "max %.3f ms; %u under 1 ms\n", t[1] - t[0], t[2] - t[1], t[3] - t[2], t[4] - t[3],
 		      sum / 199, iv[0], iv[99], iv[196], iv[198], doubles);
-	assert_true(fabs(sum / 199 - 10.0) < 0.5);
+	/* a stalled host loses time (the scheduler re-bases) and a stalled test thread sees two
+	 * completions at once: bounds for a loaded machine, the figures above for the record */
 	assert_true(fabs(iv[99] - 10.0) < 1.0);
+	assert_true(fabs(sum / 199 - 10.0) < 1.5);
+	assert_true(doubles <= 4);
 	vd_ff_close(&g.ff);
 	rig_free(r);
 }
