@@ -543,11 +543,12 @@ static void test_tx_completions_paced(void **state)
 		      "0.1 ms): first intervals %.2f %.2f %.2f %.2f ms; mean %.3f, min %.3f, p50 %.3f, p99 %.3f, "
 		      "max %.3f ms; %u under 1 ms\n", t[1] - t[0], t[2] - t[1], t[3] - t[2], t[4] - t[3],
 		      sum / 199, iv[0], iv[99], iv[196], iv[198], doubles);
-	/* a stalled host loses time (the scheduler re-bases) and a stalled test thread sees two
-	 * completions at once: bounds for a loaded machine, the figures above for the record */
+	/* Never faster than real time; a stalled host loses time (the scheduler re-bases rather
+	 * than bursting: the mean only grows) and a stalled test thread sees two completions at
+	 * once: bounds for a loaded machine, the figures above for the record. */
 	assert_true(fabs(iv[99] - 10.0) < 1.0);
-	assert_true(fabs(sum / 199 - 10.0) < 1.5);
-	assert_true(doubles <= 4);
+	assert_true(sum / 199 > 9.5);
+	assert_true(doubles <= 10);
 	vd_ff_close(&g.ff);
 	rig_free(r);
 }
