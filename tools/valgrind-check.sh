@@ -48,4 +48,36 @@ if [ -n "$leaked" ]; then
   echo "virtdsp serve left descriptors open:"; cat "$tmp/serve.vg"; exit 1
 fi
 [ -e "$tmp/run/s.sock" ] && { echo "virtdsp serve left its socket behind"; exit 1; }
+
+# the daemon's guest side: the built-in host topology running (real-time scheduler), one
+# guest socket; a fake vhost-user front-end (tests/unit/test_serve --fake-guest, not under
+# valgrind) brings a virtio-snd device up, plays, stops and disconnects, then comes back and
+# vanishes mid-stream as a killed QEMU would. SIGTERM must then free everything.
+fake="$b/tests/unit/test_serve"
+[ -x "$fake" ] || { echo "$fake is missing (build with tests)"; exit 1; }
+$vg --track-fds=yes --log-file="$tmp/guest.vg" "$b/src/cli/virtdsp" serve --no-tasks --rt-priority 0 \
+  --guest "vm=$tmp/vm.sock" --output "$tmp/host.wav" 2>"$tmp/guest.log" &
+serve=$!
+for _ in $(seq 300); do grep -q 'listening on' "$tmp/guest.log" 2>/dev/null && break; sleep 0.1; done
+grep -q 'listening on' "$tmp/guest.log" || { echo "virtdsp serve --guest did not start"; cat "$tmp/guest.log"; exit 1; }
+"$fake" --fake-guest "$tmp/vm.sock" --periods 20 || { echo "fake guest failed"; cat "$tmp/guest.log"; exit 1; }
+for _ in $(seq 100); do grep -q 'vm: disconnected' "$tmp/guest.log" && break; sleep 0.1; done
+"$fake" --fake-guest "$tmp/vm.sock" --periods 10 --vanish || { echo "fake guest (vanishing) failed"; cat "$tmp/guest.log"; exit 1; }
+for _ in $(seq 100); do [ "$(grep -c 'vm: disconnected' "$tmp/guest.log")" -ge 2 ] && break; sleep 0.1; done
+kill -TERM "$serve"
+set +e
+wait "$serve"
+rc=$?
+set -e
+if [ "$rc" -ne 0 ] || [ "$(grep -c 'vm: connected' "$tmp/guest.log")" -ne 2 ] || \
+   ! grep -q 'freed 1 active streams' "$tmp/guest.log"; then
+  echo "virtdsp serve --guest under valgrind: exit $rc, or the two connections were not served and freed"
+  cat "$tmp/guest.vg" "$tmp/guest.log"; exit 1
+fi
+leaked=$(awk '/Open (file descriptor|AF_UNIX socket)/ { d = $0; getline; if ($0 !~ /inherited from parent/) print d }' \
+  "$tmp/guest.vg")
+if [ -n "$leaked" ]; then
+  echo "virtdsp serve --guest left descriptors open:"; cat "$tmp/guest.vg"; exit 1
+fi
+[ -e "$tmp/vm.sock" ] && { echo "virtdsp serve left its guest socket behind"; exit 1; }
 echo "valgrind: clean"

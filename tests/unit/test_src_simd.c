@@ -141,6 +141,113 @@ static void test_dot_kernels(void **state)
 }
 
 /*
+ * Tap-lane kernels (short filters): within float rounding of the C one, and
+ * each output the same bits alone or in a group.
+ */
+static void test_dot_taps_kernels(void **state)
+{
+	(void)state;
+	const size_t stride = XLEN + 64;
+	float *x = aligned_alloc(64, stride * 5 * sizeof(float));
+	size_t rs = SRC_TAPWISE_MAX + 2 * SRC_ROW_PAD;
+	float *rows = calloc(NOUT * rs, sizeof(float));
+
+	for (size_t i = 0; i < stride * 5; i++)
+		x[i] = (float)urand();
+	for (int it = 0; it < 300; it++) {
+		uint32_t taps = 8 * (1 + (uint32_t)(fabs(urand()) * (SRC_TAPWISE_MAX / 8 - 0.01)));
+		uint32_t ch = 1 + (uint32_t)(fabs(urand()) * 4.99);
+		uint32_t n = 1 + (uint32_t)(fabs(urand()) * (NOUT - 0.01));
+		bool planar = urand() > 0;
+		size_t ostep = planar ? 1 : ch, cstep = planar ? NOUT : 1;
+		const float *cf[NOUT];
+		int32_t off[NOUT];
+		int32_t o = (int32_t)(fabs(urand()) * 500);
+		for (uint32_t m = 0; m < NOUT; m++) {
+			float *rw = rows + m * rs + SRC_ROW_PAD;
+			for (uint32_t k = 0; k < taps; k++)
+				rw[k] = (float)urand();
+			cf[m] = rw;
+			off[m] = o;
+			o += (int32_t)(fabs(urand()) * 3.0);
+		}
+		float ref[NOUT * 5], got[NOUT * 5], one[5];
+		assert_non_null(src_kernels_c.dot_taps_f32);
+		src_kernels_c.dot_taps_f32(x, stride, ch, cf, off, n, taps, ref, ostep, cstep);
+		for (size_t k = 0; k < sizeof(simd) / sizeof(simd[0]); k++) {
+			const struct src_kernels *kn = src_kernels_get(simd[k]);
+			if (!kn || !kn->dot_taps_f32)
+				continue;
+			kn->dot_taps_f32(x, stride, ch, cf, off, n, taps, got, ostep, cstep);
+			for (uint32_t m = 0; m < n; m++) {
+				for (uint32_t c = 0; c < ch; c++) {
+					size_t i = m * ostep + c * cstep;
+					assert_true(fabs(got[i] - ref[i]) <= taps * 1.2e-7);
+				}
+				kn->dot_taps_f32(x, stride, ch, &cf[m], &off[m], 1, taps, one, 1, 1);
+				for (uint32_t c = 0; c < ch; c++)
+					assert_memory_equal(&one[c], &got[m * ostep + c * cstep], sizeof(float));
+			}
+		}
+	}
+	free(x);
+	free(rows);
+}
+
+/*
+ * A 2:1 decimator with aligned row copies (the AVX-512 kernel pairs output
+ * m with m + 8 there): outputs 2 samples apart, the row of output m is copy
+ * (offset mod 16). Within rounding of the C kernel, bit-identical alone.
+ */
+static void test_dot_decimator(void **state)
+{
+	(void)state;
+	enum { N = 128, W = 16, PAD = 32 };
+	const size_t stride = 2048;
+	float *x = aligned_alloc(64, stride * 3 * sizeof(float));
+	for (size_t i = 0; i < stride * 3; i++)
+		x[i] = (float)urand();
+	for (int it = 0; it < 40; it++) {
+		uint32_t taps = 8 * (1 + (uint32_t)(fabs(urand()) * 47.99));
+		uint32_t ch = 1 + (uint32_t)(fabs(urand()) * 2.99);
+		uint32_t n = 1 + (uint32_t)(fabs(urand()) * (N - 0.01));
+		size_t cs = (PAD + W + taps + PAD + W + 15) / 16 * 16;
+		float *copies = aligned_alloc(64, W * cs * sizeof(float)), row[400];
+		memset(copies, 0, W * cs * sizeof(float));
+		for (uint32_t k = 0; k < taps; k++)
+			row[k] = (float)urand();
+		for (uint32_t a = 0; a < W; a++)
+			memcpy(copies + a * cs + PAD + a, row, taps * sizeof(float));
+		const float *cf[N];
+		int32_t off[N];
+		int32_t o0 = 32 + 2 * (int32_t)(fabs(urand()) * 50);
+		for (uint32_t m = 0; m < N; m++) {
+			off[m] = o0 + 2 * (int32_t)m;
+			cf[m] = copies + (off[m] & (W - 1)) * cs + PAD + (off[m] & (W - 1));
+		}
+		bool planar = urand() > 0;
+		size_t ostep = planar ? 1 : ch, cstep = planar ? N : 1;
+		float ref[N * 3], got[N * 3], one[3];
+		src_kernels_c.dot_f32(x, stride, ch, cf, off, n, taps, ref, ostep, cstep);
+		for (size_t k = 0; k < sizeof(simd) / sizeof(simd[0]); k++) {
+			const struct src_kernels *kn = src_kernels_get(simd[k]);
+			if (!kn)
+				continue;
+			kn->dot_f32_near(x, stride, ch, cf, off, n, taps, got, ostep, cstep);
+			for (uint32_t m = 0; m < n; m++) {
+				for (uint32_t c = 0; c < ch; c++)
+					assert_true(fabs(got[m * ostep + c * cstep] - ref[m * ostep + c * cstep]) <= taps * 1.2e-7);
+				kn->dot_f32_near(x, stride, ch, &cf[m], &off[m], 1, taps, one, 1, 1);
+				for (uint32_t c = 0; c < ch; c++)
+					assert_memory_equal(&one[c], &got[m * ostep + c * cstep], sizeof(float));
+			}
+		}
+		free(copies);
+	}
+	free(x);
+}
+
+/*
  * Half-band kernels: within rounding of the C loop, and each output the same
  * bits whether computed alone or in a run (lanes are outputs).
  */
@@ -298,6 +405,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_kernels_present),
 		cmocka_unit_test(test_dot_kernels),
+		cmocka_unit_test(test_dot_taps_kernels),
+		cmocka_unit_test(test_dot_decimator),
 		cmocka_unit_test(test_hb_kernels),
 		cmocka_unit_test(test_interp_kernels),
 		cmocka_unit_test(test_streams),

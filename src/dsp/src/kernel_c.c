@@ -36,6 +36,23 @@ static void NAME(const T *x, size_t stride, uint32_t channels,				\
 DEFINE_DOT(dot_f32, float)
 DEFINE_DOT(dot_f64, double)
 
+/* Lane l sums taps l, l+8, ... in order; lanes reduced as in DEFINE_DOT. */
+static void dot_taps_f32(const float *x, size_t stride, uint32_t channels,
+			 const float *const *coef, const int32_t *off, uint32_t n_out,
+			 uint32_t taps, float *out, size_t ostep, size_t cstep)
+{
+	for (uint32_t m = 0; m < n_out; m++)
+		for (uint32_t ch = 0; ch < channels; ch++) {
+			const float *xr = x + ch * stride + off[m], *c = coef[m];
+			float acc[LANES] = { 0 };
+			for (uint32_t k = 0; k < taps; k += LANES)
+				for (int l = 0; l < LANES; l++)
+					acc[l] += c[k + l] * xr[k + l];
+			out[m * ostep + ch * cstep] = ((acc[0] + acc[1]) + (acc[2] + acc[3]))
+				+ ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+		}
+}
+
 /* 4-point Lagrange through rows at -1, 0, 1, 2 (the table's phase step). */
 #define DEFINE_INTERP(NAME, T)								\
 static void NAME(const T *r0, size_t rs, double t, uint32_t taps, T *dst)		\
@@ -77,6 +94,7 @@ const struct src_kernels src_kernels_c = {
 	.vec_bytes = 0,
 	.dot_f32 = dot_f32,
 	.dot_f32_near = dot_f32,
+	.dot_taps_f32 = dot_taps_f32,
 	.dot_f64 = dot_f64,
 	.interp_f32 = interp_f32,
 	.interp_f64 = interp_f64,

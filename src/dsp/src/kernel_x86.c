@@ -190,6 +190,7 @@ const struct src_kernels src_kernels_sse2 = {
 	.vec_bytes = 16,
 	.dot_f32 = dot_f32_sse2,
 	.dot_f32_near = dot_f32_sse2,
+	.dot_taps_f32 = NULL,
 	.dot_f64 = dot_f64_sse2,
 	.interp_f32 = interp_f32_sse2,
 	.interp_f64 = interp_f64_sse2,
@@ -291,6 +292,57 @@ static inline void dot_f32_avx2_impl(const float *x, size_t stride, uint32_t cha
 	}
 }
 
+/* Lanes by tap (see SRC_TAPWISE_MAX): four outputs, a pair of channels at a time. */
+__attribute__((target("avx2,fma")))
+static void dot_taps_f32_avx2(const float *x, size_t stride, uint32_t channels,
+			      const float *const *coef, const int32_t *off, uint32_t n_out,
+			      uint32_t taps, float *out, size_t ostep, size_t cstep)
+{
+	for (uint32_t m0 = 0; m0 < n_out; m0 += SRC_GROUP) {
+		uint32_t n = n_out - m0 < SRC_GROUP ? n_out - m0 : SRC_GROUP, ch = 0;
+		const float *c[SRC_GROUP];
+		int32_t o[SRC_GROUP];
+		float *dst = out + m0 * ostep;
+		for (uint32_t m = 0; m < SRC_GROUP; m++) {
+			uint32_t i = m0 + (m < n ? m : n - 1);
+			c[m] = coef[i];
+			o[m] = off[i];
+		}
+		for (; ch + 2 <= channels; ch += 2) {
+			const float *xa = x + ch * stride, *xb = xa + stride;
+			__m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+			__m256 b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+			for (uint32_t i = 0; i < taps; i += 8) {
+				__m256 k0 = _mm256_loadu_ps(c[0] + i), k1 = _mm256_loadu_ps(c[1] + i);
+				__m256 k2 = _mm256_loadu_ps(c[2] + i), k3 = _mm256_loadu_ps(c[3] + i);
+				a0 = _mm256_fmadd_ps(k0, _mm256_loadu_ps(xa + o[0] + i), a0);
+				b0 = _mm256_fmadd_ps(k0, _mm256_loadu_ps(xb + o[0] + i), b0);
+				a1 = _mm256_fmadd_ps(k1, _mm256_loadu_ps(xa + o[1] + i), a1);
+				b1 = _mm256_fmadd_ps(k1, _mm256_loadu_ps(xb + o[1] + i), b1);
+				a2 = _mm256_fmadd_ps(k2, _mm256_loadu_ps(xa + o[2] + i), a2);
+				b2 = _mm256_fmadd_ps(k2, _mm256_loadu_ps(xb + o[2] + i), b2);
+				a3 = _mm256_fmadd_ps(k3, _mm256_loadu_ps(xa + o[3] + i), a3);
+				b3 = _mm256_fmadd_ps(k3, _mm256_loadu_ps(xb + o[3] + i), b3);
+			}
+			store_pair(hsum4_avx(a0, b0, a1, b1), hsum4_avx(a2, b2, a3, b3), n, dst + ch * cstep,
+				   ostep, cstep);
+		}
+		for (; ch < channels; ch++) {
+			const float *xa = x + ch * stride;
+			__m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+			for (uint32_t i = 0; i < taps; i += 8) {
+				a0 = _mm256_fmadd_ps(_mm256_loadu_ps(c[0] + i), _mm256_loadu_ps(xa + o[0] + i), a0);
+				a1 = _mm256_fmadd_ps(_mm256_loadu_ps(c[1] + i), _mm256_loadu_ps(xa + o[1] + i), a1);
+				a2 = _mm256_fmadd_ps(_mm256_loadu_ps(c[2] + i), _mm256_loadu_ps(xa + o[2] + i), a2);
+				a3 = _mm256_fmadd_ps(_mm256_loadu_ps(c[3] + i), _mm256_loadu_ps(xa + o[3] + i), a3);
+			}
+			float r[4];
+			_mm_storeu_ps(r, hsum4_avx(a0, a1, a2, a3));
+			scatter(r, 1, n, 1, dst + ch * cstep, ostep, cstep);
+		}
+	}
+}
+
 /* Tables beyond L1: prefetch the next group's rows meanwhile. */
 __attribute__((target("avx2,fma")))
 static void dot_f32_avx2(const float *x, size_t stride, uint32_t channels,
@@ -386,7 +438,7 @@ static void interp_f64_avx2(const double *r0, size_t rs, double t, uint32_t taps
  * is split into even and odd samples first (two planes on the stack), then
  * every tap pair is two unaligned loads, an add and an FMA for 8 outputs.
  */
-#define HB_CHUNK 64	/* outputs per pass over the planes */
+#define HB_CHUNK 256	/* outputs per pass over the planes */
 
 __attribute__((target("avx2,fma")))
 static void split_avx2(const float *x, uint32_t pairs, float *p0, float *p1)
@@ -406,13 +458,39 @@ static void split_avx2(const float *x, uint32_t pairs, float *p0, float *p1)
 	}
 }
 
+/* 8 outputs from the planes (see hb_f32_avx2); every lane sums in the same order. */
+__attribute__((target("avx2,fma"), always_inline))
+static inline __m256 hb8_avx2(const float *p0, const float *p1, const float *hb, uint32_t nh)
+{
+	__m256 acc = _mm256_mul_ps(_mm256_set1_ps(hb[0]), _mm256_loadu_ps(p1 + nh - 1));
+
+	for (uint32_t j = 1; j <= nh; j++) {
+		__m256 s = _mm256_add_ps(_mm256_loadu_ps(p0 + nh - j), _mm256_loadu_ps(p0 + nh - 1 + j));
+		acc = _mm256_fmadd_ps(_mm256_broadcast_ss(hb + j), s, acc);
+	}
+	return acc;
+}
+
+__attribute__((target("avx2,fma"), always_inline))
+static inline void hb_store(__m256 v, float *o, size_t ostep, uint32_t k)
+{
+	if (k == 8 && ostep == 1) {
+		_mm256_storeu_ps(o, v);
+		return;
+	}
+	float r[8];
+	_mm256_storeu_ps(r, v);
+	for (uint32_t i = 0; i < k; i++)
+		o[i * ostep] = r[i];
+}
+
 __attribute__((target("avx2,fma")))
 static void hb_f32_avx2(const float *x, size_t stride, uint32_t channels, int32_t c0,
 			uint32_t n_out, const float *hb, uint32_t nh, float *out, size_t ostep,
 			size_t cstep)
 {
-	float p0[HB_CHUNK + 2 * 64 + 8] __attribute__((aligned(32)));
-	float p1[HB_CHUNK + 2 * 64 + 8] __attribute__((aligned(32)));
+	float p0[HB_CHUNK + 2 * SRC_HB_MAX_NH + 8] __attribute__((aligned(32)));
+	float p1[HB_CHUNK + 2 * SRC_HB_MAX_NH + 8] __attribute__((aligned(32)));
 
 	for (uint32_t m0 = 0; m0 < n_out; m0 += HB_CHUNK) {
 		uint32_t n = n_out - m0 < HB_CHUNK ? n_out - m0 : HB_CHUNK;
@@ -420,20 +498,34 @@ static void hb_f32_avx2(const float *x, size_t stride, uint32_t channels, int32_
 		for (uint32_t ch = 0; ch < channels; ch++) {
 			/* p0[i] = x[s + 2i] (odd taps), p1[i] = x[s + 1 + 2i] (centres at nh - 1 + m). */
 			const float *xs = x + ch * stride + c0 + 2 * (int32_t)m0 - (2 * (int32_t)nh - 1);
+			float *o = out + (size_t)m0 * ostep + ch * cstep;
 			split_avx2(xs, nv + 2 * nh, p0, p1);
-			for (uint32_t m = 0; m < nv; m += 8) {
-				__m256 acc = _mm256_mul_ps(_mm256_set1_ps(hb[0]), _mm256_loadu_ps(p1 + nh - 1 + m));
+			uint32_t m = 0;
+			/* Four vectors at a time share each coefficient broadcast. */
+			for (; m + 32 <= nv; m += 32) {
+				const float *q = p0 + m, *c = p1 + nh - 1 + m;
+				__m256 h = _mm256_broadcast_ss(hb);
+				__m256 a0 = _mm256_mul_ps(h, _mm256_loadu_ps(c));
+				__m256 a1 = _mm256_mul_ps(h, _mm256_loadu_ps(c + 8));
+				__m256 a2 = _mm256_mul_ps(h, _mm256_loadu_ps(c + 16));
+				__m256 a3 = _mm256_mul_ps(h, _mm256_loadu_ps(c + 24));
 				for (uint32_t j = 1; j <= nh; j++) {
-					__m256 s = _mm256_add_ps(_mm256_loadu_ps(p0 + m + nh - j),
-								 _mm256_loadu_ps(p0 + m + nh - 1 + j));
-					acc = _mm256_fmadd_ps(_mm256_set1_ps(hb[j]), s, acc);
+					const float *l = q + nh - j, *r = q + nh - 1 + j;
+					h = _mm256_broadcast_ss(hb + j);
+					a0 = _mm256_fmadd_ps(h, _mm256_add_ps(_mm256_loadu_ps(l), _mm256_loadu_ps(r)), a0);
+					a1 = _mm256_fmadd_ps(h, _mm256_add_ps(_mm256_loadu_ps(l + 8), _mm256_loadu_ps(r + 8)), a1);
+					a2 = _mm256_fmadd_ps(h, _mm256_add_ps(_mm256_loadu_ps(l + 16), _mm256_loadu_ps(r + 16)), a2);
+					a3 = _mm256_fmadd_ps(h, _mm256_add_ps(_mm256_loadu_ps(l + 24), _mm256_loadu_ps(r + 24)), a3);
 				}
-				float r[8];
-				_mm256_storeu_ps(r, acc);
+				uint32_t k = n - m;
+				hb_store(a0, o + m * ostep, ostep, k < 8 ? k : 8);
+				hb_store(a1, o + (m + 8) * ostep, ostep, k < 16 ? k - 8 : 8);
+				hb_store(a2, o + (m + 16) * ostep, ostep, k < 24 ? k - 16 : 8);
+				hb_store(a3, o + (m + 24) * ostep, ostep, k < 32 ? k - 24 : 8);
+			}
+			for (; m < nv; m += 8) {
 				uint32_t k = n - m < 8 ? n - m : 8;
-				float *o = out + (size_t)(m0 + m) * ostep + ch * cstep;
-				for (uint32_t i = 0; i < k; i++)
-					o[i * ostep] = r[i];
+				hb_store(hb8_avx2(p0 + m, p1 + m, hb, nh), o + m * ostep, ostep, k);
 			}
 		}
 	}
@@ -478,6 +570,7 @@ const struct src_kernels src_kernels_avx2 = {
 	.vec_bytes = 32,
 	.dot_f32 = dot_f32_avx2,
 	.dot_f32_near = dot_f32_avx2_near,
+	.dot_taps_f32 = dot_taps_f32_avx2,
 	.dot_f64 = dot_f64_avx2,
 	.interp_f32 = interp_f32_avx2,
 	.interp_f64 = interp_f64_avx2,
@@ -500,60 +593,155 @@ static inline __m256 fold512(__m512 a)
 			     _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1)));
 }
 
+/* One group of four outputs (as in the AVX2 kernel), 16 lanes. */
+__attribute__((target("avx512f,avx2,fma"), always_inline))
+static inline void group_avx512(const float *x, size_t stride, uint32_t channels,
+				const float *const *coef, const int32_t *off, uint32_t m0, uint32_t n_out,
+				uint32_t taps, float *out, size_t ostep, size_t cstep, bool far)
+{
+	uint32_t n = n_out - m0 < SRC_GROUP ? n_out - m0 : SRC_GROUP;
+	float *o = out + m0 * ostep;
+	struct group g;
+	uint32_t ch = 0;
+
+	group_set(coef + m0, off + m0, n, taps, 16, &g);
+	const float *c0 = g.cf[0], *c1 = g.cf[1], *c2 = g.cf[2], *c3 = g.cf[3];
+	const float *pf[SRC_GROUP];
+	next_rows(coef, m0, n_out, pf);
+	for (; ch + 2 <= channels; ch += 2) {
+		const float *xa = x + ch * stride + g.start, *xb = xa + stride;
+		__m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+		__m512 b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+		for (int32_t i = 0; i < g.len; i += 16) {
+			__m512 da = _mm512_load_ps(xa + i), db = _mm512_load_ps(xb + i);
+			__m512 k0 = _mm512_loadu_ps(c0 + i), k1 = _mm512_loadu_ps(c1 + i);
+			__m512 k2 = _mm512_loadu_ps(c2 + i), k3 = _mm512_loadu_ps(c3 + i);
+			IN_REGS(k0, k1, k2, k3);
+			for (int m = 0; far && m < SRC_GROUP; m++)
+				_mm_prefetch((const char *)(pf[m] + i), _MM_HINT_T0);
+			a0 = _mm512_fmadd_ps(k0, da, a0);
+			b0 = _mm512_fmadd_ps(k0, db, b0);
+			a1 = _mm512_fmadd_ps(k1, da, a1);
+			b1 = _mm512_fmadd_ps(k1, db, b1);
+			a2 = _mm512_fmadd_ps(k2, da, a2);
+			b2 = _mm512_fmadd_ps(k2, db, b2);
+			a3 = _mm512_fmadd_ps(k3, da, a3);
+			b3 = _mm512_fmadd_ps(k3, db, b3);
+		}
+		store_pair(hsum4_avx(fold512(a0), fold512(b0), fold512(a1), fold512(b1)),
+			   hsum4_avx(fold512(a2), fold512(b2), fold512(a3), fold512(b3)),
+			   n, o + ch * cstep, ostep, cstep);
+	}
+	for (; ch < channels; ch++) {
+		const float *xa = x + ch * stride + g.start;
+		__m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+		for (int32_t i = 0; i < g.len; i += 16) {
+			__m512 da = _mm512_load_ps(xa + i);
+			a0 = _mm512_fmadd_ps(_mm512_loadu_ps(c0 + i), da, a0);
+			a1 = _mm512_fmadd_ps(_mm512_loadu_ps(c1 + i), da, a1);
+			a2 = _mm512_fmadd_ps(_mm512_loadu_ps(c2 + i), da, a2);
+			a3 = _mm512_fmadd_ps(_mm512_loadu_ps(c3 + i), da, a3);
+		}
+		float r[4];
+		_mm_storeu_ps(r, hsum4_avx(fold512(a0), fold512(a1), fold512(a2), fold512(a3)));
+		scatter(r, 1, n, 1, o + ch * cstep, ostep, cstep);
+	}
+}
+
+/*
+ * Outputs m..m+3 and m+8..m+11 when each of the latter has the row of the
+ * former and its window 16 samples later (a 2:1 decimator with aligned
+ * copies): the second group's data vector i is the first group's i+1, so
+ * one coefficient load and one new data load per channel feed four FMAs,
+ * against two in a single group, which is what bounds the kernel. Each
+ * output still sums its own lanes in the same order (the window starts
+ * differ by a whole vector), so the bits do not change.
+ */
+__attribute__((target("avx512f,avx2,fma"), always_inline))
+static inline void pair_avx512(const float *x, size_t stride, const float *const *coef,
+			       const int32_t *off, uint32_t m0, uint32_t taps, float *out,
+			       size_t ostep, size_t cstep, uint32_t ch)
+{
+	struct group g;
+
+	group_set(coef + m0, off + m0, SRC_GROUP, taps, 16, &g);
+	const float *c0 = g.cf[0], *c1 = g.cf[1], *c2 = g.cf[2], *c3 = g.cf[3];
+	const float *xa = x + ch * stride + g.start, *xb = xa + stride;
+	__m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+	__m512 b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+	__m512 p0 = a0, p1 = a0, p2 = a0, p3 = a0;
+	__m512 q0 = a0, q1 = a0, q2 = a0, q3 = a0;
+	__m512 da = _mm512_load_ps(xa), db = _mm512_load_ps(xb);
+	for (int32_t i = 0; i < g.len; i += 16) {
+		__m512 ea = _mm512_load_ps(xa + i + 16), eb = _mm512_load_ps(xb + i + 16);
+		__m512 k0 = _mm512_loadu_ps(c0 + i), k1 = _mm512_loadu_ps(c1 + i);
+		__m512 k2 = _mm512_loadu_ps(c2 + i), k3 = _mm512_loadu_ps(c3 + i);
+		IN_REGS(k0, k1, k2, k3);
+		a0 = _mm512_fmadd_ps(k0, da, a0);
+		b0 = _mm512_fmadd_ps(k0, db, b0);
+		p0 = _mm512_fmadd_ps(k0, ea, p0);
+		q0 = _mm512_fmadd_ps(k0, eb, q0);
+		a1 = _mm512_fmadd_ps(k1, da, a1);
+		b1 = _mm512_fmadd_ps(k1, db, b1);
+		p1 = _mm512_fmadd_ps(k1, ea, p1);
+		q1 = _mm512_fmadd_ps(k1, eb, q1);
+		a2 = _mm512_fmadd_ps(k2, da, a2);
+		b2 = _mm512_fmadd_ps(k2, db, b2);
+		p2 = _mm512_fmadd_ps(k2, ea, p2);
+		q2 = _mm512_fmadd_ps(k2, eb, q2);
+		a3 = _mm512_fmadd_ps(k3, da, a3);
+		b3 = _mm512_fmadd_ps(k3, db, b3);
+		p3 = _mm512_fmadd_ps(k3, ea, p3);
+		q3 = _mm512_fmadd_ps(k3, eb, q3);
+		da = ea;
+		db = eb;
+	}
+	float *o = out + m0 * ostep + ch * cstep;
+	store_pair(hsum4_avx(fold512(a0), fold512(b0), fold512(a1), fold512(b1)),
+		   hsum4_avx(fold512(a2), fold512(b2), fold512(a3), fold512(b3)),
+		   SRC_GROUP, o, ostep, cstep);
+	store_pair(hsum4_avx(fold512(p0), fold512(q0), fold512(p1), fold512(q1)),
+		   hsum4_avx(fold512(p2), fold512(q2), fold512(p3), fold512(q3)),
+		   SRC_GROUP, o + 8 * ostep, ostep, cstep);
+}
+
+/* Outputs m0..m0+15 pair up (see pair_avx512). */
+static inline bool pairs_up(const float *const *coef, const int32_t *off, uint32_t m0)
+{
+	for (uint32_t j = m0; j < m0 + 8; j++)
+		if (coef[j + 8] != coef[j] || off[j + 8] != off[j] + 16)
+			return false;
+	return true;
+}
+
 __attribute__((target("avx512f,avx2,fma"), always_inline))
 static inline void dot_f32_avx512_impl(const float *x, size_t stride, uint32_t channels,
 				       const float *const *coef, const int32_t *off, uint32_t n_out,
 				       uint32_t taps, float *out, size_t ostep, size_t cstep, bool far)
 {
-	for (uint32_t m0 = 0; m0 < n_out; m0 += SRC_GROUP) {
-		uint32_t n = n_out - m0 < SRC_GROUP ? n_out - m0 : SRC_GROUP;
-		float *o = out + m0 * ostep;
-		struct group g;
-		uint32_t ch = 0;
+	uint32_t m0 = 0;
 
-		group_set(coef + m0, off + m0, n, taps, 16, &g);
-		const float *c0 = g.cf[0], *c1 = g.cf[1], *c2 = g.cf[2], *c3 = g.cf[3];
-		const float *pf[SRC_GROUP];
-		next_rows(coef, m0, n_out, pf);
-		for (; ch + 2 <= channels; ch += 2) {
-			const float *xa = x + ch * stride + g.start, *xb = xa + stride;
-			__m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-			__m512 b0 = a0, b1 = a0, b2 = a0, b3 = a0;
-			for (int32_t i = 0; i < g.len; i += 16) {
-				__m512 da = _mm512_load_ps(xa + i), db = _mm512_load_ps(xb + i);
-				__m512 k0 = _mm512_loadu_ps(c0 + i), k1 = _mm512_loadu_ps(c1 + i);
-				__m512 k2 = _mm512_loadu_ps(c2 + i), k3 = _mm512_loadu_ps(c3 + i);
-				IN_REGS(k0, k1, k2, k3);
-				for (int m = 0; far && m < SRC_GROUP; m++)
-					_mm_prefetch((const char *)(pf[m] + i), _MM_HINT_T0);
-				a0 = _mm512_fmadd_ps(k0, da, a0);
-				b0 = _mm512_fmadd_ps(k0, db, b0);
-				a1 = _mm512_fmadd_ps(k1, da, a1);
-				b1 = _mm512_fmadd_ps(k1, db, b1);
-				a2 = _mm512_fmadd_ps(k2, da, a2);
-				b2 = _mm512_fmadd_ps(k2, db, b2);
-				a3 = _mm512_fmadd_ps(k3, da, a3);
-				b3 = _mm512_fmadd_ps(k3, db, b3);
+	/* Rows far from L1 are streamed per group; pairing is for rows in L1. */
+	if (!far && channels >= 2)
+		for (; m0 + 16 <= n_out; m0 += 16) {
+			if (!pairs_up(coef, off, m0)) {
+				for (uint32_t g = 0; g < 16; g += SRC_GROUP)
+					group_avx512(x, stride, channels, coef, off, m0 + g, n_out, taps, out,
+						     ostep, cstep, far);
+				continue;
 			}
-			store_pair(hsum4_avx(fold512(a0), fold512(b0), fold512(a1), fold512(b1)),
-				   hsum4_avx(fold512(a2), fold512(b2), fold512(a3), fold512(b3)),
-				   n, o + ch * cstep, ostep, cstep);
-		}
-		for (; ch < channels; ch++) {
-			const float *xa = x + ch * stride + g.start;
-			__m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-			for (int32_t i = 0; i < g.len; i += 16) {
-				__m512 da = _mm512_load_ps(xa + i);
-				a0 = _mm512_fmadd_ps(_mm512_loadu_ps(c0 + i), da, a0);
-				a1 = _mm512_fmadd_ps(_mm512_loadu_ps(c1 + i), da, a1);
-				a2 = _mm512_fmadd_ps(_mm512_loadu_ps(c2 + i), da, a2);
-				a3 = _mm512_fmadd_ps(_mm512_loadu_ps(c3 + i), da, a3);
+			uint32_t ch = 0;
+			for (; ch + 2 <= channels; ch += 2) {
+				pair_avx512(x, stride, coef, off, m0, taps, out, ostep, cstep, ch);
+				pair_avx512(x, stride, coef, off, m0 + 4, taps, out, ostep, cstep, ch);
 			}
-			float r[4];
-			_mm_storeu_ps(r, hsum4_avx(fold512(a0), fold512(a1), fold512(a2), fold512(a3)));
-			scatter(r, 1, n, 1, o + ch * cstep, ostep, cstep);
+			if (ch < channels)
+				for (uint32_t g = 0; g < 16; g += SRC_GROUP)
+					group_avx512(x + ch * stride, stride, 1, coef, off, m0 + g, n_out, taps,
+						     out + ch * cstep, ostep, cstep, far);
 		}
-	}
+	for (; m0 < n_out; m0 += SRC_GROUP)
+		group_avx512(x, stride, channels, coef, off, m0, n_out, taps, out, ostep, cstep, far);
 }
 
 __attribute__((target("avx512f,avx2,fma")))
@@ -640,6 +828,8 @@ const struct src_kernels src_kernels_avx512 = {
 	.vec_bytes = 64,
 	.dot_f32 = dot_f32_avx512,
 	.dot_f32_near = dot_f32_avx512_near,
+	/* 16 lanes would waste half of a short row. */
+	.dot_taps_f32 = dot_taps_f32_avx2,
 	.dot_f64 = dot_f64_avx512,
 	/* Interpolating a row is not where the time goes. */
 	.interp_f32 = interp_f32_avx2,

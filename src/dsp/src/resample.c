@@ -26,10 +26,15 @@
 #define SHIFT_PAD	32u	/* zeros before tap 0 of an aligned copy (>= SRC_MAX_SPREAD + 15) */
 #define FRAC_BITS	32
 #define PREDECIMATE	2.5	/* halve the rate first while in/out exceeds this */
+/* Cost of a tap in a table too large for aligned copies, relative to one in
+ * a single aligned row (measured: unaligned loads, rows streamed from L2). */
+#define FAR_TAP_COST	1.35
 
 struct src_stage {
+	const struct src_kernels *k;
 	uint32_t half, taps;
 	uint32_t hb_nh;		/* half-band decimator: tap pairs (table: centre, pairs) */
+	bool tapwise;		/* short float filter: dot_taps kernel */
 	uint32_t phases;	/* 0: one fixed phase (integer decimator) */
 	size_t row_stride;	/* samples between table rows */
 	void *table;
@@ -60,10 +65,13 @@ struct vd_resampler {
 	struct vd_resample_config cfg;
 	const struct src_preset *preset;
 	const struct src_kernels *k;
+	bool auto_isa;		/* kernels chosen per stage, not forced by a test */
 	bool dbl;
 	size_t ss;		/* bytes per internal sample */
 	uint32_t n_stages;	/* 0: same rate, format conversion only */
 	uint32_t decim;		/* log2 of the integer pre-decimation */
+	bool post;		/* the last stage is a sharp 2:1 after a fixed-ratio stage to 2*out */
+	uint64_t last_num, last_den;	/* last stage input samples per input frame */
 	struct src_stage st[SRC_MAX_STAGES];
 	double adjust;
 	uint32_t latency;
@@ -268,6 +276,18 @@ static void set_step(struct src_stage *s, double adjust)
 	s->step_frac = step % s->den;
 }
 
+/* Bytes of aligned copies for @nominal rows of @taps (0: the kernel needs none). */
+static size_t align_bytes(const struct src_kernels *k, size_t ss, uint32_t taps, uint32_t nominal,
+			  size_t *stride)
+{
+	uint32_t w = k->vec_bytes / (uint32_t)ss;
+
+	if (w < 2)
+		return 0;
+	*stride = (SHIFT_PAD + w + taps + SHIFT_PAD + w - 1) / w * w;
+	return (size_t)nominal * w * *stride * ss;
+}
+
 /*
  * Aligned copies of the @nominal rows of @s (decimators: one), when the
  * kernel loads vectors and they fit the budget. Copy a of a row has tap 0 at
@@ -276,14 +296,13 @@ static void set_step(struct src_stage *s, double adjust)
  */
 static int stage_align(struct vd_resampler *r, struct src_stage *s, uint32_t nominal)
 {
-	uint32_t w = r->k->vec_bytes / (uint32_t)r->ss;
-	size_t stride, bytes;
+	uint32_t w = s->k->vec_bytes / (uint32_t)r->ss;
+	size_t stride = 0, bytes;
 
-	if (w < 2 || s->hb_nh || (s->phases && !s->exact_mul))
+	if (s->hb_nh || (s->phases && !s->exact_mul))
 		return 0;
-	stride = (SHIFT_PAD + w + s->taps + SHIFT_PAD + w - 1) / w * w;
-	bytes = (size_t)nominal * w * stride * r->ss;
-	if (bytes > SHIFT_BUDGET)
+	bytes = align_bytes(s->k, r->ss, s->taps, nominal, &stride);
+	if (!bytes || bytes > SHIFT_BUDGET)
 		return 0;
 	s->aligned = zalloc_aligned(bytes);
 	if (!s->aligned)
@@ -301,6 +320,52 @@ static int stage_align(struct vd_resampler *r, struct src_stage *s, uint32_t nom
 	return 0;
 }
 
+static uint32_t design_taps(const struct src_filter_spec *spec)
+{
+	uint32_t half;
+	double fc;
+
+	src_design(spec, &half, &fc);
+	return 2 * half;
+}
+
+/* The polyphase stage for ratio L/M (reduced) at @spec; @fixed: never steered. */
+static int poly_init(struct vd_resampler *r, struct src_stage *s, const struct src_filter_spec *spec,
+		     uint64_t L, uint64_t M, bool fixed)
+{
+	const struct src_preset *pr = r->preset;
+	uint32_t phases, exact_mul = 0;
+	int ret;
+
+	if (fixed) {
+		/* Only the nominal phases are ever used. */
+		exact_mul = 1;
+		phases = (uint32_t)L;
+	} else if (L <= MAX_EXACT_L) {
+		exact_mul = (pr->min_phases + (uint32_t)L - 1) / (uint32_t)L;
+		phases = exact_mul * (uint32_t)L;
+	} else {
+		phases = pr->min_phases;
+	}
+	ret = stage_init(r, s, spec, phases);
+	if (ret < 0)
+		return ret;
+	s->exact_mul = exact_mul;
+	s->exact_row_bytes = (size_t)exact_mul * s->row_stride * r->ss;
+	s->den = L << FRAC_BITS;
+	s->nominal_step = M << FRAC_BITS;
+	s->phase_scale = (double)phases / (double)s->den;
+	return 0;
+}
+
+/*
+ * Stages: halvings while the rate is far above the output, then one
+ * polyphase stage. When downsampling, that stage may instead go to twice the
+ * output rate with a wide transition (its images and aliases fall where the
+ * next stage removes them) and a sharp decimator by 2 finish: a single
+ * coefficient row that stays in L1 with aligned copies, chosen when it
+ * costs less than one long polyphase filter whose table does not fit.
+ */
 static int plan(struct vd_resampler *r)
 {
 	const struct src_preset *pr = r->preset;
@@ -331,45 +396,99 @@ static int plan(struct vd_resampler *r)
 		d++;
 	}
 	r->decim = d;
-	/* The polyphase stage: ratio out*2^d / in, reduced. */
+
+	/* One polyphase stage: ratio out*2^d / in, reduced. */
 	uint64_t L = out << d, M = in, g = gcd64(L, M);
 	L /= g;
 	M /= g;
-	uint32_t phases;
-	uint32_t exact_mul = 0;
-	if (L <= MAX_EXACT_L) {
-		exact_mul = (pr->min_phases + (uint32_t)L - 1) / (uint32_t)L;
-		phases = exact_mul * (uint32_t)L;
-	} else {
-		phases = pr->min_phases;
-	}
-	struct src_filter_spec spec = {
+	struct src_filter_spec one = {
 		.fpass = pr->pass * nyq_low / rate,
 		.fstop = nyq_low / rate,
 		.atten_db = pr->atten_db, .xs_n = pr->xs_n, .xp_n = pr->xp_n,
 	};
+	/* Or a fixed ratio to 2*out: pass the final band, stop what folds onto [0, out/2] there, */
+	struct src_filter_spec wide = {
+		.fpass = pr->pass * nyq_low / rate,
+		.fstop = (2.0 * (double)out - nyq_low) / rate,
+		.atten_db = pr->atten_db, .xs_n = pr->xs_n, .xp_n = pr->xp_n,
+	};
+	/* ... then the sharp 2:1 (the stage drift steers). */
+	struct src_filter_spec sharp = {
+		.fpass = pr->pass * nyq_low / (2.0 * (double)out),
+		.fstop = 0.25,
+		.atten_db = pr->atten_db, .xs_n = pr->xs_n, .xp_n = pr->xp_n,
+	};
+	uint64_t L2 = (2 * out) << d, M2 = in, g2 = gcd64(L2, M2);
+	if (out < in && L2 != M2 && d + 2 <= SRC_MAX_STAGES) {
+		size_t stride;
+		uint32_t t1 = design_taps(&one), tw = design_taps(&wide), ts = design_taps(&sharp);
+		size_t b1 = align_bytes(r->k, r->ss, t1, (uint32_t)(L <= MAX_EXACT_L ? L : MAX_EXACT_L + 1), &stride);
+		double cost1 = b1 && b1 <= SHIFT_BUDGET ? t1 : FAR_TAP_COST * t1;
+		double cost2 = 2.0 * tw * FAR_TAP_COST + ts;
+		r->post = cost2 < cost1;
+	}
+	r->last_num = 1;
+	r->last_den = (uint64_t)1 << d;
 	struct src_stage *s = &r->st[d];
-	ret = stage_init(r, s, &spec, phases);
+	if (r->post) {
+		ret = poly_init(r, s, &wide, L2 / g2, M2 / g2, true);
+		if (ret < 0)
+			return ret;
+		s->tapwise = !r->dbl && s->taps <= SRC_TAPWISE_MAX;
+		if (s->tapwise) {
+			/* The tap-lane kernel reads no padding: rows packed, so the table stays in L1. */
+			s->aligned = zalloc_aligned((size_t)s->phases * s->taps * r->ss);
+			if (!s->aligned)
+				return -ENOMEM;
+			for (uint32_t p = 0; p < s->phases; p++)
+				memcpy((char *)s->aligned + (size_t)p * s->taps * r->ss, row_ptr(r, s, (int32_t)p),
+				       s->taps * r->ss);
+			s->row0 = s->aligned;
+			s->exact_row_bytes = s->taps * r->ss;
+		}
+		s = &r->st[++d];
+		ret = poly_init(r, s, &sharp, 1, 2, false);
+		L = 1;
+		M = 2;
+		g = gcd64(2 * out, in);
+		r->last_num = 2 * out / g;
+		r->last_den = in / g;
+	} else {
+		ret = poly_init(r, s, &one, L, M, false);
+	}
 	if (ret < 0)
 		return ret;
-	s->exact_mul = exact_mul;
-	s->exact_row_bytes = (size_t)exact_mul * s->row_stride * r->ss;
-	s->den = L << FRAC_BITS;
-	s->nominal_step = M << FRAC_BITS;
-	s->phase_scale = (double)phases / (double)s->den;
 	r->n_stages = d + 1;
 
 	for (uint32_t i = 0; i < r->n_stages; i++) {
-		ret = stage_align(r, &r->st[i], i == d ? (uint32_t)L : 1);
+		uint32_t nominal = 1;
+		struct src_stage *t = &r->st[i];
+		/*
+		 * A 2:1 stage with one row (aligned copies in L1) runs at 512
+		 * bits where the machine has them: it pairs groups so loads stop
+		 * bounding it. Elsewhere 512-bit loads mostly split cache lines,
+		 * so the others keep 256 bits.
+		 */
+		t->k = r->k;
+		bool two_one = !t->hb_nh && (t->phases ? i == d && L == 1 && M == 2 : true);
+		if (r->auto_isa && !r->dbl && two_one && src_kernels_get(SRC_ISA_AVX512))
+			t->k = src_kernels_get(SRC_ISA_AVX512);
+		if (r->st[i].phases)
+			nominal = i == d ? (uint32_t)L : (uint32_t)(L2 / g2);
+		ret = t->tapwise ? 0 : stage_align(r, t, nominal);
 		if (ret < 0)
 			return ret;
 	}
 
+	/* Look-ahead: every stage's half length, in input frames and output frames. */
 	uint64_t look = 0;
-	for (uint32_t i = 0; i < r->n_stages; i++)
+	for (uint32_t i = 0; i <= r->decim; i++)
 		look += (uint64_t)r->st[i].half << i;
-	r->lookahead_in = look;
-	r->latency = (uint32_t)((look * out + in - 1) / in);
+	uint64_t half_post = r->post ? s->half : 0;
+	/* look + half_post * in / (2 out), over the common denominator 2 out. */
+	uint64_t look2 = look * 2 * out + half_post * in;
+	r->lookahead_in = (look2 + 2 * out - 1) / (2 * out);
+	r->latency = (uint32_t)((look2 + 2 * in - 1) / (2 * in));
 
 	size_t maxtaps = s->taps;
 	r->scratch_stride = maxtaps + 2 * SRC_ROW_PAD;
@@ -399,6 +518,7 @@ int vd_resampler_new_isa(const struct vd_resample_config *cfg, enum src_isa isa,
 	r->dbl = r->preset->dbl;
 	r->ss = r->dbl ? sizeof(double) : sizeof(float);
 	r->k = isa == SRC_ISA_COUNT ? src_kernels_best() : src_kernels_get(isa);
+	r->auto_isa = isa == SRC_ISA_COUNT;
 	if (!r->k) {
 		free(r);
 		ret = vd_error_set(&err, -ENOTSUP, NULL, "the requested kernel is not available on this machine");
@@ -467,6 +587,9 @@ uint32_t vd_resampler_max_output(const struct vd_resampler *r, uint32_t in_frame
 	uint64_t n = ((uint64_t)in_frames + 2 * r->lookahead_in + 2 * SRC_ALIGN * ((uint64_t)1 << r->decim))
 		* out / in;
 
+	if (r->post)
+		n += SRC_ALIGN;	/* the decimator's buffer alignment, in its output frames */
+
 	n = n + n / 32 + 2 * SRC_GROUP;	/* margin for rounding and drift */
 	return n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
 }
@@ -517,13 +640,14 @@ static void stage_compact(const struct vd_resampler *r, struct src_stage *s)
 	s->fill -= (uint32_t)shift;
 }
 
+/* The last stage's next output lies past the end: t + step/2 > n_in (in its input samples). */
 static bool end_reached(const struct vd_resampler *r, const struct src_stage *s)
 {
 	__int128 step = (__int128)s->step_int * s->den + s->step_frac;
 	__int128 pos = (__int128)s->ipos * s->den + s->num;
-	__int128 end = (__int128)r->n_in * (s->den >> r->decim);
+	__int128 end = (__int128)r->n_in * r->last_num * s->den;
 
-	return 2 * pos + step > 2 * end;
+	return (2 * pos + step) * r->last_den > 2 * end;
 }
 
 /* A row between table phases (drift, or denominators the table cannot hold). */
@@ -575,6 +699,9 @@ static uint32_t stage_run(struct vd_resampler *r, struct src_stage *s, bool last
 	const char *row0 = s->row0;
 	/* Small tables stay in L1; larger ones are streamed with prefetch. */
 	const bool near = s->align_mask || !s->phases || s->phases * s->row_stride * r->ss <= NEAR_BYTES;
+	src_dot_f32_fn dot = near ? s->k->dot_f32_near : s->k->dot_f32;
+	if (s->tapwise)
+		dot = s->k->dot_taps_f32 ? s->k->dot_taps_f32 : src_kernels_c.dot_taps_f32;
 	uint32_t made = 0;
 
 	if (s->hb_nh) {
@@ -664,11 +791,10 @@ static uint32_t stage_run(struct vd_resampler *r, struct src_stage *s, bool last
 			break;
 		void *o = (char *)dst + (size_t)made * ostep * r->ss;
 		if (r->dbl)
-			r->k->dot_f64(s->buf, s->cap, ch, (const double *const *)rows, off, n, s->taps, o,
+			s->k->dot_f64(s->buf, s->cap, ch, (const double *const *)rows, off, n, s->taps, o,
 				      ostep, cstep);
 		else
-			(near ? r->k->dot_f32_near : r->k->dot_f32)(s->buf, s->cap, ch, (const float *const *)rows,
-								    off, n, s->taps, o, ostep, cstep);
+			dot(s->buf, s->cap, ch, (const float *const *)rows, off, n, s->taps, o, ostep, cstep);
 		made += n;
 		if (r->done)
 			break;

@@ -75,6 +75,13 @@ typedef void (*src_hb_f64_fn)(const double *x, size_t stride, uint32_t channels,
 			      uint32_t n_out, const double *hb, uint32_t nh, double *out, size_t ostep,
 			      size_t cstep);
 
+/*
+ * Short filters: the same contract as the dot kernels, but lanes follow the
+ * tap index (tap k in lane k mod 8) and data loads are unaligned, so a
+ * group costs no window rounding and no padding taps. Taps a multiple of 8.
+ */
+#define SRC_TAPWISE_MAX	64	/* longest filter worth it */
+
 struct src_kernels {
 	const char *name;
 	/* Bytes per vector load: coefficient rows whose tap 0 sits at
@@ -82,6 +89,7 @@ struct src_kernels {
 	uint32_t vec_bytes;
 	src_dot_f32_fn dot_f32;
 	src_dot_f32_fn dot_f32_near;	/* the same, for rows already in L1 (no prefetch) */
+	src_dot_f32_fn dot_taps_f32;	/* lanes by tap (short filters) */
 	src_dot_f64_fn dot_f64;
 	src_interp_f32_fn interp_f32;
 	src_interp_f64_fn interp_f64;

@@ -1,0 +1,435 @@
+/* daemon/guest.c - one guest of `virtdsp serve` (see guest.h): the listening
+ * vhost-user socket, accepting QEMU's connection, the device's fds on the
+ * event loop, and the tear-down that frees a departed guest's resources. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon/guest.h"
+#include "virtio_snd/virtio_snd.h"
+
+struct slot {
+	struct vd_guest *g;
+	enum vd_snd_fd_kind kind;
+	struct vd_loop_watch *watch;
+};
+
+struct vd_guest {
+	struct vd_loop *loop;
+	char *name;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	int listen_fd;
+	struct vd_loop_watch *listen_watch;
+	struct vd_snd_dev *dev;
+	struct slot slots[VD_SND_FD_COUNT];
+	bool connected;
+	pid_t peer;
+	double t_connect;
+	struct vd_guest_stats st;
+	uint64_t (*base)[2];		/* per stream: frames, underruns when this connection began */
+	vd_guest_log_fn log;
+	void *log_data;
+};
+
+static const char *const state_names[] = {
+	[VD_SND_STATE_NONE] = "idle",
+	[VD_SND_STATE_PARAMS] = "params-set",
+	[VD_SND_STATE_PREPARED] = "prepared",
+	[VD_SND_STATE_RUNNING] = "running",
+	[VD_SND_STATE_STOPPED] = "stopped",
+	[VD_SND_STATE_RELEASED] = "released",
+};
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void glog(struct vd_guest *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void glog(struct vd_guest *g, const char *fmt, ...)
+{
+	char line[1024];
+	int n;
+	va_list ap;
+
+	if (!g->log)
+		return;
+	n = snprintf(line, sizeof(line), "%s: ", g->name);
+	va_start(ap, fmt);
+	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+	va_end(ap);
+	g->log(g->log_data, line);
+}
+
+/* What a departed guest held shows in these two: its kick/call fds and socket,
+ * and the mappings of its RAM (QEMU's memory-backend-memfd). */
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n - 1;	/* the directory's own fd */
+}
+
+static int count_memfd_maps(void)
+{
+	FILE *f = fopen("/proc/self/maps", "re");
+	char line[512];
+	int n = 0;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, "/memfd:"))
+			n++;
+	fclose(f);
+	return n;
+}
+
+/* ---- the device's fds on the loop ---- */
+
+static void drop(struct vd_guest *g, const char *why);
+
+static void unwatch_device(struct vd_guest *g)
+{
+	for (unsigned k = 0; k < VD_SND_FD_COUNT; k++) {
+		vd_loop_remove(g->slots[k].watch);
+		g->slots[k].watch = NULL;
+	}
+}
+
+static void on_device_fd(void *data, int fd, uint32_t events);
+
+/* Kick fds change (and fd numbers get reused) only inside the socket's
+ * handler, so after it every watch is renewed rather than compared by number. */
+static int watch_device(struct vd_guest *g)
+{
+	unwatch_device(g);
+	for (unsigned k = 0; k < VD_SND_FD_COUNT; k++) {
+		int fd = vd_snd_dev_fd(g->dev, (enum vd_snd_fd_kind)k);
+
+		if (fd < 0)
+			continue;
+		int r = vd_loop_add_fd(g->loop, fd, EPOLLIN, on_device_fd, &g->slots[k],
+				       &g->slots[k].watch);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static void on_device_fd(void *data, int fd, uint32_t events)
+{
+	struct slot *s = data;
+	struct vd_guest *g = s->g;
+	int r = vd_snd_dev_handle(g->dev, s->kind);
+
+	(void)fd;
+	if (r == -ECONNRESET) {
+		drop(g, "the connection was closed");
+		return;
+	}
+	if (r < 0) {
+		char why[320];
+
+		snprintf(why, sizeof(why), "device fault: %s",
+			 vd_vhost_dev_error(vd_snd_dev_vhost(g->dev))[0]
+				 ? vd_vhost_dev_error(vd_snd_dev_vhost(g->dev)) : strerror(-r));
+		g->st.faults++;
+		drop(g, why);
+		return;
+	}
+	if (s->kind != VD_SND_FD_SOCKET)
+		return;
+	if (events & (EPOLLHUP | EPOLLERR)) {
+		/* everything readable was handled; a hung-up peer gets no more replies */
+		drop(g, "the connection was closed");
+		return;
+	}
+	r = watch_device(g);
+	if (r < 0) {
+		char why[128];
+
+		snprintf(why, sizeof(why), "cannot watch its fds: %s", strerror(-r));
+		g->st.faults++;
+		drop(g, why);
+	}
+}
+
+/* Free everything the connection owned, and say what that was. */
+static void drop(struct vd_guest *g, const char *why)
+{
+	char streams[512] = "";
+	size_t len = 0;
+	unsigned active = 0;
+
+	if (!g->connected)
+		return;
+	for (unsigned k = 0; k < g->st.streams; k++) {
+		struct vd_snd_stream_stats ss;
+
+		if (vd_snd_dev_stream_stats(g->dev, k, &ss) < 0)
+			continue;
+		if (ss.state != VD_SND_STATE_NONE && ss.state != VD_SND_STATE_RELEASED)
+			active++;
+		if (len < sizeof(streams))
+			len += (size_t)snprintf(streams + len, sizeof(streams) - len,
+						"; stream %u %s, %llu frames, %llu underruns", k,
+						state_names[ss.state],
+						(unsigned long long)(ss.frames - g->base[k][0]),
+						(unsigned long long)(ss.underruns - g->base[k][1]));
+	}
+	int fds0 = count_fds(), maps0 = count_memfd_maps();
+
+	unwatch_device(g);
+	vd_snd_dev_detach(g->dev);
+	g->connected = false;
+
+	int fds1 = count_fds(), maps1 = count_memfd_maps();
+
+	glog(g, "disconnected (%s) after %.1f s: freed %u active streams, %d fds, %d guest memory "
+	     "maps%s", why, now_s() - g->t_connect, active, fds0 - fds1, maps0 - maps1, streams);
+}
+
+/* ---- the listening socket ---- */
+
+static void attach(struct vd_guest *g, int fd)
+{
+	struct ucred cred;
+	socklen_t clen = sizeof(cred);
+	int r;
+
+	g->peer = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0 ? cred.pid : 0;
+	r = vd_snd_dev_attach(g->dev, fd);
+	if (r < 0) {
+		glog(g, "cannot serve the connection: %s", strerror(-r));
+		close(fd);
+		return;
+	}
+	for (unsigned k = 0; k < g->st.streams; k++) {
+		struct vd_snd_stream_stats ss;
+
+		if (vd_snd_dev_stream_stats(g->dev, k, &ss) == 0) {
+			g->base[k][0] = ss.frames;
+			g->base[k][1] = ss.underruns;
+		}
+	}
+	g->connected = true;
+	g->t_connect = now_s();
+	g->st.connections++;
+	r = watch_device(g);
+	if (r < 0) {
+		char why[128];
+
+		snprintf(why, sizeof(why), "cannot watch its fds: %s", strerror(-r));
+		drop(g, why);
+		return;
+	}
+	glog(g, "connected (peer pid %d, connection %llu)", (int)g->peer,
+	     (unsigned long long)g->st.connections);
+}
+
+static void on_listen(void *data, int fd, uint32_t events)
+{
+	struct vd_guest *g = data;
+
+	(void)events;
+	for (;;) {
+		int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+
+		if (c < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+				glog(g, "accept: %s", strerror(errno));
+			return;
+		}
+		if (g->connected) {
+			/* A restarted QEMU can reconnect before its old connection's
+			 * hang-up has been seen: settle the old one first. */
+			int r = vd_snd_dev_handle(g->dev, VD_SND_FD_SOCKET);
+
+			if (r < 0)
+				drop(g, r == -ECONNRESET ? "the connection was closed" : "device fault");
+			else if (watch_device(g) < 0)
+				drop(g, "cannot watch its fds");
+		}
+		if (g->connected) {
+			/* one front-end per device: a second one would steal a running guest's sound */
+			g->st.refused++;
+			glog(g, "refused a second connection while pid %d is connected", (int)g->peer);
+			close(c);
+			continue;
+		}
+		attach(g, c);
+	}
+}
+
+static int open_listener(const char *path, int *out, char *err, size_t errsz)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	int fd, r;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		snprintf(err, errsz, "socket path %s too long (%zu bytes, at most %zu)", path, strlen(path),
+			 sizeof(sa.sun_path) - 1);
+		return -ENAMETOOLONG;
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			snprintf(err, errsz, "%s exists and is not a socket", path);
+			return -EEXIST;
+		}
+		/* a live backend keeps its socket; a dead one's is replaced */
+		int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		if (probe < 0) {
+			r = -errno;
+			snprintf(err, errsz, "socket: %s", strerror(errno));
+			return r;
+		}
+		r = connect(probe, (struct sockaddr *)&sa, sizeof(sa));
+		close(probe);
+		if (r == 0) {
+			snprintf(err, errsz, "another backend is listening on %s", path);
+			return -EADDRINUSE;
+		}
+		unlink(path);
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		r = -errno;
+		snprintf(err, errsz, "socket: %s", strerror(errno));
+		return r;
+	}
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 4) < 0) {
+		r = -errno;
+		snprintf(err, errsz, "cannot listen on %s: %s", path, strerror(errno));
+		close(fd);
+		return r;
+	}
+	*out = fd;
+	return 0;
+}
+
+int vd_guest_new(struct vd_loop *loop, struct vd_graph *host, const struct vd_guest_config *cfg,
+		 vd_guest_log_fn log, void *log_data, struct vd_guest **out, struct vd_diag *diag,
+		 char *err, size_t errsz)
+{
+	struct vd_guest *g = calloc(1, sizeof(*g));
+	struct vd_snd_options o = { .controls = cfg->controls, .log = log, .log_data = log_data };
+	int r;
+
+	err[0] = '\0';
+	if (!g || !(g->name = strdup(cfg->name))) {
+		free(g);
+		snprintf(err, errsz, "out of memory");
+		return -ENOMEM;
+	}
+	g->loop = loop;
+	g->listen_fd = -1;
+	g->log = log;
+	g->log_data = log_data;
+	for (unsigned k = 0; k < VD_SND_FD_COUNT; k++) {
+		g->slots[k].g = g;
+		g->slots[k].kind = (enum vd_snd_fd_kind)k;
+	}
+	r = vd_snd_dev_new(cfg->name, cfg->topology, host, &o, &g->dev, diag);
+	if (r < 0) {
+		if (diag->count == 0)
+			snprintf(err, errsz, "guest %s: cannot load %s: %s", cfg->name,
+				 cfg->topology ? cfg->topology : "the built-in guest topology", strerror(-r));
+		goto fail;
+	}
+	g->st.streams = vd_snd_dev_stream_count(g->dev);
+	g->base = calloc(g->st.streams ? g->st.streams : 1, sizeof(*g->base));
+	if (!g->base) {
+		snprintf(err, errsz, "out of memory");
+		r = -ENOMEM;
+		goto fail;
+	}
+	r = open_listener(cfg->socket, &g->listen_fd, err, errsz);
+	if (r < 0)
+		goto fail;
+	snprintf(g->path, sizeof(g->path), "%s", cfg->socket);
+	r = vd_loop_add_fd(loop, g->listen_fd, EPOLLIN, on_listen, g, &g->listen_watch);
+	if (r < 0) {
+		snprintf(err, errsz, "cannot watch %s: %s", cfg->socket, strerror(-r));
+		goto fail;
+	}
+	*out = g;
+	return 0;
+fail:
+	vd_guest_free(g);
+	return r;
+}
+
+void vd_guest_free(struct vd_guest *g)
+{
+	if (!g)
+		return;
+	drop(g, "the daemon is shutting down");
+	vd_loop_remove(g->listen_watch);
+	if (g->listen_fd >= 0) {
+		close(g->listen_fd);
+		unlink(g->path);
+	}
+	vd_snd_dev_free(g->dev);
+	free(g->base);
+	free(g->name);
+	free(g);
+}
+
+void vd_guest_get_stats(const struct vd_guest *g, struct vd_guest_stats *st)
+{
+	*st = g->st;
+	st->connected = g->connected;
+}
+
+const char *vd_guest_name(const struct vd_guest *g)
+{
+	return g->name;
+}
+
+void vd_guest_report(struct vd_guest *g)
+{
+	if (g->connected)
+		glog(g, "connected for %.1f s (pid %d, connection %llu, %llu refused, %llu faults)",
+		     now_s() - g->t_connect, (int)g->peer, (unsigned long long)g->st.connections,
+		     (unsigned long long)g->st.refused, (unsigned long long)g->st.faults);
+	else
+		glog(g, "waiting on %s (%llu connections so far, %llu refused, %llu faults)", g->path,
+		     (unsigned long long)g->st.connections, (unsigned long long)g->st.refused,
+		     (unsigned long long)g->st.faults);
+	if (!g->connected)
+		return;
+	for (unsigned k = 0; k < g->st.streams; k++) {
+		struct vd_snd_stream_stats ss;
+
+		if (vd_snd_dev_stream_stats(g->dev, k, &ss) < 0)
+			continue;
+		glog(g, "stream %u: %s, %llu messages completed, %llu errors, %llu frames, %llu underruns, "
+		     "%u held (since the daemon started)", k, state_names[ss.state],
+		     (unsigned long long)ss.completed, (unsigned long long)ss.errors,
+		     (unsigned long long)ss.frames, (unsigned long long)ss.underruns, ss.held);
+	}
+}

@@ -1,0 +1,256 @@
+/* daemon/host.c - the host graph of `virtdsp serve`: topology (a file or the
+ * built-in one), live build, the real-time period from its attach points,
+ * and the scheduler thread that drives it (see host.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <virtdsp/attach.h>
+
+#include "daemon/host.h"
+
+#define MAX_POINTS 64
+
+/* The built-in host topology, in three parts so that the capture source can
+ * be a file instead of the tone; HOST_HEAD TONE TAIL is the shipped text. */
+#define HOST_HEAD \
+	"# virtdsp serve's built-in host topology (used when no --host-topology is\n" \
+	"# given): what the guests' default topology (examples/guest-default.topo)\n" \
+	"# connects to. Every guest's playback is mixed into one 16-bit WAV file\n" \
+	"# (--output FILE; a machine without sound hardware needs nothing else), and\n" \
+	"# every guest records the same host signal: a 440 Hz tone at -20 dBFS, or a\n" \
+	"# file (--capture-file FILE).\n" \
+	"#\n" \
+	"# The 2 ms period is the real-time scheduler's: a guest's tx period completes\n" \
+	"# at the host cycle that plays its last frame, so a short host period keeps\n" \
+	"# completions of any guest period of 2 ms or more one period apart\n" \
+	"# (docs/serve.md, \"Timing\").\n" \
+	"#\n" \
+	"#   virtdsp serve --guest vm1=/tmp/vm1.sock --output mix.wav\n" \
+	"pipeline host {\n" \
+	"    rate = 48000\n" \
+	"    period = 2ms\n" \
+	"\n" \
+	"    attach playback playback { channels = 2 }\n" \
+	"    sink   out      file     { path = \"" VD_HOST_DEFAULT_OUTPUT "\"; format = s16 }\n" \
+	"    link playback -> out\n" \
+	"\n"
+#define HOST_TONE \
+	"    node   in       tone     { wave = sine; freq = 440Hz; level = -20dB; channels = 2 }\n"
+#define HOST_FILE \
+	"    source in       file     { path = \"capture.wav\" }\n"
+#define HOST_TAIL \
+	"    attach capture  capture  { channels = 2 }\n" \
+	"    link in -> capture\n" \
+	"}\n"
+
+struct point {
+	const char *name;		/* the topology's string */
+	bool capture;
+};
+
+struct vd_host {
+	struct vd_topology *t;
+	struct vd_graph *g;
+	struct vd_rt_sched *sched;
+	struct vd_rt_stats last;	/* counters of a stopped scheduler */
+	int rt_priority;
+	uint64_t period_ns;
+	uint32_t period_frames, rate;
+	size_t n_points;
+	struct point points[MAX_POINTS];
+};
+
+const char *vd_host_default_topology(void)
+{
+	return HOST_HEAD HOST_TONE HOST_TAIL;
+}
+
+static int find_period(struct vd_host *h, char *err, size_t errsz)
+{
+	const char *first = NULL;
+
+	for (size_t i = 0; i < vd_topology_object_count(h->t); i++) {
+		struct vd_topology_object o;
+		struct vd_attach *a;
+
+		if (vd_topology_object(h->t, i, &o) < 0 || o.kind != VD_TOPO_ATTACH)
+			continue;
+		if (h->n_points == MAX_POINTS) {
+			snprintf(err, errsz, "more than %d attach points", MAX_POINTS);
+			return -EINVAL;
+		}
+		if (vd_graph_attach(h->g, o.name, &a) < 0) {
+			/* with a path it is a file stand-in, not a bus (virtdsp run's --input) */
+			snprintf(err, errsz, "attach point '%s' is not live (does it have a path?)", o.name);
+			return -EINVAL;
+		}
+		uint32_t rate = vd_attach_format(a)->rate, frames = vd_attach_period(a);
+		uint64_t ns = (uint64_t)frames * 1000000000ull / rate;
+
+		if (!first) {
+			first = o.name;
+			h->period_ns = ns;
+			h->period_frames = frames;
+			h->rate = rate;
+		} else if ((uint64_t)frames * h->rate != (uint64_t)h->period_frames * rate) {
+			/* one scheduler clocks the whole graph: pipelines must share a period in time */
+			snprintf(err, errsz, "attach points '%s' (%u frames at %u Hz) and '%s' (%u frames at "
+				 "%u Hz) have periods of different lengths; give their pipelines the same period "
+				 "in time", first, h->period_frames, h->rate, o.name, frames, rate);
+			return -EINVAL;
+		}
+		h->points[h->n_points].name = o.name;
+		h->points[h->n_points].capture = vd_attach_direction(a) == VD_ATTACH_CAPTURE;
+		h->n_points++;
+	}
+	if (!first) {
+		snprintf(err, errsz, "the host topology has no attach point: guests could not connect to anything");
+		return -EINVAL;
+	}
+	if (h->period_ns < 100000 || h->period_ns > 1000000000ull) {
+		snprintf(err, errsz, "the host period (%u frames at %u Hz) must be between 0.1 ms and 1 s",
+			 h->period_frames, h->rate);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int vd_host_new(const struct vd_host_options *opts, struct vd_host **out, struct vd_diag *diag,
+		char *err, size_t errsz)
+{
+	struct vd_host *h = calloc(1, sizeof(*h));
+	const char *name = opts->topology ? opts->topology : "built-in host topology";
+	int r;
+
+	err[0] = '\0';
+	if (!h) {
+		snprintf(err, errsz, "out of memory");
+		return -ENOMEM;
+	}
+	h->rt_priority = opts->rt_priority;
+	if (opts->topology && opts->capture_file) {
+		snprintf(err, errsz, "--capture-file is for the built-in host topology; in %s, give the "
+			 "capture source's path with --input NAME=FILE", opts->topology);
+		r = -EINVAL;
+		goto fail;
+	}
+	if (opts->topology) {
+		r = vd_topology_load_file(opts->topology, &h->t, diag);
+	} else {
+		const char *text = opts->capture_file ? HOST_HEAD HOST_FILE HOST_TAIL
+						      : HOST_HEAD HOST_TONE HOST_TAIL;
+
+		r = vd_topology_load_string(text, strlen(text), "built-in host topology", &h->t, diag);
+		if (r == 0 && opts->capture_file)
+			r = vd_topology_set_path(h->t, "in", opts->capture_file);
+	}
+	if (r < 0) {
+		if (diag->count == 0)
+			snprintf(err, errsz, "cannot load %s: %s", name, strerror(-r));
+		goto fail;
+	}
+	for (size_t i = 0; i < opts->n_paths; i++) {
+		r = vd_topology_set_path(h->t, opts->paths[i].name, opts->paths[i].path);
+		if (r < 0) {
+			snprintf(err, errsz, "%s has no source, sink or attach point called '%s'", name,
+				 opts->paths[i].name);
+			goto fail;
+		}
+	}
+	r = vd_graph_new(&h->g);
+	if (r < 0) {
+		snprintf(err, errsz, "out of memory");
+		goto fail;
+	}
+	vd_graph_set_live(h->g, true);
+	r = vd_topology_build(h->t, h->g, diag);
+	if (r < 0) {
+		if (diag->count == 0)
+			snprintf(err, errsz, "cannot build %s: %s", name, strerror(-r));
+		goto fail;
+	}
+	r = find_period(h, err, errsz);
+	if (r < 0)
+		goto fail;
+	*out = h;
+	return 0;
+fail:
+	vd_host_free(h);
+	return r;
+}
+
+int vd_host_start(struct vd_host *h)
+{
+	struct vd_rt_config cfg = {
+		.period_ns = h->period_ns,
+		.priority = h->rt_priority,
+		.stop_at_end = false,	/* a live graph serves guests until the daemon ends */
+	};
+
+	if (h->sched)
+		return -EBUSY;
+	return vd_rt_sched_start(h->g, &cfg, &h->sched);
+}
+
+void vd_host_stop(struct vd_host *h)
+{
+	if (!h->sched)
+		return;
+	vd_rt_sched_stop(h->sched, &h->last);
+	h->sched = NULL;
+}
+
+void vd_host_free(struct vd_host *h)
+{
+	if (!h)
+		return;
+	vd_host_stop(h);
+	/* the graph first: it borrows the topology's strings, and freeing it finalises the files */
+	vd_graph_free(h->g);
+	vd_topology_free(h->t);
+	free(h);
+}
+
+struct vd_graph *vd_host_graph(struct vd_host *h)
+{
+	return h->g;
+}
+
+uint64_t vd_host_period_ns(const struct vd_host *h)
+{
+	return h->period_ns;
+}
+
+uint32_t vd_host_period_frames(const struct vd_host *h)
+{
+	return h->period_frames;
+}
+
+uint32_t vd_host_rate(const struct vd_host *h)
+{
+	return h->rate;
+}
+
+size_t vd_host_attach_count(const struct vd_host *h)
+{
+	return h->n_points;
+}
+
+const char *vd_host_attach_name(const struct vd_host *h, size_t i, bool *capture)
+{
+	if (i >= h->n_points)
+		return NULL;
+	if (capture)
+		*capture = h->points[i].capture;
+	return h->points[i].name;
+}
+
+void vd_host_sched_stats(struct vd_host *h, struct vd_rt_stats *st)
+{
+	if (h->sched)
+		vd_rt_sched_stats(h->sched, st);
+	else
+		*st = h->last;
+}

@@ -1,0 +1,71 @@
+/* daemon/host.h - the host side of `virtdsp serve`: the host topology loaded
+ * into a live graph, its attach points, and the real-time scheduler that
+ * drives it at the host pipeline's period. Guests (daemon/guest.h) connect
+ * to its attach points; the graph keeps running whoever comes and goes. */
+#ifndef VD_DAEMON_HOST_H
+#define VD_DAEMON_HOST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <virtdsp/graph.h>
+#include <virtdsp/sched.h>
+#include <virtdsp/topology.h>
+
+struct vd_host;
+
+/** An endpoint path override: `NAME=PATH` as `virtdsp run --input/--output` takes it. */
+struct vd_host_path {
+	const char *name;
+	const char *path;
+};
+
+struct vd_host_options {
+	/** Host topology file; NULL: the built-in one (vd_host_default_topology()). */
+	const char *topology;
+	/** Built-in topology only: the capture point reads this file instead of the tone. */
+	const char *capture_file;
+	/** Endpoint paths to override (sinks, sources; the built-in topology's WAV is "out"). */
+	const struct vd_host_path *paths;
+	size_t n_paths;
+	/** SCHED_FIFO priority to try for the processing thread (0: normal scheduling). */
+	int rt_priority;
+};
+
+/** The built-in host topology (also shipped as examples/host-default.topo). */
+const char *vd_host_default_topology(void);
+/** Its output file when none is given. */
+#define VD_HOST_DEFAULT_OUTPUT "virtdsp-serve.wav"
+
+/**
+ * vd_host_new() - load the topology, build it as a live graph, and find the
+ * real-time period: every attach point's period (frames / rate) must be the
+ * same time, and there must be at least one. Topology errors go to @diag
+ * (file:line:column); everything else is described in @err.
+ * Returns 0, -EINVAL, -ENOENT, -ENOMEM or a build/prepare error.
+ */
+int vd_host_new(const struct vd_host_options *opts, struct vd_host **out, struct vd_diag *diag,
+		char *err, size_t errsz);
+/** Start the processing thread. Block the daemon's signals first (it inherits the mask). */
+int vd_host_start(struct vd_host *h);
+/** Stop the processing thread (if running), finalise the sinks, free. NULL is ignored. */
+void vd_host_free(struct vd_host *h);
+
+struct vd_graph *vd_host_graph(struct vd_host *h);
+/** The period the scheduler runs at, and what it is in frames at the first attach point's rate. */
+uint64_t vd_host_period_ns(const struct vd_host *h);
+uint32_t vd_host_period_frames(const struct vd_host *h);
+uint32_t vd_host_rate(const struct vd_host *h);
+/** Attach points: how many, and the name/direction of each (for the start-up line). */
+size_t vd_host_attach_count(const struct vd_host *h);
+const char *vd_host_attach_name(const struct vd_host *h, size_t i, bool *capture);
+/** Scheduler counters (any time; zeros before start). */
+void vd_host_sched_stats(struct vd_host *h, struct vd_rt_stats *st);
+/**
+ * Stop the processing thread now (its counters are kept for vd_host_sched_stats):
+ * after it, sink statistics can be read safely. Idempotent.
+ */
+void vd_host_stop(struct vd_host *h);
+
+#endif
