@@ -83,7 +83,8 @@ trap - EXIT
 R=$out/guest/results.txt
 get() { sed -n "s/^$1=//p" "$R" | head -1; }
 # the QEMU options that attach the guest to the daemon
-tr ' ' '\n' <"$out/guest/qemu.cmdline" | grep -E 'memory-backend-memfd|vhost|^socket' | sed 's/^/   qemu: /'
+tr ' ' '\n' <"$out/guest/qemu.cmdline" | grep -E 'memory-backend-memfd|vhost|^socket' | tr -d '\\' |
+  sed 's/^/   qemu: /'
 sed -n '/connected\|disconnected\|host sink\|host graph: [0-9]/s/^/   /p' "$out/serve.log"
 [ $rc = 0 ] || { tail -20 "$out/guest.log"; fail "the guest run failed (rc $rc); see $out/guest/serial.log"; }
 
@@ -97,7 +98,10 @@ echo "   tx completions seen by the guest: $(get play.msg.count), interval p50 $
 
 echo
 echo "== what the host received ($out/host.wav)"
-"${AUDIO[@]}" level "$out/host.wav" | sed -n 's/^level\./   /p'
+"${AUDIO[@]}" level "$out/host.wav" >"$out/level.txt"
+lv() { sed -n "s/^level.$1=//p" "$out/level.txt"; }
+echo "   sound for $(lv seconds) s ($(lv frames) frames at $(lv rate) Hz) in the mix;" \
+  "peak $(lv ch0.peak_dbfs) / $(lv ch1.peak_dbfs) dBFS, RMS $(lv ch0.rms_dbfs) / $(lv ch1.rms_dbfs) dBFS"
 if "${AUDIO[@]}" find "$out/played.wav" "$out/host.wav" >"$out/find.txt"; then
   echo "   sample-exact: the $(sed -n 's/^find.ref_frames=//p' "$out/find.txt") frames of played.wav" \
     "(after its silent first frame) are in host.wav bit for bit, silence around them"

@@ -518,7 +518,7 @@ static int cmp_double(const void *a, const void *b)
  * docs/virtio-snd.md, timing rule 1, through the daemon on the built-in host
  * topology (2 ms host period): 10 ms periods complete one at a time, a period
  * apart. Polled every 0.1 ms; the machine may be loaded, so the bounds are on
- * the median and the mean, and the figures are printed.
+ * the median, the mean and the share of pairs, and the figures are printed.
  */
 static void test_tx_completions_paced(void **state)
 {
@@ -543,8 +543,12 @@ static void test_tx_completions_paced(void **state)
 		      "0.1 ms): first intervals %.2f %.2f %.2f %.2f ms; mean %.3f, min %.3f, p50 %.3f, p99 %.3f, "
 		      "max %.3f ms; %u under 1 ms\n", t[1] - t[0], t[2] - t[1], t[3] - t[2], t[4] - t[3],
 		      sum / 199, iv[0], iv[99], iv[196], iv[198], doubles);
-	assert_true(fabs(sum / 199 - 10.0) < 0.5);
+	/* Never faster than real time; a stalled host loses time (the scheduler re-bases rather
+	 * than bursting: the mean only grows) and a stalled test thread sees two completions at
+	 * once: bounds for a loaded machine, the figures above for the record. */
 	assert_true(fabs(iv[99] - 10.0) < 1.0);
+	assert_true(sum / 199 > 9.5 && sum / 199 < 13.0);
+	assert_true(doubles <= 10);
 	vd_ff_close(&g.ff);
 	rig_free(r);
 }
@@ -627,6 +631,46 @@ static void test_vanished_guest_frees_everything_and_reconnects(void **state)
 		assert_false(st.connected);
 		assert_int_equal(st.connections, (uint64_t)round);
 	}
+	rig_free(r);
+}
+
+/* A guest reboot or suspend: QEMU stops the device mid-stream and starts it again on the
+ * same connection with new kick fds (their numbers are reused). Streams are released,
+ * the connection stays, and nothing accumulates. */
+static void test_device_stop_and_restart_keeps_connection(void **state)
+{
+	struct rig *r = rig_new(NULL);
+	struct fguest g;
+	struct vd_guest_stats st;
+	uint16_t bases[4];
+	int fds1 = -1;
+
+	(void)state;
+	assert_int_equal(vd_host_start(r->host), 0);
+	guest_connect(r, &g);
+	for (int round = 0; round < 4; round++) {
+		assert_int_equal(fg_prepare(&g, 0), VIRTIO_SND_S_OK);
+		assert_int_equal(fg_play(&g, 3), 3);
+		assert_int_equal(fg_tx(&g), 0);	/* one more in flight when the device stops */
+		if (vd_ff_stop(&g.ff, bases) < 0)
+			fail_msg("stop: %s; daemon: %s", g.ff.err, r->log);
+		vd_guest_get_stats(r->guest, &st);
+		assert_true(st.connected);
+		assert_int_equal(st.connections, 1);
+		for (unsigned q = 0; q < 4; q++)
+			assert_int_equal(vd_ff_vq_alloc(&g.ff, q, QSIZE), 0);
+		if (vd_ff_start(&g.ff, RING_FEATURES, QSIZE, NULL) < 0)
+			fail_msg("restart: %s; daemon: %s", g.ff.err, r->log);
+		/* old kick fds closed by the daemon, new ones watched: the count settles */
+		if (round == 1)
+			fds1 = count_fds();
+		else if (round > 1)
+			assert_int_equal(count_fds(), fds1);
+	}
+	assert_int_equal(fg_prepare(&g, 0), VIRTIO_SND_S_OK);
+	assert_int_equal(fg_play(&g, 5), 5);
+	assert_null(strstr(r->log, "disconnected"));
+	vd_ff_close(&g.ff);
 	rig_free(r);
 }
 
@@ -938,6 +982,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_tx_completions_paced),
 		cmocka_unit_test(test_capture_brings_the_host_tone),
 		cmocka_unit_test(test_vanished_guest_frees_everything_and_reconnects),
+		cmocka_unit_test(test_device_stop_and_restart_keeps_connection),
 		cmocka_unit_test(test_second_connection_refused_restart_accepted),
 		cmocka_unit_test(test_protocol_fault_drops_only_that_connection),
 	};
