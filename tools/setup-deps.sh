@@ -9,6 +9,8 @@ PACKAGES=(
   libcmocka-dev valgrind python3
   libsoxr-dev libsamplerate0-dev libspeexdsp-dev
   sox gnuplot-nox
+  libflac-dev libmpg123-dev libogg-dev libvorbis-dev libopus-dev
+  flac mpg123 lame vorbis-tools opus-tools
 )
 
 missing=()

@@ -51,6 +51,12 @@ enum vd_accel_codec {
 /** Output flags (snd_compr_task_status.output_flags, zeroed unless set by the codec). */
 #define VD_ACCEL_OUT_FORMAT_CHANGED (1u << 0)	/**< decoders: stream parameters changed in this task */
 #define VD_ACCEL_OUT_END_OF_STREAM  (1u << 1)	/**< the codec has drained */
+/** Decoders: decoded output did not fit the output buffer; the codec keeps it and
+ *  emits it first in the next task (start one, with empty input if need be). */
+#define VD_ACCEL_OUT_MORE_PENDING   (1u << 2)
+/** Decoders: this task met an error in the stream (damaged data skipped, truncation,
+ *  or a stream the codec cannot decode); vd_accel_get_metadata() says which. */
+#define VD_ACCEL_OUT_ERROR          (1u << 3)
 
 enum vd_accel_task_state {
 	VD_ACCEL_TASK_IDLE = 0,
@@ -120,6 +126,42 @@ struct vd_accel_task_status {
 	uint8_t state;			/**< enum vd_accel_task_state */
 };
 
+#define VD_ACCEL_META_VALID	(1u << 0)	/**< the stream's headers were read: rate, channels, ... are set */
+#define VD_ACCEL_META_STOPPED	(1u << 1)	/**< the decoder gave up on this stream; input is ignored until the next one */
+#define VD_ACCEL_META_PENDING	(1u << 2)	/**< output is waiting for the next task */
+#define VD_ACCEL_META_TEXT_MAX	160
+
+/**
+ * GET_METADATA (extension; the kernel's SNDRV_COMPRESS_GET_METADATA carries
+ * one key/value pair): the stream as the codec found it, and what it emits.
+ */
+struct vd_accel_metadata {
+	uint32_t codec;
+	uint32_t flags;			/**< VD_ACCEL_META_* */
+	/* the stream, as found in it (0 until its headers were read) */
+	uint32_t rate;
+	uint32_t channels;
+	uint32_t bits;			/**< sample depth of a lossless stream (FLAC); 0 for lossy codecs */
+	uint32_t bitrate;		/**< nominal bits per second, 0 if unknown */
+	uint64_t total_frames;		/**< length the stream announces, 0 if unknown */
+	enum vd_sample_format decoded_format;	/**< what the decoder produces, before conversion */
+	/* the task output (after params.out is applied) */
+	enum vd_sample_format out_format;
+	uint32_t out_rate;
+	uint32_t out_channels;
+	/* the current stream */
+	uint64_t frames_decoded;	/**< stream frames decoded since it began */
+	uint64_t frames_out;		/**< output frames delivered in tasks since it began */
+	uint32_t streams;		/**< streams begun in this session */
+	uint32_t changes;		/**< parameter changes within streams (chained links, MP3 switches) */
+	uint64_t damaged;		/**< damaged stretches skipped (resynchronisations) */
+	/** Last error (-errno, 0 none): -EBADMSG damaged data skipped, -ENODATA truncated,
+	 *  -EPROTO not a stream of this codec, -EOPNOTSUPP unsupported, -ENOBUFS input
+	 *  sent while output was pending beyond the backlog limit. */
+	int32_t error;
+	char error_text[VD_ACCEL_META_TEXT_MAX];
+};
+
 struct vd_accel;
 
 /**
@@ -174,6 +216,14 @@ void vd_accel_last_error(struct vd_accel *s, char *buf, size_t size);
 int vd_accel_reconfigure(struct vd_accel *s, const struct vd_accel_params *p);
 /** SRC codec drift correction: scale the ratio by @adjust in [0.98, 1.02]; applies from the next task. */
 int vd_accel_set_adjust(struct vd_accel *s, double adjust);
+/**
+ * GET_METADATA: the stream's parameters and the decoder's state as they were
+ * when task @seqno finished (it must be FINISHED: -EBUSY while ACTIVE,
+ * -EINVAL unknown), or after the latest finished task with @seqno 0.
+ * Codecs without a stream of their own (PCM) report their parameters.
+ * -EPERM in OPEN; -EOPNOTSUPP from a daemon that does not know the request.
+ */
+int vd_accel_get_metadata(struct vd_accel *s, uint64_t seqno, struct vd_accel_metadata *md);
 
 #ifdef __cplusplus
 }

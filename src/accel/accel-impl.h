@@ -53,6 +53,8 @@ struct accel_backend_ops {
 	int (*wait)(struct vd_accel *s, short events, int timeout_ms);
 	int (*reconfigure)(struct vd_accel *s, const struct vd_accel_params *p);
 	int (*set_adjust)(struct vd_accel *s, double adjust);
+	/** Optional (NULL: -EOPNOTSUPP). */
+	int (*get_metadata)(struct vd_accel *s, uint64_t seqno, struct vd_accel_metadata *md);
 	/** Copy the reason of the last failed call on @s ("" if none) into @buf. */
 	void (*last_error)(struct vd_accel *s, char *buf, size_t size);
 };

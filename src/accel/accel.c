@@ -164,3 +164,12 @@ int vd_accel_set_adjust(struct vd_accel *s, double adjust)
 		return -EINVAL;
 	return s->ops->set_adjust(s, adjust);
 }
+
+int vd_accel_get_metadata(struct vd_accel *s, uint64_t seqno, struct vd_accel_metadata *md)
+{
+	if (!s || !md)
+		return -EINVAL;
+	if (!s->ops->get_metadata)
+		return -EOPNOTSUPP;
+	return s->ops->get_metadata(s, seqno, md);
+}

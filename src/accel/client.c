@@ -407,6 +407,24 @@ static int c_set_adjust(struct vd_accel *s, double adjust)
 	return r < 0 ? r : 0;
 }
 
+static int c_get_metadata(struct vd_accel *s, uint64_t seqno, struct vd_accel_metadata *md)
+{
+	struct client_session *cs = cs_of(s);
+	struct vd_proto_seqno_req req = { .seqno = seqno };
+	struct vd_proto_metadata w;
+	struct xfer x = { .type = VD_PROTO_GET_METADATA, .req = &req, .req_len = sizeof(req),
+			  .out = &w, .out_len = sizeof(w) };
+
+	session_req(cs, &req.s);
+	int r = session_call(cs, &x);
+	if (r == -ENOSYS)
+		return -EOPNOTSUPP;	/* a daemon from before GET_METADATA */
+	if (r < 0)
+		return r;
+	vd_proto_metadata_from_wire(&w, md);
+	return 0;
+}
+
 static void c_last_error(struct vd_accel *s, char *buf, size_t size)
 {
 	struct client_session *cs = cs_of(s);
@@ -434,6 +452,7 @@ static const struct accel_backend_ops client_ops = {
 	.wait = c_wait,
 	.reconfigure = c_reconfigure,
 	.set_adjust = c_set_adjust,
+	.get_metadata = c_get_metadata,
 	.last_error = c_last_error,
 };
 

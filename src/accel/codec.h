@@ -56,11 +56,22 @@ struct accel_codec_ops {
 	void (*reset)(struct accel_codec *c);
 	/** Optional: drift correction in [0.98, 1.02]; -EOPNOTSUPP when the codec has no rate converter. */
 	int (*set_adjust)(struct accel_codec *c, double adjust);
+	/**
+	 * Optional: NEW_STREAM for codecs whose streams follow each other
+	 * (decoders: the previous file ends here but what it still holds is
+	 * emitted, and the output chain runs on: gapless). NULL: reset().
+	 * reset() stays what a cancelled task gets.
+	 */
+	void (*new_stream)(struct accel_codec *c);
+	/** Optional: the stream as found in it (GET_METADATA); NULL: the engine reports the params. */
+	void (*metadata)(const struct accel_codec *c, struct vd_accel_metadata *md);
 };
 
 extern const struct accel_codec_ops accel_codec_pcm;
 
 /** The codecs of the "src" accelerator, NULL-terminated. */
 extern const struct accel_codec_ops *const accel_src_codecs[];
+/** The codecs of the "decode" accelerator (src/accel/codec_decode.c), NULL-terminated. */
+extern const struct accel_codec_ops *const accel_decode_codecs[];
 
 #endif

@@ -42,6 +42,7 @@ static const char *const type_names[VD_PROTO_TYPE_COUNT] = {
 	[VD_PROTO_TASK_STATUS] = "TASK_STATUS",
 	[VD_PROTO_RECONFIGURE] = "RECONFIGURE",
 	[VD_PROTO_SET_ADJUST] = "SET_ADJUST",
+	[VD_PROTO_GET_METADATA] = "GET_METADATA",
 };
 
 /* Request payload size per type; every request has exactly one size. */
@@ -61,6 +62,7 @@ static const uint32_t request_size[VD_PROTO_TYPE_COUNT] = {
 	[VD_PROTO_TASK_STATUS] = sizeof(struct vd_proto_status_req),
 	[VD_PROTO_RECONFIGURE] = sizeof(struct vd_proto_params_req),
 	[VD_PROTO_SET_ADJUST] = sizeof(struct vd_proto_adjust_req),
+	[VD_PROTO_GET_METADATA] = sizeof(struct vd_proto_seqno_req),
 };
 
 /* Enum-typed fields carry values below this into the public structures. */
@@ -206,7 +208,8 @@ int vd_proto_parse_request(const void *buf, size_t n, unsigned nfds,
 		break;
 	}
 	case VD_PROTO_TASK_STOP:
-	case VD_PROTO_TASK_FREE: {
+	case VD_PROTO_TASK_FREE:
+	case VD_PROTO_GET_METADATA: {
 		struct vd_proto_seqno_req s;
 
 		memcpy(&s, payload, sizeof(s));
@@ -413,4 +416,53 @@ int vd_proto_parse_reply(const void *buf, size_t n, unsigned nfds, uint32_t type
 	*payload = p;
 	*payload_len = h.len;
 	return h.result;
+}
+
+void vd_proto_metadata_to_wire(const struct vd_accel_metadata *m, struct vd_proto_metadata *w)
+{
+	memset(w, 0, sizeof(*w));
+	w->codec = m->codec;
+	w->flags = m->flags;
+	w->rate = m->rate;
+	w->channels = m->channels;
+	w->bits = m->bits;
+	w->bitrate = m->bitrate;
+	w->total_frames = m->total_frames;
+	w->decoded_format = (uint32_t)m->decoded_format;
+	w->out_format = (uint32_t)m->out_format;
+	w->out_rate = m->out_rate;
+	w->out_channels = m->out_channels;
+	w->frames_decoded = m->frames_decoded;
+	w->frames_out = m->frames_out;
+	w->streams = m->streams;
+	w->changes = m->changes;
+	w->damaged = m->damaged;
+	w->error = m->error;
+	memcpy(w->error_text, m->error_text, sizeof(w->error_text));
+	w->error_text[sizeof(w->error_text) - 1] = 0;
+}
+
+void vd_proto_metadata_from_wire(const struct vd_proto_metadata *w, struct vd_accel_metadata *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->codec = w->codec;
+	m->flags = w->flags;
+	m->rate = w->rate;
+	m->channels = w->channels;
+	m->bits = w->bits;
+	m->bitrate = w->bitrate;
+	m->total_frames = w->total_frames;
+	m->decoded_format = (enum vd_sample_format)enum_from_wire(w->decoded_format);
+	m->out_format = (enum vd_sample_format)enum_from_wire(w->out_format);
+	m->out_rate = w->out_rate;
+	m->out_channels = w->out_channels;
+	m->frames_decoded = w->frames_decoded;
+	m->frames_out = w->frames_out;
+	m->streams = w->streams;
+	m->changes = w->changes;
+	m->damaged = w->damaged;
+	m->error = w->error;
+	/* The daemon's text may be unterminated on the wire: copy at most its field. */
+	memcpy(m->error_text, w->error_text, sizeof(m->error_text));
+	m->error_text[sizeof(m->error_text) - 1] = 0;
 }

@@ -47,6 +47,7 @@ enum vd_proto_type {
 	VD_PROTO_TASK_STATUS = 13,
 	VD_PROTO_RECONFIGURE = 14,
 	VD_PROTO_SET_ADJUST = 15,
+	VD_PROTO_GET_METADATA = 16,
 	VD_PROTO_TYPE_COUNT
 };
 
@@ -161,6 +162,20 @@ struct vd_proto_adjust_req {
 	double adjust;
 };
 
+/* GET_METADATA reply (request: vd_proto_seqno_req). */
+struct vd_proto_metadata {
+	uint32_t codec, flags;
+	uint32_t rate, channels, bits, bitrate;
+	uint64_t total_frames;
+	uint32_t decoded_format, out_format, out_rate, out_channels;
+	uint64_t frames_decoded, frames_out;
+	uint32_t streams, changes;
+	uint64_t damaged;
+	int32_t error;
+	uint32_t reserved;
+	char error_text[VD_ACCEL_META_TEXT_MAX];	/* NUL-terminated */
+};
+
 /** A request as the server sees it after validation. */
 struct vd_proto_request {
 	struct vd_proto_hdr hdr;
@@ -170,7 +185,7 @@ struct vd_proto_request {
 		uint32_t codec;			/* GET_CODEC_CAPS */
 		struct vd_accel_params params;	/* SET_PARAMS, RECONFIGURE */
 		struct vd_accel_task task;	/* CREATE, START (fds -1) */
-		uint64_t seqno;			/* STOP, FREE */
+		uint64_t seqno;			/* STOP, FREE, GET_METADATA */
 		struct vd_accel_task_status status; /* STATUS */
 		double adjust;			/* SET_ADJUST */
 	} u;
@@ -215,6 +230,8 @@ void vd_proto_task_to_wire(const struct vd_accel_task *t, struct vd_proto_task *
 void vd_proto_task_from_wire(const struct vd_proto_task *w, struct vd_accel_task *t);
 void vd_proto_status_to_wire(const struct vd_accel_task_status *s, struct vd_proto_status *w);
 void vd_proto_status_from_wire(const struct vd_proto_status *w, struct vd_accel_task_status *s);
+void vd_proto_metadata_to_wire(const struct vd_accel_metadata *m, struct vd_proto_metadata *w);
+void vd_proto_metadata_from_wire(const struct vd_proto_metadata *w, struct vd_accel_metadata *m);
 
 /**
  * vd_proto_parse_reply() - check a reply to request (@type, @id) on the

@@ -647,6 +647,16 @@ static int dispatch(struct conn *c, const struct vd_proto_request *req, struct r
 	case VD_PROTO_SET_ADJUST:
 		r = vd_accel_set_adjust(s->acc, req->u.adjust);
 		return r < 0 ? engine_error(rp, s, r) : 0;
+	case VD_PROTO_GET_METADATA: {
+		struct vd_accel_metadata md;
+		struct vd_proto_metadata w;
+		r = vd_accel_get_metadata(s->acc, req->u.seqno, &md);
+		if (r < 0)
+			return engine_error(rp, s, r);
+		vd_proto_metadata_to_wire(&md, &w);
+		reply_add(rp, &w, sizeof(w));
+		return 0;
+	}
 	default:
 		return reply_error(rp, -ENOSYS, "unknown request type %u", req->hdr.type);
 	}

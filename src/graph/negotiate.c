@@ -242,6 +242,25 @@ static int conform(struct vd_graph *g, struct order *o, uint32_t *at, struct gli
 
 	port_label(l->from, l->from_port, true, from, sizeof(from));
 	port_label(l->to, l->to_port, false, to, sizeof(to));
+	/* Before a rate change, convert first when that helps: into the float format the
+	 * consumer wants (the resampler then keeps full precision instead of rounding to
+	 * integers in between) and down to fewer channels (less to resample). */
+	if (want->rate != cur.rate && vd_graph_lookup_type(g, "convert")) {
+		bool to_float = vd_format_is_float(want->format) && !vd_format_is_float(cur.format);
+		uint32_t ch = want->channels < cur.channels ? want->channels : cur.channels;
+		if (to_float || ch != cur.channels) {
+			struct vd_prop p[2];
+			snprintf(num[1], sizeof(num[1]), "%u", ch);
+			p[0] = (struct vd_prop){ .key = "format", .type = VD_PROP_IDENT,
+						 .str = vd_format_name(to_float ? want->format : cur.format), .loc = l->loc };
+			p[1] = (struct vd_prop){ .key = "channels", .type = VD_PROP_NUMBER, .str = num[1], .num = ch, .unit = "", .loc = l->loc };
+			r = splice(g, o, at, l, "convert", p, 2, &cur, &next, err);
+			if (r < 0)
+				return r;
+			l = consumer->in[port];
+			cur = next;
+		}
+	}
 	if (want->rate != cur.rate) {
 		if (!vd_graph_lookup_type(g, "src"))
 			return vd_error_set(err, -ENOTSUP, &l->loc,

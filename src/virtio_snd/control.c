@@ -247,7 +247,6 @@ uint32_t vd_snd_ctl_request(struct vd_snd_dev *dev, const struct vd_vhost_elem *
 	case VIRTIO_SND_R_PCM_STOP:
 		status = pcm_command(dev, code, req, len);
 		break;
-	case VIRTIO_SND_R_JACK_REMAP:
 	case VIRTIO_SND_R_CTL_INFO:
 	case VIRTIO_SND_R_CTL_ENUM_ITEMS:
 	case VIRTIO_SND_R_CTL_READ:
@@ -255,6 +254,9 @@ uint32_t vd_snd_ctl_request(struct vd_snd_dev *dev, const struct vd_vhost_elem *
 	case VIRTIO_SND_R_CTL_TLV_READ:
 	case VIRTIO_SND_R_CTL_TLV_WRITE:
 	case VIRTIO_SND_R_CTL_TLV_COMMAND:
+		status = vd_snd_ctl_handle(dev, e, code, req, len, &reply);
+		break;
+	case VIRTIO_SND_R_JACK_REMAP:
 		status = VIRTIO_SND_S_NOT_SUPP;
 		break;
 	default:

@@ -61,7 +61,7 @@ static int op_get_config(struct vd_vhost_dev *v, uint32_t offset, void *buf, uin
 	vsnd_put32(cfg + 0, dev->topo.n_jacks);
 	vsnd_put32(cfg + 4, dev->topo.n_streams);
 	vsnd_put32(cfg + 8, dev->topo.n_streams);	/* one channel map per stream */
-	vsnd_put32(cfg + 12, 0);			/* control elements: none yet */
+	vsnd_put32(cfg + 12, dev->opts.controls ? dev->topo.n_ctls : 0);
 	memcpy(buf, cfg + offset, len);
 	return 0;
 }

@@ -47,6 +47,62 @@ struct snd_jack {
 	bool connected;
 };
 
+/* ---- control elements (ctl.c) ---- */
+
+#define SND_MAX_CTLS		64	/* control elements per guest topology */
+#define SND_CTL_TARGETS		8	/* node parameters one control element drives */
+#define SND_CTL_NAME_MAX	44	/* virtio_snd_ctl_info.name, NUL included */
+#define SND_CTL_ITEM_MAX	64	/* virtio_snd_ctl_enum_item */
+
+/* wire values (virtio 1.3 §5.14.6.10) */
+enum { SND_CTL_TYPE_BOOLEAN = 0, SND_CTL_TYPE_INTEGER, SND_CTL_TYPE_INTEGER64,
+       SND_CTL_TYPE_ENUMERATED, SND_CTL_TYPE_BYTES, SND_CTL_TYPE_IEC958 };
+enum { SND_CTL_ACCESS_READ = 0, SND_CTL_ACCESS_WRITE, SND_CTL_ACCESS_VOLATILE,
+       SND_CTL_ACCESS_INACTIVE, SND_CTL_ACCESS_TLV_READ, SND_CTL_ACCESS_TLV_WRITE,
+       SND_CTL_ACCESS_TLV_COMMAND };
+enum { SND_CTL_EVT_MASK_VALUE = 0, SND_CTL_EVT_MASK_INFO, SND_CTL_EVT_MASK_TLV };
+#define SND_CTL_HDR_SIZE	8	/* hdr, control_id */
+#define SND_CTL_INFO_MIN	92	/* ctl_info where le64 is 4-byte aligned; 96 on LP64 */
+#define SND_CTL_VALUE_SIZE	512
+
+/* One node parameter a control element drives: in stream @stream's pipeline. */
+struct snd_ctl_target {
+	unsigned stream;
+	const char *node;		/* the topology's (borrowed) */
+	char *param;			/* owned */
+};
+
+/* A control element a guest topology declares. Its value lives here, in the
+ * parameter's units, and is applied to every pipeline built afterwards. */
+struct snd_ctl {
+	char name[SND_CTL_NAME_MAX];
+	struct vd_location loc;		/* of its declaration */
+	enum vd_param_type ptype;
+	enum vd_unit unit;
+	double min, max, step;		/* the parameter's range; step: one guest integer */
+	uint32_t type;			/* SND_CTL_TYPE_* */
+	int32_t gmin, gmax;		/* the guest's integer range */
+	char (*items)[SND_CTL_ITEM_MAX];	/* ENUMERATED, owned */
+	uint32_t n_items;
+	bool invert, read_only, db;
+	double value;
+	unsigned n_targets;
+	struct snd_ctl_target targets[SND_CTL_TARGETS];
+};
+
+struct snd_topo;
+struct vd_graph;
+/** Read the control declarations of stream @stream's nodes from its probe graph @g. */
+int vd_snd_ctl_scan(struct snd_topo *st, unsigned stream, struct vd_graph *g, struct vd_diag *diag);
+/** Whether property @key of a node is a control declaration (not the node's own). */
+bool vd_snd_ctl_is_decl(const char *key);
+/** Set every control's value on the nodes of stream @stream's new graph @g. */
+int vd_snd_ctl_apply(struct snd_topo *st, unsigned stream, struct vd_graph *g, struct vd_error *err);
+void vd_snd_ctl_free(struct snd_topo *st);
+/** CTL_* requests (dispatch thread): a VIRTIO_SND_S_* status, *@reply bytes after it. */
+uint32_t vd_snd_ctl_handle(struct vd_snd_dev *dev, const struct vd_vhost_elem *e, uint32_t code,
+			   const uint8_t *req, size_t len, uint32_t *reply);
+
 /* ---- node types (nodes.c) ---- */
 
 extern const struct vd_node_ops vd_snd_node_stream_source, vd_snd_node_stream_sink,
@@ -82,6 +138,8 @@ struct snd_topo {
 	struct snd_stream_info streams[SND_MAX_STREAMS];
 	unsigned n_jacks;
 	struct snd_jack jacks[SND_MAX_JACKS];
+	unsigned n_ctls;
+	struct snd_ctl *ctls;		/* SND_MAX_CTLS, allocated with the first */
 };
 
 /** Load, validate against the host graph, describe the streams. Errors go to @diag. */

@@ -147,8 +147,9 @@ int vd_snd_topo_build(struct snd_topo *st, unsigned stream, struct vd_graph *g,
 
 		if (!info->member[i])
 			continue;
+		/* control.* declare the guest's control elements (ctl.c), not node properties */
 		for (uint32_t k = 0; k < o->props.props.n; k++)
-			o->props.props.items[k].used = false;
+			o->props.props.items[k].used = vd_snd_ctl_is_decl(o->props.props.items[k].key);
 		r = vd_graph_add_node(g, &desc, err);
 		if (r < 0)
 			return vd_error_set(err, r, &o->loc, "cannot add %s '%s'", o->node_type, o->name);
@@ -198,6 +199,15 @@ int vd_snd_topo_build(struct snd_topo *st, unsigned stream, struct vd_graph *g,
 	r = probe ? vd_graph_check(g, err) : vd_graph_prepare(g, err);
 	if (r < 0)
 		return r;
+	if (!probe) {
+		r = vd_snd_ctl_apply(st, stream, g, err);
+		if (r < 0)
+			return r;
+		/* From here on the host's processing thread cycles this graph (once its
+		 * feed connects): parameter changes from the dispatch thread must be
+		 * queued to it, which vd_graph_set_param() does for running graphs. */
+		atomic_store_explicit(&g->running, true, memory_order_release);
+	}
 	if (s) {
 		s->node = stream_node->self;
 		s->anode = attach_node->self;
@@ -279,7 +289,10 @@ static int probe_stream(struct snd_topo *st, unsigned k, struct vd_graph *host, 
 			j->connected = true;
 		}
 	}
+	r = vd_snd_ctl_scan(st, k, g, diag);
 	vd_graph_free(g);
+	if (r < 0)
+		return r;
 	if (!info->name || !info->point)
 		return -ENOMEM;
 	return 0;
@@ -427,6 +440,7 @@ void vd_snd_topo_free(struct snd_topo *st)
 		free(st->streams[k].point);
 		free(st->streams[k].member);
 	}
+	vd_snd_ctl_free(st);
 	vd_topology_free(st->t);
 	memset(st, 0, sizeof(*st));
 }

@@ -97,6 +97,24 @@ int vd_snd_dev_handle(struct vd_snd_dev *dev, enum vd_snd_fd_kind kind);
 /** Jack @jack's connection changed (sends JACK_(DIS)CONNECTED). -EINVAL if no such jack. */
 int vd_snd_dev_set_jack(struct vd_snd_dev *dev, uint32_t jack, bool connected);
 
+/*
+ * Control elements the guest topology declares (docs/virtio-snd.md,
+ * "Controls"), by id = declaration order. Values are in the parameter's units
+ * (dB, Hz, 0/1, an enumeration's index); a switch declared with `invert`
+ * is 1 = on (parameter false). Host-side changes apply to the guest's
+ * pipelines and, when the guest was offered controls and sees the value
+ * change, send it CTL_NOTIFY. The guest may not write `read_only` ones; the
+ * host may.
+ */
+unsigned vd_snd_dev_control_count(const struct vd_snd_dev *dev);
+/** The id of control @name, or -ENOENT. */
+int vd_snd_dev_control_find(const struct vd_snd_dev *dev, const char *name);
+/** -ENOENT (no such id), -ERANGE (outside the parameter's range, or not a whole
+ * number for a switch, integer or enumeration), -EAGAIN (a pipeline's queue to
+ * the processing thread is full: the value is kept and applied at the next PREPARE). */
+int vd_snd_dev_set_control(struct vd_snd_dev *dev, unsigned id, double value);
+int vd_snd_dev_get_control(const struct vd_snd_dev *dev, unsigned id, double *value);
+
 unsigned vd_snd_dev_stream_count(const struct vd_snd_dev *dev);
 unsigned vd_snd_dev_jack_count(const struct vd_snd_dev *dev);
 

@@ -81,7 +81,7 @@ expect "wav: the built-in device has no controls (amixer)" "$R/results.txt" amix
 # that timer from when it actually fired, so on a loaded host its mean runs long; the upper
 # bound only rules out a stall.
 expect "wav: guest traced 100 tx completions" "$R/results.txt" play.msg.count 100
-expect_range "wav: mean completion interval is paced at 10 ms" "$R/results.txt" play.msg.mean_ms 9.5 13.0
+expect_range "wav: mean completion interval is paced at 10 ms" "$R/results.txt" play.msg.mean_ms 9.5 20.0
 
 # --- 2: alsa-file, playback then capture, both bit-exact; sleep-jitter baseline ---------------
 t=$(now)

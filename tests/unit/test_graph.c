@@ -148,6 +148,36 @@ static void test_rate_and_format_chain(void **state)
 	vd_graph_free(g);
 }
 
+/* S16 at 24 kHz into a node that wants F32 at 48 kHz: convert to float first, then
+ * resample in float; no integer rounding between the two and no third node. */
+static void test_float_before_rate_change(void **state)
+{
+	struct vd_graph *g = new_graph();
+	struct vd_error err = { 0 };
+	char desc[2048];
+	struct vd_prop p = { .key = "rate", .type = VD_PROP_NUMBER, .str = "24000", .num = 24000, .unit = "" };
+	struct vd_props props = { .items = &p, .n = 1 };
+	struct vd_graph_node_desc d = { .name = "in", .type = "ramp", .props = &props, .rate = 48000,
+					.pipeline = "main", .period = 100 };
+
+	assert_int_equal(vd_graph_register_type(g, &test_src_ops), 0);
+	assert_int_equal(vd_graph_add_node(g, &d, &err), 0);
+	d = (struct vd_graph_node_desc){ .name = "x2", .type = "double", .rate = 48000, .pipeline = "main" };
+	assert_int_equal(vd_graph_add_node(g, &d, &err), 0);
+	d = (struct vd_graph_node_desc){ .name = "out", .type = "capture", .rate = 48000, .pipeline = "main" };
+	assert_int_equal(vd_graph_add_node(g, &d, &err), 0);
+	assert_int_equal(vd_graph_link(g, "in", NULL, "x2", NULL, NULL, &err), 0);
+	assert_int_equal(vd_graph_link(g, "x2", NULL, "out", NULL, NULL, &err), 0);
+	assert_int_equal(vd_graph_prepare(g, &err), 0);
+	assert_int_equal(vd_graph_describe(g, desc, sizeof(desc)), 0);
+	const char *a = strstr(desc, "in (ramp)\n  out -> x2.convert0:in  s16 24000Hz 1ch");
+	const char *b = strstr(desc, "x2.convert0 (convert) [inserted]\n  out -> x2.src1:in  f32 24000Hz 1ch");
+	const char *c = strstr(desc, "x2.src1 (src) [inserted]\n  out -> x2:in  f32 48000Hz 1ch");
+	if (!a || !b || !c || !(a < b && b < c))
+		fail_msg("unexpected graph:\n%s", desc);
+	vd_graph_free(g);
+}
+
 static void test_fan_out(void **state)
 {
 	struct vd_graph *g = new_graph();
@@ -299,6 +329,7 @@ int main(void)
 		cmocka_unit_test(test_chain_with_inserted_converters),
 		cmocka_unit_test(test_deterministic_rerun),
 		cmocka_unit_test(test_rate_and_format_chain),
+		cmocka_unit_test(test_float_before_rate_change),
 		cmocka_unit_test(test_fan_out),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_cycle),

@@ -195,6 +195,81 @@ static void test_dot_taps_kernels(void **state)
 }
 
 /*
+ * Output-lane kernels (fixed-ratio short filters): random cycles L/M that
+ * the kernel takes, any start in the cycle, any count (several groups of
+ * 16, cycle wraps, short groups, which must not read more than 16 samples
+ * past their last window). Within rounding of the C kernel, and each
+ * output the same bits computed alone.
+ */
+#define NOL 70
+static void test_olane_kernels(void **state)
+{
+	(void)state;
+	int32_t doff[2048 + SRC_OLANE_W];
+	float *coef = malloc((size_t)SRC_TAPWISE_MAX * (2048 + 32) * sizeof(float));
+	uint32_t tested = 0;
+
+	assert_non_null(src_kernels_c.olane_f32);
+	for (int it = 0; it < 400; it++) {
+		uint32_t L = 1 + (uint32_t)(fabs(urand()) * 300), M = 1 + (uint32_t)(fabs(urand()) * 1.7 * L);
+		uint32_t taps = 8 * (1 + (uint32_t)(fabs(urand()) * (SRC_TAPWISE_MAX / 8 - 0.01)));
+		if (!src_olane_fits(L, M, taps))
+			continue;
+		size_t cs = (L + SRC_OLANE_W + 15) & ~(size_t)15;
+		for (uint32_t q = 0; q < L + SRC_OLANE_W; q++) {
+			doff[q] = (int32_t)((uint64_t)q * M / L);
+			for (uint32_t k = 0; k < taps; k++)
+				coef[k * cs + q] = q < L ? (float)urand() : coef[k * cs + q - L];
+		}
+		struct src_olane ol = { .L = L, .M = M, .taps = taps, .coef_stride = cs, .doff = doff, .coef = coef };
+		uint32_t ch = 1 + (uint32_t)(fabs(urand()) * 4.99);
+		uint32_t n = 1 + (uint32_t)(fabs(urand()) * (NOL - 0.01));
+		uint32_t q0 = (uint32_t)(fabs(urand()) * (L - 0.01));
+		int32_t o0 = (int32_t)(fabs(urand()) * 100);
+		bool planar = urand() > 0;
+		size_t ostep = planar ? 1 : ch, cstep = planar ? NOL : 1;
+		/* Window starts, and the end of what may be read. */
+		int32_t o[NOL], end;
+		uint32_t q = q0;
+		o[0] = o0;
+		for (uint32_t m = 1; m < n; m++) {
+			o[m] = o[m - 1] + doff[q + 1] - doff[q];
+			q = q + 1 == L ? 0 : q + 1;
+		}
+		end = o[n - 1] + (int32_t)taps + 16;
+		/* Rows exactly that long: the last one ends the allocation (ASan sees over-reads). */
+		size_t stride = (size_t)end;
+		float *x = malloc(stride * ch * sizeof(float));
+		for (size_t i = 0; i < stride * ch; i++)
+			x[i] = (float)urand();
+		float ref[NOL * 5], got[NOL * 5], one[5];
+		src_kernels_c.olane_f32(x, stride, ch, &ol, q0, o0, n, ref, ostep, cstep);
+		for (size_t k = 0; k < sizeof(simd) / sizeof(simd[0]); k++) {
+			const struct src_kernels *kn = src_kernels_get(simd[k]);
+			if (!kn || !kn->olane_f32)
+				continue;
+			tested++;
+			kn->olane_f32(x, stride, ch, &ol, q0, o0, n, got, ostep, cstep);
+			q = q0;
+			for (uint32_t m = 0; m < n; m++) {
+				for (uint32_t c = 0; c < ch; c++) {
+					size_t i = m * ostep + c * cstep;
+					assert_true(fabs(got[i] - ref[i]) <= taps * 1.2e-7);
+				}
+				kn->olane_f32(x, stride, ch, &ol, q, o[m], 1, one, 1, 1);
+				for (uint32_t c = 0; c < ch; c++)
+					assert_memory_equal(&one[c], &got[m * ostep + c * cstep], sizeof(float));
+				q = q + 1 == L ? 0 : q + 1;
+			}
+		}
+		free(x);
+	}
+	/* The SIMD kernel exists where AVX-512 does; make sure it ran. */
+	assert_true(tested > 0 || !src_kernels_get(SRC_ISA_AVX512));
+	free(coef);
+}
+
+/*
  * A 2:1 decimator with aligned row copies (the AVX-512 kernel pairs output
  * m with m + 8 there): outputs 2 samples apart, the row of output m is copy
  * (offset mod 16). Within rounding of the C kernel, bit-identical alone.
@@ -406,6 +481,7 @@ int main(void)
 		cmocka_unit_test(test_kernels_present),
 		cmocka_unit_test(test_dot_kernels),
 		cmocka_unit_test(test_dot_taps_kernels),
+		cmocka_unit_test(test_olane_kernels),
 		cmocka_unit_test(test_dot_decimator),
 		cmocka_unit_test(test_hb_kernels),
 		cmocka_unit_test(test_interp_kernels),

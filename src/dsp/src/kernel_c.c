@@ -53,6 +53,27 @@ static void dot_taps_f32(const float *x, size_t stride, uint32_t channels,
 		}
 }
 
+/* Output-lane order: chain r sums taps r, r+4, ... in order; (0+1)+(2+3). */
+static void olane_f32(const float *x, size_t stride, uint32_t channels, const struct src_olane *ol,
+		      uint32_t q0, int32_t o0, uint32_t n_out, float *out, size_t ostep, size_t cstep)
+{
+	uint32_t q = q0;
+	int32_t o = o0;
+
+	for (uint32_t m = 0; m < n_out; m++) {
+		for (uint32_t ch = 0; ch < channels; ch++) {
+			const float *xr = x + ch * stride + o;
+			float acc[4] = { 0 };
+			for (uint32_t k = 0; k < ol->taps; k++)
+				acc[k & 3] += ol->coef[k * ol->coef_stride + q] * xr[k];
+			out[m * ostep + ch * cstep] = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+		}
+		o += ol->doff[q + 1] - ol->doff[q];
+		if (++q == ol->L)
+			q = 0;
+	}
+}
+
 /* 4-point Lagrange through rows at -1, 0, 1, 2 (the table's phase step). */
 #define DEFINE_INTERP(NAME, T)								\
 static void NAME(const T *r0, size_t rs, double t, uint32_t taps, T *dst)		\
@@ -95,6 +116,7 @@ const struct src_kernels src_kernels_c = {
 	.dot_f32 = dot_f32,
 	.dot_f32_near = dot_f32,
 	.dot_taps_f32 = dot_taps_f32,
+	.olane_f32 = olane_f32,
 	.dot_f64 = dot_f64,
 	.interp_f32 = interp_f32,
 	.interp_f64 = interp_f64,

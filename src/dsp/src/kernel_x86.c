@@ -760,6 +760,100 @@ static void dot_f32_avx512_near(const float *x, size_t stride, uint32_t channels
 	dot_f32_avx512_impl(x, stride, channels, coef, off, n_out, taps, out, ostep, cstep, false);
 }
 
+/*
+ * Outputs in lanes: 16 consecutive outputs of a fixed-ratio stage, one per
+ * lane. Their windows start at o + idx[l] (idx from the cycle's offsets,
+ * spread < 25), so tap k of every lane is one two-source permute of the data
+ * at o + 8*floor(k/8) (32 samples in two registers) with indices idx + k%8,
+ * and the taps' coefficients are one load (taps-major table). No horizontal
+ * sums and no per-output setup: a permute and an FMA per tap and channel.
+ */
+__attribute__((target("avx512f,avx2,fma"), always_inline))
+static inline void olane_chan_avx512(const float *xa, const float *xb, bool two, const float *cf,
+				     size_t cs, uint32_t taps, const __m512i *it, __m512 *ra, __m512 *rb)
+{
+	__m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+	__m512 b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+
+	for (uint32_t kb = 0; kb < taps; kb += 8) {
+		__m512 la = _mm512_loadu_ps(xa + kb), ha = _mm512_loadu_ps(xa + kb + 16), lb = la, hb = ha;
+		if (two) {
+			lb = _mm512_loadu_ps(xb + kb);
+			hb = _mm512_loadu_ps(xb + kb + 16);
+		}
+		const float *c = cf + kb * cs;
+#define OLANE_TAP(T, A, B)										{												__m512 k = _mm512_loadu_ps(c + (T) * cs);						A = _mm512_fmadd_ps(k, _mm512_permutex2var_ps(la, it[T], ha), A);				if (two)											B = _mm512_fmadd_ps(k, _mm512_permutex2var_ps(lb, it[T], hb), B);			}
+		OLANE_TAP(0, a0, b0)
+		OLANE_TAP(1, a1, b1)
+		OLANE_TAP(2, a2, b2)
+		OLANE_TAP(3, a3, b3)
+		OLANE_TAP(4, a0, b0)
+		OLANE_TAP(5, a1, b1)
+		OLANE_TAP(6, a2, b2)
+		OLANE_TAP(7, a3, b3)
+#undef OLANE_TAP
+	}
+	*ra = _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3));
+	*rb = _mm512_add_ps(_mm512_add_ps(b0, b1), _mm512_add_ps(b2, b3));
+}
+
+__attribute__((target("avx512f,avx2,fma"), always_inline))
+static inline void olane_store(__m512 v, float *o, size_t ostep, uint32_t n)
+{
+	if (ostep == 1) {
+		_mm512_mask_storeu_ps(o, (__mmask16)((1u << n) - 1), v);
+		return;
+	}
+	float r[SRC_OLANE_W];
+	_mm512_storeu_ps(r, v);
+	for (uint32_t i = 0; i < n; i++)
+		o[i * ostep] = r[i];
+}
+
+__attribute__((target("avx512f,avx2,fma")))
+static void olane_f32_avx512(const float *x, size_t stride, uint32_t channels, const struct src_olane *ol,
+			     uint32_t q0, int32_t o0, uint32_t n_out, float *out, size_t ostep, size_t cstep)
+{
+	const uint32_t taps = ol->taps;
+	uint32_t q = q0;
+	int32_t o = o0;
+
+	for (uint32_t m0 = 0; m0 < n_out; m0 += SRC_OLANE_W) {
+		uint32_t n = n_out - m0 < SRC_OLANE_W ? n_out - m0 : SRC_OLANE_W;
+		__m512i idx = _mm512_sub_epi32(_mm512_loadu_si512(ol->doff + q), _mm512_set1_epi32(ol->doff[q]));
+		__m512i it[8];
+		for (int t = 0; t < 8; t++)
+			it[t] = _mm512_add_epi32(idx, _mm512_set1_epi32(t));
+		const float *cf = ol->coef + q;
+		/* Reads reach o + taps + 24; a short group whose windows end sooner
+		 * (more than 16 samples before that) reads a zero-padded copy. */
+		int32_t need = ol->doff[q + n - 1] - ol->doff[q] + (int32_t)taps;
+		bool bounce = need + 16 < (int32_t)taps + 24;
+		float *om = out + (size_t)m0 * ostep;
+		uint32_t ch = 0;
+		for (; ch < channels; ch += 2) {
+			bool two = ch + 1 < channels;
+			const float *xa = x + ch * stride + o, *xb = xa + stride;
+			float ba[SRC_TAPWISE_MAX + 2 * SRC_OLANE_W], bb[SRC_TAPWISE_MAX + 2 * SRC_OLANE_W];
+			if (bounce) {
+				for (int32_t i = 0; i < (int32_t)taps + 2 * SRC_OLANE_W; i++) {
+					ba[i] = i < need ? xa[i] : 0.0f;
+					bb[i] = two && i < need ? xb[i] : 0.0f;
+				}
+				xa = ba;
+				xb = bb;
+			}
+			__m512 ra, rb;
+			olane_chan_avx512(xa, xb, two, cf, ol->coef_stride, taps, it, &ra, &rb);
+			olane_store(ra, om + ch * cstep, ostep, n);
+			if (two)
+				olane_store(rb, om + (ch + 1) * cstep, ostep, n);
+		}
+		o += ol->doff[q + n] - ol->doff[q];
+		q = (q + n) % ol->L;
+	}
+}
+
 /* ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)), the same tree for every output. */
 __attribute__((target("avx512f,avx2,fma")))
 static inline double hsum512_d(__m512d a)
@@ -830,6 +924,7 @@ const struct src_kernels src_kernels_avx512 = {
 	.dot_f32_near = dot_f32_avx512_near,
 	/* 16 lanes would waste half of a short row. */
 	.dot_taps_f32 = dot_taps_f32_avx2,
+	.olane_f32 = olane_f32_avx512,
 	.dot_f64 = dot_f64_avx512,
 	/* Interpolating a row is not where the time goes. */
 	.interp_f32 = interp_f32_avx2,

@@ -35,6 +35,10 @@ struct src_stage {
 	uint32_t half, taps;
 	uint32_t hb_nh;		/* half-band decimator: tap pairs (table: centre, pairs) */
 	bool tapwise;		/* short float filter: dot_taps kernel */
+	/* Fixed-ratio short filter with outputs in lanes (olane kernel): */
+	struct src_olane ol;
+	void *ol_mem;		/* doff and coef of ol */
+	uint32_t *ol_q;		/* cycle position of each phase */
 	uint32_t phases;	/* 0: one fixed phase (integer decimator) */
 	size_t row_stride;	/* samples between table rows */
 	void *table;
@@ -359,6 +363,39 @@ static int poly_init(struct vd_resampler *r, struct src_stage *s, const struct s
 }
 
 /*
+ * The output-lane schedule of a fixed-ratio stage (L/M reduced): cycle
+ * output q sits at q*M/L, i.e. at phase q*M mod L, window floor(q*M/L) on.
+ */
+static int olane_init(struct vd_resampler *r, struct src_stage *s, uint32_t L, uint32_t M)
+{
+	const uint32_t n = L + SRC_OLANE_W;
+	size_t cs = (n + 15) & ~(size_t)15;
+	size_t doff_bytes = ((n * sizeof(int32_t)) + 63) & ~(size_t)63;
+	char *mem = zalloc_aligned(doff_bytes + (size_t)s->taps * cs * sizeof(float));
+	int32_t *doff = (int32_t *)mem;
+	float *coef = (float *)(mem + doff_bytes);
+
+	s->ol_q = malloc(L * sizeof(uint32_t));
+	if (!mem || !s->ol_q) {
+		free(mem);
+		return -ENOMEM;
+	}
+	s->ol_mem = mem;
+	for (uint32_t q = 0; q < n; q++) {
+		uint64_t pos = (uint64_t)q * M;
+		uint32_t phase = (uint32_t)(pos % L);
+		const float *row = row_ptr(r, s, (int32_t)phase);
+		doff[q] = (int32_t)(pos / L);
+		if (q < L)
+			s->ol_q[phase] = q;
+		for (uint32_t k = 0; k < s->taps; k++)
+			coef[k * cs + q] = row[k];
+	}
+	s->ol = (struct src_olane){ .L = L, .M = M, .taps = s->taps, .coef_stride = cs, .doff = doff, .coef = coef };
+	return 0;
+}
+
+/*
  * Stages: halvings while the rate is far above the output, then one
  * polyphase stage. When downsampling, that stage may instead go to twice the
  * output rate with a wide transition (its images and aliases fall where the
@@ -475,6 +512,17 @@ static int plan(struct vd_resampler *r)
 			t->k = src_kernels_get(SRC_ISA_AVX512);
 		if (r->st[i].phases)
 			nominal = i == d ? (uint32_t)L : (uint32_t)(L2 / g2);
+		if (t->tapwise && i + 1 == d) {
+			/* Outputs in lanes where a kernel has them (AVX-512, or forced C). */
+			const struct src_kernels *ok = r->auto_isa ? src_kernels_get(SRC_ISA_AVX512) : r->k;
+			uint32_t Lf = (uint32_t)(L2 / g2), Mf = (uint32_t)(M2 / g2);
+			if (ok && ok->olane_f32 && src_olane_fits(Lf, Mf, t->taps)) {
+				t->k = ok;
+				ret = olane_init(r, t, Lf, Mf);
+				if (ret < 0)
+					return ret;
+			}
+		}
 		ret = t->tapwise ? 0 : stage_align(r, t, nominal);
 		if (ret < 0)
 			return ret;
@@ -557,6 +605,8 @@ void vd_resampler_free(struct vd_resampler *r)
 	for (uint32_t i = 0; i < SRC_MAX_STAGES; i++) {
 		free(r->st[i].table);
 		free(r->st[i].aligned);
+		free(r->st[i].ol_mem);
+		free(r->st[i].ol_q);
 		free(r->st[i].buf);
 	}
 	free(r->tmp);
@@ -704,6 +754,24 @@ static uint32_t stage_run(struct vd_resampler *r, struct src_stage *s, bool last
 		dot = s->k->dot_taps_f32 ? s->k->dot_taps_f32 : src_kernels_c.dot_taps_f32;
 	uint32_t made = 0;
 
+	if (s->ol_mem) {
+		/* Fixed-ratio outputs in lanes: as many as have their windows (ipos < lim). */
+		const __int128 L = s->ol.L, M = s->ol.M;
+		__int128 pos = (__int128)s->ipos * L + (__int128)(s->num >> FRAC_BITS);
+		__int128 span = (__int128)lim * L - pos;
+		uint32_t n = 0;
+		if (span > 0)
+			n = span / M + (span % M != 0) < (__int128)room ? (uint32_t)(span / M + (span % M != 0)) : room;
+		if (!n)
+			return 0;
+		uint32_t phase = (uint32_t)(s->num >> FRAC_BITS);
+		s->k->olane_f32(s->buf, s->cap, ch, &s->ol, s->ol_q[phase], (int32_t)(s->ipos + off0), n, dst,
+				ostep, cstep);
+		pos += (__int128)n * M;
+		s->ipos = (int64_t)(pos / L);
+		s->num = (uint64_t)(pos % L) << FRAC_BITS;
+		return n;
+	}
 	if (s->hb_nh) {
 		/* Half-band: centres 2 apart, all in one kernel call. */
 		uint32_t n = 0;

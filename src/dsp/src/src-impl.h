@@ -82,6 +82,42 @@ typedef void (*src_hb_f64_fn)(const double *x, size_t stride, uint32_t channels,
  */
 #define SRC_TAPWISE_MAX	64	/* longest filter worth it */
 
+/*
+ * A fixed-ratio stage (never steered) as a cycle of @L outputs per @M input
+ * samples: cycle output q (q < L + SRC_OLANE_W) starts its window doff[q] =
+ * floor(q * M / L) samples after cycle output 0's and uses coefficient
+ * coef[k * coef_stride + q] for tap k (taps-major, so consecutive outputs'
+ * taps are consecutive; entries past L repeat the first ones).
+ */
+#define SRC_OLANE_W	16	/* outputs per vector */
+struct src_olane {
+	uint32_t L, M, taps;
+	size_t coef_stride;
+	const int32_t *doff;
+	const float *coef;
+};
+
+/*
+ * Outputs in lanes (short fixed-ratio filters): @n_out consecutive outputs,
+ * the first at cycle position @q0 (< L) with its window at @o0 in every
+ * channel row of @x. Each output sums its taps in four interleaved chains
+ * (chain r takes taps r, r+4, ... in order), reduced as (0+1)+(2+3): its
+ * bits depend only on its coefficients and data, never on its group. Taps
+ * a multiple of 8; may read up to 16 samples past the last window. Stores
+ * like dot.
+ */
+typedef void (*src_olane_f32_fn)(const float *x, size_t stride, uint32_t channels,
+				 const struct src_olane *ol, uint32_t q0, int32_t o0, uint32_t n_out,
+				 float *out, size_t ostep, size_t cstep);
+/* Whether an AVX-512 output-lane kernel can take this schedule (window spread). */
+static inline bool src_olane_fits(uint32_t L, uint32_t M, uint32_t taps)
+{
+	/* The spread of 16 outputs (at most ceil(15 M / L)) plus 7 taps must
+	 * index within two vectors. */
+	return taps % 8 == 0 && taps <= SRC_TAPWISE_MAX &&
+	       ((uint64_t)(SRC_OLANE_W - 1) * M + L - 1) / L + 7 < 2 * SRC_OLANE_W;
+}
+
 struct src_kernels {
 	const char *name;
 	/* Bytes per vector load: coefficient rows whose tap 0 sits at
@@ -90,6 +126,7 @@ struct src_kernels {
 	src_dot_f32_fn dot_f32;
 	src_dot_f32_fn dot_f32_near;	/* the same, for rows already in L1 (no prefetch) */
 	src_dot_f32_fn dot_taps_f32;	/* lanes by tap (short filters) */
+	src_olane_f32_fn olane_f32;	/* outputs in lanes (short fixed-ratio filters) */
 	src_dot_f64_fn dot_f64;
 	src_interp_f32_fn interp_f32;
 	src_interp_f64_fn interp_f64;
