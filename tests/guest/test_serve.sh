@@ -239,7 +239,8 @@ BASIC_S=$(since "$T1")
 # ---- 2: a converting guest topology: 44.1 kHz S16 stream, -6 dB volume, host 48 kHz ---------
 T2=$(now)
 cat >"$W/guest-44k.topo" <<'EOF'
-# A guest that can only play 44.1 kHz 16-bit stereo, at -6 dB, into the host's 48 kHz.
+# A guest that can only play 44.1 kHz 16-bit stereo, at -6 dB, into the host's 48 kHz;
+# the volume is shown to the guest as a mixer control.
 pipeline out {
     source pcm_out stream {
         direction = playback
@@ -247,7 +248,7 @@ pipeline out {
         rate_min = 44100; rate_max = 44100
         channels_min = 2; channels_max = 2
     }
-    node   vol volume { gain = -6dB }
+    node   vol volume { gain = -6dB; control.gain = "PCM Playback Volume" }
     sink   host_out attach { point = "playback"; jack = line-out }
     link pcm_out -> vol -> host_out
 }
@@ -265,6 +266,10 @@ R=$W/convert/results.txt
 guest_ok "convert: 44.1 kHz guest plays through src and volume, result=pass" convert $rc
 expect "convert: aplay opened the device at 44100 Hz" "$R" play.rate 44100
 expect "convert: controls=on: the guest's amixer runs on the card" "$R" amixer.rc 0
+# The guest topology's volume control, at the host's -6 dB: 1140 in 0.1 dB steps from -120 dB.
+check "convert: the guest's amixer shows the topology's 'PCM Playback Volume' at -6.0 dB (1140)" \
+	awk "/name='PCM Playback Volume'/ { f = 1 } f && /: values=/ { ok = \$2 == \"values=1140\"; exit } END { exit !ok }" \
+	"$W/convert/guest/amixer.txt"
 expect_range "convert: 100 tx completions for 1 s of 441-frame periods" "$R" play.msg.count 99 100
 daemon_stops "convert: SIGTERM stops the daemon cleanly"
 # 1 s at 44.1 kHz is 48000 frames at 48 kHz (counted above -40 dB: the resampler's filter
