@@ -6,8 +6,8 @@
 
 static const struct cli_command commands[] = {
 	{ "run", "push audio files through a topology, faster than real time", cmd_run },
-	{ "convert", "convert a file's rate, format and channels through the task API", cmd_convert },
-	{ "serve", "run the daemon: task-offload sessions over a unix socket", cmd_serve },
+	{ "convert", "convert or decode a file (rate, format, channels; FLAC/MP3/Opus/Vorbis) through the task API", cmd_convert },
+	{ "serve", "run the daemon: virtio-snd for QEMU guests (vhost-user) and task-offload sessions", cmd_serve },
 };
 
 static void usage(FILE *f)

@@ -93,13 +93,17 @@ static int gather(const struct vd_props *props, struct decl *d, unsigned *n, str
 	*n = 0;
 	for (uint32_t i = 0; i < props->n; i++) {
 		const struct vd_prop *p = &props->items[i];
-		const char *rest = p->key + sizeof(CTL_PREFIX) - 1;
-		size_t len = strlen(rest), stem = len;
+		const char *rest;
+		size_t len, stem;
 		enum { F_NAME, F_INVERT, F_READ_ONLY } field = F_NAME;
 		unsigned k;
 
+		/* Only past the prefix check is the key known to be long enough to skip it. */
 		if (!vd_snd_ctl_is_decl(p->key))
 			continue;
+		rest = p->key + sizeof(CTL_PREFIX) - 1;
+		len = strlen(rest);
+		stem = len;
 		if (ends_with(rest, len, ".name", &stem))
 			field = F_NAME;
 		else if (ends_with(rest, len, ".invert", &stem))
