@@ -275,7 +275,7 @@ struct run {
 	size_t len, cap;
 	uint32_t flags_or;
 	struct task_log *log;
-	size_t nlog;
+	size_t nlog, logcap;
 	size_t out_buf;			/* output buffer size of the tasks */
 };
 
@@ -310,8 +310,11 @@ static void collect(struct vd_accel *s, struct slot *sl, struct run *r)
 	}
 	if (st.output_size)
 		memcpy(r->pcm + r->len, sl->out, st.output_size);
-	r->log = realloc(r->log, (r->nlog + 1) * sizeof(*r->log));
-	assert_non_null(r->log);
+	if (r->nlog == r->logcap) {
+		r->logcap = r->logcap ? r->logcap * 2 : 256;
+		r->log = realloc(r->log, r->logcap * sizeof(*r->log));
+		assert_non_null(r->log);
+	}
 	l = &r->log[r->nlog++];
 	l->off = r->len;
 	l->len = st.output_size;
