@@ -22,6 +22,7 @@
 #include <virtdsp/format.h>
 
 #include "accel/protocol.h"
+#include "daemon/listen.h"
 #include "daemon/accel_server.h"
 
 /* records read per wake-up of one connection, so one busy client cannot starve the others */
@@ -883,57 +884,6 @@ static int make_parent_dir(const char *path, char *err, size_t errsz)
 	return 0;
 }
 
-static int open_listener(const char *path, int *out, char *err, size_t errsz)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct stat st;
-	int fd, r;
-
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		snprintf(err, errsz, "socket path too long (%zu bytes, at most %zu)", strlen(path),
-			 sizeof(sa.sun_path) - 1);
-		return -ENAMETOOLONG;
-	}
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	r = make_parent_dir(path, err, errsz);
-	if (r < 0)
-		return r;
-	if (lstat(path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode)) {
-			snprintf(err, errsz, "%s exists and is not a socket", path);
-			return -EEXIST;
-		}
-		/* a daemon that answers keeps its socket; a dead one's is replaced */
-		int probe = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-		if (probe < 0) {
-			r = -errno;
-			snprintf(err, errsz, "socket: %s", strerror(errno));
-			return r;
-		}
-		r = connect(probe, (struct sockaddr *)&sa, sizeof(sa));
-		close(probe);
-		if (r == 0) {
-			snprintf(err, errsz, "another daemon is listening on %s", path);
-			return -EADDRINUSE;
-		}
-		unlink(path);
-	}
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0) {
-		r = -errno;
-		snprintf(err, errsz, "socket: %s", strerror(errno));
-		return r;
-	}
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 64) < 0) {
-		r = -errno;
-		snprintf(err, errsz, "cannot listen on %s: %s", path, strerror(errno));
-		close(fd);
-		return r;
-	}
-	*out = fd;
-	return 0;
-}
-
 int vd_accel_server_new(struct vd_loop *loop, const char *path,
 			const struct vd_accel_server_limits *lim,
 			vd_accel_server_log_fn log, void *log_data,
@@ -960,7 +910,9 @@ int vd_accel_server_new(struct vd_loop *loop, const char *path,
 		vd_accel_server_default_limits(&srv->lim);
 	srv->log = log;
 	srv->log_data = log_data;
-	r = open_listener(path, &srv->listen_fd, err, errsz);
+	r = make_parent_dir(path, err, errsz);
+	if (r == 0)
+		r = vd_listen_unix(path, SOCK_SEQPACKET, 64, "daemon", &srv->listen_fd, err, errsz);
 	if (r < 0) {
 		free(srv);
 		return r;

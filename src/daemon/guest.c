@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "daemon/listen.h"
 #include "daemon/guest.h"
 #include "virtio_snd/virtio_snd.h"
 
@@ -282,55 +283,6 @@ static void on_listen(void *data, int fd, uint32_t events)
 	}
 }
 
-static int open_listener(const char *path, int *out, char *err, size_t errsz)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct stat st;
-	int fd, r;
-
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		snprintf(err, errsz, "socket path %s too long (%zu bytes, at most %zu)", path, strlen(path),
-			 sizeof(sa.sun_path) - 1);
-		return -ENAMETOOLONG;
-	}
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	if (lstat(path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode)) {
-			snprintf(err, errsz, "%s exists and is not a socket", path);
-			return -EEXIST;
-		}
-		/* a live backend keeps its socket; a dead one's is replaced */
-		int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-		if (probe < 0) {
-			r = -errno;
-			snprintf(err, errsz, "socket: %s", strerror(errno));
-			return r;
-		}
-		r = connect(probe, (struct sockaddr *)&sa, sizeof(sa));
-		close(probe);
-		if (r == 0) {
-			snprintf(err, errsz, "another backend is listening on %s", path);
-			return -EADDRINUSE;
-		}
-		unlink(path);
-	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0) {
-		r = -errno;
-		snprintf(err, errsz, "socket: %s", strerror(errno));
-		return r;
-	}
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 4) < 0) {
-		r = -errno;
-		snprintf(err, errsz, "cannot listen on %s: %s", path, strerror(errno));
-		close(fd);
-		return r;
-	}
-	*out = fd;
-	return 0;
-}
-
 int vd_guest_new(struct vd_loop *loop, struct vd_graph *host, const struct vd_guest_config *cfg,
 		 vd_guest_log_fn log, void *log_data, struct vd_guest **out, struct vd_diag *diag,
 		 char *err, size_t errsz)
@@ -367,7 +319,7 @@ int vd_guest_new(struct vd_loop *loop, struct vd_graph *host, const struct vd_gu
 		r = -ENOMEM;
 		goto fail;
 	}
-	r = open_listener(cfg->socket, &g->listen_fd, err, errsz);
+	r = vd_listen_unix(cfg->socket, SOCK_STREAM, 4, "backend", &g->listen_fd, err, errsz);
 	if (r < 0)
 		goto fail;
 	snprintf(g->path, sizeof(g->path), "%s", cfg->socket);
