@@ -595,7 +595,9 @@ uint32_t vd_snd_ctl_handle(struct vd_snd_dev *dev, const struct vd_vhost_elem *e
 		return VIRTIO_SND_S_OK;
 	}
 	case VIRTIO_SND_R_CTL_WRITE: {
+		double before;
 		int32_t g;
+		int r;
 
 		if (c->read_only) {
 			vd_snd_log(dev, "CTL_WRITE '%s': the control is read-only", c->name);
@@ -608,7 +610,12 @@ uint32_t vd_snd_ctl_handle(struct vd_snd_dev *dev, const struct vd_vhost_elem *e
 			vd_snd_log(dev, "CTL_WRITE '%s': %d outside %d..%d", c->name, g, c->gmin, c->gmax);
 			return VIRTIO_SND_S_BAD_MSG;
 		}
-		return set_value(dev, c, from_guest(c, g)) < 0 ? VIRTIO_SND_S_IO_ERR : VIRTIO_SND_S_OK;
+		before = c->value;
+		r = set_value(dev, c, from_guest(c, g));
+		if (c->value != before && dev->opts.control_changed)
+			dev->opts.control_changed(dev->opts.control_data, (unsigned)(c - dev->topo.ctls),
+						  c->value, true);
+		return r < 0 ? VIRTIO_SND_S_IO_ERR : VIRTIO_SND_S_OK;
 	}
 	case VIRTIO_SND_R_CTL_TLV_READ:
 		return tlv_read(c, e, reply);
@@ -632,6 +639,29 @@ int vd_snd_dev_control_find(const struct vd_snd_dev *dev, const char *name)
 	return -ENOENT;
 }
 
+int vd_snd_dev_control_info(const struct vd_snd_dev *dev, unsigned id, struct vd_snd_control_info *info)
+{
+	const struct snd_ctl *c;
+
+	if (id >= dev->topo.n_ctls)
+		return -ENOENT;
+	c = &dev->topo.ctls[id];
+	*info = (struct vd_snd_control_info){
+		.name = c->name, .type = c->ptype, .unit = c->unit,
+		.min = c->min, .max = c->max, .step = c->step,
+		.read_only = c->read_only, .db = c->db,
+		.n_items = c->n_items, .n_targets = c->n_targets,
+	};
+	return 0;
+}
+
+const char *vd_snd_dev_control_item(const struct vd_snd_dev *dev, unsigned id, unsigned item)
+{
+	if (id >= dev->topo.n_ctls || item >= dev->topo.ctls[id].n_items)
+		return NULL;
+	return dev->topo.ctls[id].items[item];
+}
+
 int vd_snd_dev_get_control(const struct vd_snd_dev *dev, unsigned id, double *value)
 {
 	if (id >= dev->topo.n_ctls)
@@ -644,6 +674,7 @@ int vd_snd_dev_set_control(struct vd_snd_dev *dev, unsigned id, double value)
 {
 	struct snd_ctl *c;
 	int32_t before;
+	double old;
 	int r;
 
 	if (id >= dev->topo.n_ctls)
@@ -652,7 +683,10 @@ int vd_snd_dev_set_control(struct vd_snd_dev *dev, unsigned id, double value)
 	if (!in_range(c, value))
 		return -ERANGE;
 	before = to_guest(c);
+	old = c->value;
 	r = set_value(dev, c, value);
+	if (c->value != old && dev->opts.control_changed)
+		dev->opts.control_changed(dev->opts.control_data, id, c->value, false);
 	/* The guest hears of changes it can see (a step of its integer). */
 	if (dev->opts.controls && to_guest(c) != before)
 		vd_snd_event(dev, VIRTIO_SND_EVT_CTL_NOTIFY, id | (1u << SND_CTL_EVT_MASK_VALUE) << 16);

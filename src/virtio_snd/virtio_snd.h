@@ -52,6 +52,11 @@ struct vd_snd_options {
 	/** Diagnostics (dispatch thread only): refused requests, faults. May be NULL. */
 	void (*log)(void *data, const char *msg);
 	void *log_data;
+	/** A control's value changed (dispatch thread): by the guest's CTL_WRITE
+	 * (@by_guest) or by vd_snd_dev_set_control(). Called after the value is
+	 * stored, only when it differs from the previous one. May be NULL. */
+	void (*control_changed)(void *data, unsigned id, double value, bool by_guest);
+	void *control_data;
 };
 
 /** The built-in guest topology (also shipped as examples/guest-default.topo). */
@@ -114,6 +119,22 @@ int vd_snd_dev_control_find(const struct vd_snd_dev *dev, const char *name);
  * the processing thread is full: the value is kept and applied at the next PREPARE). */
 int vd_snd_dev_set_control(struct vd_snd_dev *dev, unsigned id, double value);
 int vd_snd_dev_get_control(const struct vd_snd_dev *dev, unsigned id, double *value);
+
+/** What a control is, for host-side clients (`virtdsp ctl`). */
+struct vd_snd_control_info {
+	const char *name;		/**< the guest's ALSA name */
+	enum vd_param_type type;	/**< of the node parameter behind it */
+	enum vd_unit unit;
+	double min, max, step;		/**< in the parameter's units; step: one guest integer */
+	bool read_only;			/**< for the guest (the host may write it) */
+	bool db;			/**< offered with a dB-scale TLV */
+	unsigned n_items;		/**< enumerations: items (vd_snd_dev_control_item) */
+	unsigned n_targets;		/**< node parameters it drives */
+};
+/** -ENOENT if no such id. Strings live as long as the device. */
+int vd_snd_dev_control_info(const struct vd_snd_dev *dev, unsigned id, struct vd_snd_control_info *info);
+/** Item @item of enumeration control @id, or NULL. */
+const char *vd_snd_dev_control_item(const struct vd_snd_dev *dev, unsigned id, unsigned item);
 
 unsigned vd_snd_dev_stream_count(const struct vd_snd_dev *dev);
 unsigned vd_snd_dev_jack_count(const struct vd_snd_dev *dev);
