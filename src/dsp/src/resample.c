@@ -1065,6 +1065,16 @@ static uint32_t stage_run(struct vd_resampler *r, struct src_stage *s, bool last
 				const char *a0 = (const char *)s->aligned + SHIFT_PAD * r->ss;
 				const size_t pb = s->phases ? s->align_phase_bytes : 0, ab = s->align_row_bytes;
 				const uint32_t am = s->align_mask;
+				if (!sf) {
+					/* Integer steps (2:1): one row, only the alignment changes. */
+					const char *b = a0 + (num >> FRAC_BITS) * pb;
+					for (; n < want && ipos < lim; n++) {
+						int32_t o = (int32_t)(ipos + off0);
+						off[n] = o;
+						rows[n] = b + (uint32_t)(o & am) * ab;
+						ipos += si;
+					}
+				}
 				for (; n < want && ipos < lim; n++) {
 					int32_t o = (int32_t)(ipos + off0);
 					off[n] = o;
