@@ -838,7 +838,7 @@ static inline void olane_chan_avx512(const float *xa, const float *xb, bool two,
 	__m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
 	__m512 b0 = a0, b1 = a0, b2 = a0, b3 = a0;
 
-	for (uint32_t kb = 0; kb < taps; kb += 8) {
+	for (uint32_t kb = 0; kb + 8 <= taps; kb += 8) {
 		__m512 la = _mm512_loadu_ps(xa + kb), ha = _mm512_loadu_ps(xa + kb + 16), lb = la, hb = ha;
 		if (two) {
 			lb = _mm512_loadu_ps(xb + kb);
@@ -854,8 +854,23 @@ static inline void olane_chan_avx512(const float *xa, const float *xb, bool two,
 		OLANE_TAP(5, a1, b1)
 		OLANE_TAP(6, a2, b2)
 		OLANE_TAP(7, a3, b3)
-#undef OLANE_TAP
 	}
+	if (taps & 4) {
+		/* The last four taps, read as taps 4..7 of the block ending there
+		 * (no read past taps + 24); chain r still takes tap taps-4+r. */
+		const uint32_t kb = taps - 8;
+		__m512 la = _mm512_loadu_ps(xa + kb), ha = _mm512_loadu_ps(xa + kb + 16), lb = la, hb = ha;
+		if (two) {
+			lb = _mm512_loadu_ps(xb + kb);
+			hb = _mm512_loadu_ps(xb + kb + 16);
+		}
+		const float *c = cf + kb * cs;
+		OLANE_TAP(4, a0, b0)
+		OLANE_TAP(5, a1, b1)
+		OLANE_TAP(6, a2, b2)
+		OLANE_TAP(7, a3, b3)
+	}
+#undef OLANE_TAP
 	*ra = _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3));
 	*rb = _mm512_add_ps(_mm512_add_ps(b0, b1), _mm512_add_ps(b2, b3));
 }

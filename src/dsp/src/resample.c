@@ -515,20 +515,27 @@ static int plan(struct vd_resampler *r)
 	r->last_den = (uint64_t)1 << d;
 	struct src_stage *s = &r->st[d];
 	if (r->post) {
+		/* A short float filter runs on the tap-lane kernels, which take
+		 * taps in fours: 96->88.2 kHz needs 18, 20 instead of 24. */
+		wide.half_mult = 2;
+		if (r->dbl || design_taps(&wide) > SRC_TAPWISE_MAX)
+			wide.half_mult = 0;
 		ret = poly_init(r, s, &wide, L2 / g2, M2 / g2, true);
 		if (ret < 0)
 			return ret;
 		s->tapwise = !r->dbl && s->taps <= SRC_TAPWISE_MAX;
 		if (s->tapwise) {
-			/* The tap-lane kernel reads no padding: rows packed, so the table stays in L1. */
-			s->aligned = zalloc_aligned((size_t)s->phases * s->taps * r->ss);
+			/* The tap-lane kernel reads no padding: rows packed (to whole
+			 * vectors, zeros after), so the table stays in L1. */
+			size_t ps = (s->taps + 7) & ~(size_t)7;
+			s->aligned = zalloc_aligned((size_t)s->phases * ps * r->ss);
 			if (!s->aligned)
 				return -ENOMEM;
 			for (uint32_t p = 0; p < s->phases; p++)
-				memcpy((char *)s->aligned + (size_t)p * s->taps * r->ss, row_ptr(r, s, (int32_t)p),
+				memcpy((char *)s->aligned + (size_t)p * ps * r->ss, row_ptr(r, s, (int32_t)p),
 				       s->taps * r->ss);
 			s->row0 = s->aligned;
-			s->exact_row_bytes = s->taps * r->ss;
+			s->exact_row_bytes = ps * r->ss;
 		}
 		s = &r->st[++d];
 		ret = poly_init(r, s, &sharp, 1, 2, false);
@@ -1132,7 +1139,8 @@ static uint32_t stage_run(struct vd_resampler *r, struct src_stage *s, bool last
 			s->k->dot_f64(s->buf, s->cap, ch, (const double *const *)rows, off, n, s->taps, o,
 				      ostep, cstep);
 		else
-			dot(s->buf, s->cap, ch, (const float *const *)rows, off, n, s->taps, o, ostep, cstep);
+			dot(s->buf, s->cap, ch, (const float *const *)rows, off, n,
+			    s->tapwise ? (s->taps + 7) & ~7u : s->taps, o, ostep, cstep);
 		made += n;
 		if (r->done)
 			break;

@@ -24,6 +24,7 @@ struct src_filter_spec {
 	double fpass, fstop;	/* cycles per stage-input sample */
 	double atten_db;	/* stop-band attenuation */
 	double xs_n, xp_n;	/* transition half-widths times length (per preset) */
+	uint32_t half_mult;	/* half length a multiple of this (0: SRC_TAP_MULT / 2) */
 };
 
 struct src_preset {
@@ -103,7 +104,7 @@ struct src_olane {
  * channel row of @x. Each output sums its taps in four interleaved chains
  * (chain r takes taps r, r+4, ... in order), reduced as (0+1)+(2+3): its
  * bits depend only on its coefficients and data, never on its group. Taps
- * a multiple of 8; may read up to 16 samples past the last window. Stores
+ * a multiple of 4, at least 8; may read up to 16 samples past the last window. Stores
  * like dot.
  */
 typedef void (*src_olane_f32_fn)(const float *x, size_t stride, uint32_t channels,
@@ -114,7 +115,7 @@ static inline bool src_olane_fits(uint32_t L, uint32_t M, uint32_t taps)
 {
 	/* The spread of 16 outputs (at most ceil(15 M / L)) plus 7 taps must
 	 * index within two vectors. */
-	return taps % 8 == 0 && taps <= SRC_TAPWISE_MAX &&
+	return taps % 4 == 0 && taps >= 8 && taps <= SRC_TAPWISE_MAX &&
 	       ((uint64_t)(SRC_OLANE_W - 1) * M + L - 1) / L + 7 < 2 * SRC_OLANE_W;
 }
 
