@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -50,6 +51,7 @@ struct options {
 	unsigned periods;
 	bool variant[MAX_VARIANTS];
 	int peer;		/* -1 auto, 0 no, 1 yes */
+	double stall_seconds;	/* 0: no stall attribution */
 	const char *peer_out;
 };
 
@@ -93,6 +95,7 @@ static const char *host_topology_fmt =
  * kept off the CPU (another process, the hypervisor). */
 #define HIST_BIN_NS 10000
 #define HIST_BINS 1000
+#define STALL_LOG 512
 
 struct clock_feed {
 	_Atomic int have;
@@ -103,6 +106,13 @@ struct clock_feed {
 	_Atomic uint64_t n, over, max_ns;
 	_Atomic uint64_t stalls, stall_max_ns;	/* wall-clock gaps between cycles over 2 periods */
 	_Atomic uint32_t hist[HIST_BINS];
+	/* stall attribution (--stalls): the thread's rusage per cycle, each stall's span */
+	bool rusage;
+	long last_nivcsw, last_majflt, last_minflt;
+	_Atomic uint64_t stall_invol, stall_majflt, stall_minflt;	/* stalls with that in their gap */
+	_Atomic uint64_t win_invol, win_majflt, win_minflt;	/* in the whole window */
+	uint64_t stall_from[STALL_LOG], stall_to[STALL_LOG];
+	_Atomic unsigned n_stall_log;
 };
 
 static void clock_push(void *data, const void *src, uint32_t frames)
@@ -122,9 +132,39 @@ static void clock_push(void *data, const void *src, uint32_t frames)
 	now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 	d = now - c->last;
 	c->last = now;
+	long invol = 0, majflt = 0, minflt = 0;
+	if (c->rusage) {
+		struct rusage ru;
+
+		if (getrusage(RUSAGE_THREAD, &ru) == 0) {
+			invol = ru.ru_nivcsw - c->last_nivcsw;
+			majflt = ru.ru_majflt - c->last_majflt;
+			minflt = ru.ru_minflt - c->last_minflt;
+			c->last_nivcsw = ru.ru_nivcsw;
+			c->last_majflt = ru.ru_majflt;
+			c->last_minflt = ru.ru_minflt;
+		}
+	}
 	if (!atomic_load_explicit(&c->window, memory_order_relaxed))
 		return;
+	atomic_fetch_add_explicit(&c->win_invol, (uint64_t)invol, memory_order_relaxed);
+	atomic_fetch_add_explicit(&c->win_majflt, (uint64_t)majflt, memory_order_relaxed);
+	atomic_fetch_add_explicit(&c->win_minflt, (uint64_t)minflt, memory_order_relaxed);
 	if (gap > 2 * c->period_ns) {
+		unsigned k = atomic_load_explicit(&c->n_stall_log, memory_order_relaxed);
+
+		if (k < STALL_LOG) {
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			c->stall_to[k] = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+			c->stall_from[k] = c->stall_to[k] - gap;
+			atomic_store_explicit(&c->n_stall_log, k + 1, memory_order_release);
+		}
+		if (invol > 0)
+			atomic_fetch_add_explicit(&c->stall_invol, 1, memory_order_relaxed);
+		if (majflt > 0)
+			atomic_fetch_add_explicit(&c->stall_majflt, 1, memory_order_relaxed);
+		if (minflt > 0)
+			atomic_fetch_add_explicit(&c->stall_minflt, 1, memory_order_relaxed);
 		atomic_fetch_add_explicit(&c->stalls, 1, memory_order_relaxed);
 		if (gap > atomic_load_explicit(&c->stall_max_ns, memory_order_relaxed))
 			atomic_store_explicit(&c->stall_max_ns, gap, memory_order_relaxed);
@@ -380,6 +420,155 @@ fail:
 	vd_topology_free(topo);
 }
 
+/* ---- stall attribution: who lost the time when the scheduler's thread stalls ---- */
+
+/* A witness is a SCHED_FIFO 99 thread that only wakes every period on an
+ * absolute deadline and logs its own gaps of over two periods. Nothing in
+ * this process outranks it; when it misses its wake-up on a CPU at the same
+ * time as the scheduler's thread, the CPU itself was gone (the hypervisor
+ * ran another vCPU, or the kernel did not let go), not our thread. */
+struct witness {
+	int cpu;
+	uint64_t period_ns;
+	pthread_t thread;
+	_Atomic bool stop;
+	bool realtime;
+	uint64_t from[STALL_LOG], to[STALL_LOG];
+	unsigned n;
+	uint64_t total, max_ns;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void *witness_thread(void *arg)
+{
+	struct witness *w = arg;
+	struct sched_param sp = { .sched_priority = 99 };
+	uint64_t next, prev;
+
+	pin_self(w->cpu);
+	w->realtime = pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp) == 0;
+	next = prev = now_ns();
+	while (!atomic_load_explicit(&w->stop, memory_order_relaxed)) {
+		uint64_t t = now_ns();
+
+		if (t - prev > 2 * w->period_ns) {
+			if (w->n < STALL_LOG) {
+				w->from[w->n] = prev;
+				w->to[w->n++] = t;
+			}
+			w->total++;
+			if (t - prev > w->max_ns)
+				w->max_ns = t - prev;
+		}
+		prev = t;
+		next += w->period_ns;
+		if (next < t)
+			next = t + w->period_ns;
+		struct timespec ts = { (time_t)(next / 1000000000ull), (long)(next % 1000000000ull) };
+		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+			;
+	}
+	return NULL;
+}
+
+/* Stalls of @c at least half covered by one of @w's. */
+static unsigned covered(const struct clock_feed *c, unsigned n, const struct witness *w)
+{
+	unsigned k = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		for (unsigned j = 0; j < w->n; j++) {
+			uint64_t a = c->stall_from[i] > w->from[j] ? c->stall_from[i] : w->from[j];
+			uint64_t b = c->stall_to[i] < w->to[j] ? c->stall_to[i] : w->to[j];
+
+			if (b > a && 2 * (b - a) >= c->stall_to[i] - c->stall_from[i]) {
+				k++;
+				break;
+			}
+		}
+	return k;
+}
+
+static void run_stalls(const struct options *o, double seconds)
+{
+	uint32_t host_period = (uint32_t)lround(o->host_period_ms * 48.0);
+	struct vd_rt_config rc = { .period_ns = (uint64_t)llround(host_period * 1e9 / 48000.0),
+				   .priority = o->priority };
+	static struct clock_feed clk;
+	static struct witness w[2];
+	struct vd_graph *host = NULL;
+	struct vd_topology *topo = NULL;
+	struct vd_rt_sched *sched = NULL;
+	struct vd_rt_stats st;
+	struct vd_attach *cap;
+	struct vd_feed *feed = NULL;
+	int nw = 0, r;
+
+	memset(&clk, 0, sizeof(clk));
+	memset(w, 0, sizeof(w));
+	clk.period_ns = rc.period_ns;
+	clk.rusage = true;
+	if ((r = host_new(host_period, &host, &topo)) < 0 ||
+	    (r = vd_graph_attach(host, "capture", &cap)) < 0 ||
+	    (r = vd_attach_connect(cap, &clock_ops, &clk, &feed)) < 0)
+		goto out;
+	pin_self(o->cpu);
+	r = vd_rt_sched_start(host, &rc, &sched);
+	pin_self(o->guest_cpu);
+	if (r < 0)
+		goto out;
+	w[nw++].cpu = o->cpu;
+	if (o->guest_cpu >= 0 && o->guest_cpu != o->cpu)
+		w[nw++].cpu = o->guest_cpu;
+	for (int i = 0; i < nw; i++) {
+		w[i].period_ns = rc.period_ns;
+		if (pthread_create(&w[i].thread, NULL, witness_thread, &w[i]) != 0)
+			nw = i;
+	}
+	sleep_s(0.5);
+	atomic_store(&clk.window, true);
+	sleep_s(seconds);
+	atomic_store(&clk.window, false);
+	for (int i = 0; i < nw; i++) {
+		atomic_store(&w[i].stop, true);
+		pthread_join(w[i].thread, NULL);
+	}
+	vd_rt_sched_stats(sched, &st);
+	unsigned n = atomic_load(&clk.n_stall_log);
+	printf("stall attribution, host graph alone for %.0f s (scheduler SCHED_FIFO %d%s; witness threads "
+	       "SCHED_FIFO 99%s, waking every period): the scheduler stalled %lu times (longest %.1f ms) "
+	       "in %lu cycles; in those gaps its thread had an involuntary context switch %lu times, "
+	       "a major fault %lu times, a minor fault %lu times (in the whole window: %lu, %lu, %lu)\n",
+	       seconds, o->priority, st.realtime ? " granted" : " REFUSED",
+	       nw && w[0].realtime ? " granted" : " REFUSED",
+	       (unsigned long)atomic_load(&clk.stalls), atomic_load(&clk.stall_max_ns) / 1e6,
+	       (unsigned long)atomic_load(&clk.n),
+	       (unsigned long)clk.stall_invol, (unsigned long)clk.stall_majflt,
+	       (unsigned long)clk.stall_minflt, (unsigned long)clk.win_invol,
+	       (unsigned long)clk.win_majflt, (unsigned long)clk.win_minflt);
+	for (int i = 0; i < nw; i++)
+		printf("- witness on CPU %d (%s CPU): %lu stalls of its own (longest %.1f ms); "
+		       "%u of the scheduler's %u logged stalls at least half inside one of them\n",
+		       w[i].cpu, w[i].cpu == o->cpu ? "the scheduler's" : "the other", (unsigned long)w[i].total,
+		       w[i].max_ns / 1e6, covered(&clk, n, &w[i]), n);
+	printf("\n");
+out:
+	if (r < 0)
+		printf("stall attribution: not run: %s\n\n", strerror(-r));
+	vd_rt_sched_stop(sched, NULL);
+	if (feed)
+		vd_attach_disconnect(feed);
+	vd_graph_free(host);
+	vd_topology_free(topo);
+}
+
 /* ---- options ---- */
 
 static void usage(FILE *f)
@@ -405,6 +594,8 @@ static void usage(FILE *f)
 		"  --guest-cpu N        the fake guests' and this thread's core (default: CPU 0; -1 none)\n"
 		"  --priority P         SCHED_FIFO priority of the scheduler (default 80; 0 normal)\n"
 		"  --guest-priority P   SCHED_FIFO priority of the guest thread (default 70; 0 normal)\n"
+		"  --stalls S           stall attribution: S s of the host graph alone with witness threads\n"
+		"                       (default 5, --full 20; 0 skips it)\n"
 		"  --peer, --no-peer    run the QEMU peer or not (default: if QEMU 10 and the guest\n"
 		"                       image are there); --peer-seconds S; --peer-out DIR keeps its files\n");
 }
@@ -442,6 +633,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "guest-priority", required_argument, NULL, 'G' }, { "peer", no_argument, NULL, 'E' },
 		{ "no-peer", no_argument, NULL, 'N' }, { "peer-seconds", required_argument, NULL, 'S' },
 		{ "peer-out", required_argument, NULL, 'O' }, { "help", no_argument, NULL, 'h' },
+		{ "stalls", required_argument, NULL, 'T' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *ramp = NULL, *variant = NULL;
@@ -457,6 +649,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 	o->priority = 80;
 	o->guest_priority = 70;
 	o->peer = -1;
+	o->stall_seconds = -1;
 	o->max_streams = VD_ATTACH_MAX_FEEDS;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
@@ -477,6 +670,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case 'N': o->peer = 0; break;
 		case 'S': peer_seconds = strtod(optarg, NULL); if (peer_seconds < 1) return -EINVAL; break;
 		case 'O': o->peer_out = optarg; break;
+		case 'T': o->stall_seconds = strtod(optarg, NULL); if (o->stall_seconds < 0) return -EINVAL; break;
 		case 'h': usage(stdout); exit(0);
 		default: return -EINVAL;
 		}
@@ -499,6 +693,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 	o->seconds = seconds > 0 ? seconds : o->full ? 10 : 2;
 	o->warmup = warmup >= 0 ? warmup : o->full ? 1 : 0.5;
 	o->peer_seconds = peer_seconds > 0 ? peer_seconds : o->full ? 20 : 5;
+	if (o->stall_seconds < 0)
+		o->stall_seconds = o->full ? 20 : 5;
 	if (variant) {
 		char *copy = strdup(variant), *tok, *save = NULL;
 
@@ -671,6 +867,10 @@ int main(int argc, char **argv)
 	       (unsigned long)idle.late, (unsigned long)idle.cycles, (unsigned long)idle.stalls,
 	       idle.stall_max_ms, idle.steal_ms);
 
+	if (o.stall_seconds > 0) {
+		fprintf(stderr, "bench_serve: stall attribution, %g s...\n", o.stall_seconds);
+		run_stalls(&o, o.stall_seconds);
+	}
 	print_header();
 	fflush(stdout);
 	for (int k = 0; k < MAX_VARIANTS; k++) {
