@@ -248,6 +248,7 @@ struct file_source {
 	int64_t total;		/* -1 if unknown */
 	int64_t pos;
 	bool eos;
+	bool loop;		/* start again at the end, never EOS */
 };
 
 /* The format a decoded codec is delivered in: its native precision. */
@@ -364,10 +365,12 @@ static int file_source_init(const struct vd_node_init *init, void **self,
 	const char *path = NULL;
 	enum vd_sample_format fmt = VD_FORMAT_UNKNOWN;
 	uint32_t rate = 0, channels = 0;
+	bool loop = false;
 	int ret, c = -1;
 	char *full;
 
 	if ((ret = vd_props_string(init->props, "path", &path, err)) < 0 ||
+	    (ret = vd_props_bool(init->props, "loop", &loop, err)) < 0 ||
 	    (ret = vd_props_enum(init->props, "container", container_names, &c, err)) < 0 ||
 	    (ret = vd_props_format(init->props, "format", &fmt, err)) < 0 ||
 	    (ret = vd_props_uint(init->props, "rate", 1, 1000000, &rate, err)) < 0 ||
@@ -405,6 +408,9 @@ static int file_source_init(const struct vd_node_init *init, void **self,
 	free(full);
 	if (ret < 0)
 		return ret;
+	struct file_source *s = *self;
+	/* an empty file would loop without producing anything: it just ends */
+	s->loop = loop && s->total != 0;
 	*n_inputs = 0;
 	*n_outputs = 1;
 	return 0;
@@ -474,6 +480,30 @@ static int file_source_process(void *self, struct vd_buffer *in, uint32_t n_in,
 		out[0].flags = VD_BUFFER_EOS;
 		return 0;
 	}
+	if (s->loop) {
+		size_t stride = vd_format_frame_size(&s->fmt);
+		sf_count_t done = 0;
+
+		bool rewound = false;
+
+		/* a file shorter than the buffer repeats within it */
+		while (done < want) {
+			got = read_frames(s, (uint8_t *)out[0].data + done * stride, want - done);
+			if (got < 0 || (got == 0 && (rewound || sf_error(s->sf) != SF_ERR_NO_ERROR)))
+				return -EIO;
+			if (got == 0) {
+				if (sf_seek(s->sf, 0, SEEK_SET) != 0)
+					return -EIO;
+				rewound = true;
+				continue;
+			}
+			rewound = false;
+			done += got;
+		}
+		out[0].frames = (uint32_t)done;
+		out[0].flags = 0;
+		return 0;
+	}
 	if (s->total >= 0 && want > s->total - s->pos)
 		want = s->total - s->pos;
 	got = want ? read_frames(s, out[0].data, want) : 0;
@@ -504,7 +534,9 @@ static void file_source_reset(void *self)
 
 static int64_t file_source_total_frames(void *self)
 {
-	return ((struct file_source *)self)->total;
+	struct file_source *s = self;
+
+	return s->loop ? -1 : s->total;
 }
 
 const struct vd_node_ops vd_node_file_source = {
