@@ -272,10 +272,11 @@ struct src_live {
 	_Atomic uint64_t consumed;		/* bytes taken out of the ring or skipped, ever */
 	_Atomic uint64_t underruns;		/* process() calls that found too little */
 	_Atomic uint64_t underrun_frames;	/* silence frames output for them */
+	_Atomic bool ended;			/* the file's last frame has been output */
 	/* processing thread only */
 	uint32_t want_gen;
 	bool skipping;				/* a rewind is pending: old data is dropped */
-	bool eos;
+	bool eos;				/* the file has ended: silence from now on */
 	/* reader only */
 	uint32_t served_gen;
 	bool at_end;
@@ -715,11 +716,8 @@ static int src_live_process(struct file_source *s, struct vd_buffer *out)
 			goto short_of_data;
 		lv->skipping = false;
 	}
-	if (lv->eos) {
-		out[0].frames = 0;
-		out[0].flags = VD_BUFFER_EOS;
-		return 0;
-	}
+	if (lv->eos)
+		goto ended;
 	end = atomic_load_explicit(&lv->eos_at, memory_order_acquire);
 	n = vd_ring_readable(&lv->ring) / stride;
 	if (n > want)
@@ -733,9 +731,8 @@ static int src_live_process(struct file_source *s, struct vd_buffer *out)
 	}
 	if (end != NO_POSITION && consumed >= end) {
 		lv->eos = true;
-		out[0].frames = n;
-		out[0].flags = VD_BUFFER_EOS;
-		return 0;
+		atomic_store_explicit(&lv->ended, true, memory_order_relaxed);
+		goto ended;
 	}
 	if (n == want) {
 		out[0].flags = 0;
@@ -746,6 +743,14 @@ short_of_data:
 				 (size_t)(want - n) * s->fmt.channels);
 	atomic_fetch_add_explicit(&lv->underruns, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&lv->underrun_frames, want - n, memory_order_relaxed);
+	out[0].frames = want;
+	out[0].flags = 0;
+	return 0;
+ended:
+	/* No EOS in a live graph: it would end every node downstream, attach points
+	 * included, and guests capturing from them would stop being completed. */
+	vd_endpoint_fill_silence(s->fmt.format, (uint8_t *)out[0].data + (size_t)n * stride,
+				 (size_t)(want - n) * s->fmt.channels);
 	out[0].frames = want;
 	out[0].flags = 0;
 	return 0;
@@ -764,6 +769,7 @@ static void src_live_reset(struct file_source *s)
 	lv->want_gen++;
 	lv->skipping = true;
 	lv->eos = false;
+	atomic_store_explicit(&lv->ended, false, memory_order_relaxed);
 	atomic_store_explicit(&lv->reset_gen, lv->want_gen, memory_order_release);
 	/* Drop what is in the ring now, so the reader has room for the new start at once; what it
 	 * still adds before it sees the request (one chunk at most) is skipped by process(). */
@@ -845,11 +851,11 @@ static int64_t file_source_total_frames(void *self)
 {
 	struct file_source *s = self;
 
-	return s->loop ? -1 : s->total;
+	return s->loop || s->live ? -1 : s->total;
 }
 
 enum { SRC_PARAM_UNDERRUNS, SRC_PARAM_UNDERRUN_FRAMES, SRC_PARAM_BUFFERED, SRC_PARAM_ERROR,
-       SRC_PARAM_RING_MS, SRC_PARAM_COUNT };
+       SRC_PARAM_RING_MS, SRC_PARAM_ENDED, SRC_PARAM_COUNT };
 
 static int file_source_enum_params(void *self, uint32_t index, struct vd_param_info *info)
 {
@@ -864,6 +870,8 @@ static int file_source_enum_params(void *self, uint32_t index, struct vd_param_i
 		  .flags = VD_PARAM_READ | VD_PARAM_VOLATILE, .min = -4095, .max = 0, .step = 1 },
 		{ .id = SRC_PARAM_RING_MS, .name = "ring_ms", .type = VD_PARAM_FLOAT,
 		  .flags = VD_PARAM_READ, .max = 1e9 },
+		{ .id = SRC_PARAM_ENDED, .name = "ended", .type = VD_PARAM_BOOL,
+		  .flags = VD_PARAM_READ | VD_PARAM_VOLATILE, .max = 1, .step = 1 },
 	};
 
 	if (index >= SRC_PARAM_COUNT)
@@ -906,6 +914,9 @@ static int file_source_get_param(void *self, uint32_t id, double *value)
 		return 0;
 	case SRC_PARAM_ERROR:
 		*value = atomic_load_explicit(&s->lv.error, memory_order_relaxed);
+		return 0;
+	case SRC_PARAM_ENDED:
+		*value = live ? atomic_load_explicit(&s->lv.ended, memory_order_relaxed) : s->eos;
 		return 0;
 	case SRC_PARAM_RING_MS:
 		*value = live ? s->lv.ring.size * 1000.0 / ((double)vd_format_frame_size(&s->fmt) * s->fmt.rate)

@@ -29,7 +29,7 @@
 #include "proptest.h"
 #include "testutil.h"
 
-enum { P_UNDERRUNS, P_UNDERRUN_FRAMES, P_BUFFERED, P_ERROR, P_RING_MS };
+enum { P_UNDERRUNS, P_UNDERRUN_FRAMES, P_BUFFERED, P_ERROR, P_RING_MS, P_ENDED };
 
 static double param(void *self, uint32_t id)
 {
@@ -112,8 +112,8 @@ static int32_t native(const int32_t *data, size_t i, bool s24)
 
 /*
  * Files longer than the ring (so the reader thread, not prepare's first fill, delivers most of
- * them), read in uneven pieces: every sample exact, EOS on the last frame, no underrun; then a
- * rewind mid-file starts again at frame 0, exactly.
+ * them), read in uneven pieces: every sample exact, no underrun, then silence without EOS (a
+ * live source never ends); a rewind after the end and one mid-file start again at frame 0.
  */
 static void test_exact_through_reader(void **state)
 {
@@ -136,7 +136,8 @@ static void test_exact_through_reader(void **state)
 		write_wav(path, rate, ch, s24 ? SF_FORMAT_PCM_24 : SF_FORMAT_PCM_16, data, frames);
 		self = live_source(&b, path, &fmt);
 		assert_int_equal(fmt.format, s24 ? VD_FORMAT_S24 : VD_FORMAT_S16);
-		assert_int_equal(vd_node_file_source.total_frames(self), frames);
+		/* a live source never ends */
+		assert_int_equal(vd_node_file_source.total_frames(self), -1);
 		/* two seconds at least, a power of two: 64 KiB (4.1 s) for 8 kHz mono s16, 2 MiB (3.6 s) for 48 kHz s24 in three channels */
 		double ring_ms = param(self, P_RING_MS);
 		assert_true(ring_ms >= 2000 && ring_ms < 4400);
@@ -145,18 +146,19 @@ static void test_exact_through_reader(void **state)
 		assert_int_equal(param(self, P_BUFFERED), ring_frames);
 		assert_true(ring_frames < frames / 2);
 
-		while (!(flags & VD_BUFFER_EOS)) {
+		while (done < frames) {
 			uint32_t want = rnd() % 700 + 1, left = frames - done;
 
-			wait_buffered(self, want < left ? want : left);
-			uint32_t n = pull(self, p, want, &flags);
-			if (n != want && !(flags & VD_BUFFER_EOS))
-				fail_msg("a short buffer (%u of %u frames) at frame %u without EOS", n, want, done);
-			p += (size_t)n * stride;
-			done += n;
-			assert_true(done <= frames);
+			if (want > left)
+				want = left;
+			wait_buffered(self, want);
+			assert_int_equal(param(self, P_ENDED), 0);
+			assert_int_equal(pull(self, p, want, &flags), want);
+			assert_int_equal(flags, 0);
+			p += (size_t)want * stride;
+			done += want;
 		}
-		assert_int_equal(done, frames);
+		assert_int_equal(param(self, P_ENDED), 1);
 		assert_int_equal(param(self, P_UNDERRUNS), 0);
 		assert_int_equal(param(self, P_ERROR), 0);
 		for (size_t i = 0; i < (size_t)frames * ch; i++) {
@@ -165,11 +167,16 @@ static void test_exact_through_reader(void **state)
 			if (v != native(data, i, s24))
 				fail_msg("sample %zu: %d, expected %d", i, v, native(data, i, s24));
 		}
-		/* after EOS, EOS again */
-		assert_int_equal(pull(self, got, 100, &flags), 0);
-		assert_int_equal(flags, VD_BUFFER_EOS);
+		/* after the end: full buffers of silence, not counted as underruns */
+		uint8_t *after = got + (size_t)frames * stride;
+		memset(after, 0x55, 100 * stride);
+		assert_int_equal(pull(self, after, 100, &flags), 100);
+		assert_int_equal(flags, 0);
+		for (size_t i = 0; i < 100 * stride; i++)
+			assert_int_equal(after[i], 0);
+		assert_int_equal(param(self, P_UNDERRUNS), 0);
 
-		/* rewind twice: after EOS, then in the middle of the file with the ring full */
+		/* rewind twice: after the end, then in the middle of the file with the ring full */
 		for (int r = 0; r < 2; r++) {
 			uint32_t upto = r ? 5000 : 777;
 
@@ -182,6 +189,7 @@ static void test_exact_through_reader(void **state)
 				assert_int_equal(flags, 0);
 				done += n;
 			}
+			assert_int_equal(param(self, P_ENDED), 0);
 			for (size_t i = 0; i < (size_t)upto * ch; i++) {
 				int32_t v = s24 ? ((const int32_t *)got)[i] : ((const int16_t *)got)[i];
 
@@ -244,7 +252,8 @@ static void test_loop_through_reader(void **state)
  * A raw stream from a FIFO stands for a disk slower than real time: the reader blocks in
  * read() until the test writes. The processing side keeps being called while the reader is
  * stuck; it returns full buffers of silence (a wait there would hang this test), counts them,
- * and the audio continues exactly where it stopped once data comes.
+ * and the audio continues exactly where it stopped once data comes. Silence after the end of
+ * the stream is not an underrun.
  */
 static void test_underrun_counted(void **state)
 {
@@ -254,7 +263,7 @@ static void test_underrun_counted(void **state)
 	int16_t *got = malloc(200000 * sizeof(int16_t));
 	struct vd_audio_format fmt;
 	struct pbuf b = { 0 };
-	uint32_t out = 0, flags = 0, silent = 0, in_stuck = 0;
+	uint32_t out = 0, flags = 0, silent = 0, in_stuck = 0, last = 0;
 	void *self;
 	int w;
 
@@ -299,12 +308,19 @@ static void test_underrun_counted(void **state)
 	/* the rest, then the end of the stream */
 	assert_int_equal(write(w, data + first, second * sizeof(int16_t)), second * sizeof(int16_t));
 	close(w);
-	for (int i = 0; i < 5000 && !(flags & VD_BUFFER_EOS); i++) {
+	for (int i = 0; i < 5000 && param(self, P_ENDED) == 0; i++) {
 		assert_true(out + 256 <= 200000);
-		out += pull(self, got + out, 256, &flags);
+		last = out;
+		assert_int_equal(pull(self, got + out, 256, &flags), 256);
+		assert_int_equal(flags, 0);
+		out += 256;
 		sleep_ms(1);
 	}
-	assert_true(flags & VD_BUFFER_EOS);
+	assert_int_equal(param(self, P_ENDED), 1);
+	/* the call that reached the end filled the rest of its buffer with uncounted silence */
+	uint32_t tail = 0;
+	while (tail < 256 && got[out - 1 - tail] == 0)
+		tail++;
 	/* every frame out is the stream's next frame or counted silence, nothing else */
 	uint32_t j = 0;
 	for (uint32_t k = 0; k < out; k++) {
@@ -318,7 +334,8 @@ static void test_underrun_counted(void **state)
 		j++;
 	}
 	assert_int_equal(j, frames);
-	assert_int_equal(silent, param(self, P_UNDERRUN_FRAMES));
+	assert_true(last < out);
+	assert_int_equal(silent - tail, param(self, P_UNDERRUN_FRAMES));
 	assert_true(param(self, P_UNDERRUNS) >= stuck_underruns);
 	assert_int_equal(param(self, P_ERROR), 0);
 	vd_node_file_source.free(self);
