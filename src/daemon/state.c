@@ -334,13 +334,15 @@ int vd_state_parse(struct vd_state *st, const char *text, size_t len, const char
 		goto out;
 	}
 	while (p.s < p.end && r == 0) {
-		const char *eol;
+		const char *eol, *next;
 
 		p.line++;
 		p.line_start = p.s;
-		eol = line_end(&p);
+		next = line_end(&p);
+		/* CRLF files (edited elsewhere) read as LF ones */
+		eol = next > p.s && next[-1] == '\r' ? next - 1 : next;
 		skip_blanks(&p, eol);
-		if (p.s == eol || *p.s == '#' || (*p.s == '\r' && p.s + 1 == eol)) {
+		if (p.s == eol || *p.s == '#') {
 			/* blank or comment */
 		} else if (!header) {
 			double v;
@@ -404,7 +406,7 @@ int vd_state_parse(struct vd_state *st, const char *text, size_t len, const char
 		} else {
 			r = perr(&p, p.s, "expected 'guest \"NAME\"' or '\"CONTROL\" = VALUE'");
 		}
-		p.s = eol < p.end ? eol + 1 : eol;
+		p.s = next < p.end ? next + 1 : next;
 	}
 	if (r == 0 && !header) {
 		p.line = p.line ? p.line : 1;
