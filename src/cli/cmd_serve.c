@@ -579,6 +579,12 @@ int cmd_serve(int argc, char **argv)
 				 rs.realtime ? "SCHED_FIFO" : ho.rt_priority ? "normal scheduling (SCHED_FIFO "
 				 "not permitted)" : "normal scheduling");
 			on_log(&sv, err);
+			if (sv.n_guests) {
+				snprintf(err, sizeof(err), "control values: %s%s",
+					 vd_state_path(sv.state) ? "state file " : "kept in memory only (--no-state)",
+					 vd_state_path(sv.state) ? vd_state_path(sv.state) : "");
+				on_log(&sv, err);
+			}
 			for (unsigned i = 0; i < sv.n_guests; i++) {
 				snprintf(err, sizeof(err), "guest %s: listening on %s (%s, %s)", gargs[i].name,
 					 gargs[i].socket, gargs[i].topology ? gargs[i].topology :
