@@ -14,6 +14,7 @@
 struct vd_alsa_jack {
 	snd_ctl_t *ctl;
 	struct vd_endpoint_conn *conn;
+	bool capture;
 	unsigned n;
 	unsigned numid[MAX_JACKS];
 };
@@ -76,21 +77,17 @@ static int find_jacks(struct vd_alsa_jack *j, bool capture)
 	return ret;
 }
 
-int vd_alsa_jack_open(int card, bool capture, struct vd_endpoint_conn *conn,
-		      struct vd_alsa_jack **out)
+int vd_alsa_jack_open_ctl(const char *ctl_name, bool capture, struct vd_endpoint_conn *conn,
+			  struct vd_alsa_jack **out)
 {
-	struct vd_alsa_jack *j;
-	char name[32];
+	struct vd_alsa_jack *j = calloc(1, sizeof(*j));
 	int ret;
 
-	if (card < 0)
-		return -ENOENT;
-	j = calloc(1, sizeof(*j));
 	if (!j)
 		return -ENOMEM;
 	j->conn = conn;
-	snprintf(name, sizeof(name), "hw:%d", card);
-	ret = snd_ctl_open(&j->ctl, name, SND_CTL_NONBLOCK);
+	j->capture = capture;
+	ret = snd_ctl_open(&j->ctl, ctl_name, SND_CTL_NONBLOCK);
 	if (ret < 0) {
 		j->ctl = NULL;
 		goto fail;
@@ -111,6 +108,17 @@ fail:
 	return ret;
 }
 
+int vd_alsa_jack_open(int card, bool capture, struct vd_endpoint_conn *conn,
+		      struct vd_alsa_jack **out)
+{
+	char name[32];
+
+	if (card < 0)
+		return -ENOENT;
+	snprintf(name, sizeof(name), "hw:%d", card);
+	return vd_alsa_jack_open_ctl(name, capture, conn, out);
+}
+
 int vd_alsa_jack_fd(const struct vd_alsa_jack *j)
 {
 	struct pollfd pfd;
@@ -128,10 +136,17 @@ int vd_alsa_jack_handle(struct vd_alsa_jack *j)
 
 	snd_ctl_event_alloca(&ev);
 	while ((ret = snd_ctl_read(j->ctl, ev)) > 0) {
+		unsigned numid;
+
 		if (snd_ctl_event_get_type(ev) != SND_CTL_EVENT_ELEM)
 			continue;
-		for (unsigned i = 0; i < j->n; i++)
-			if (snd_ctl_event_elem_get_numid(ev) == j->numid[i])
+		numid = snd_ctl_event_elem_get_numid(ev);
+		/* the kernel gives numids; user-space ctl plugins may give only the name */
+		if (!numid && snd_ctl_event_elem_get_interface(ev) == SND_CTL_ELEM_IFACE_CARD &&
+		    vd_alsa_jack_relevant(snd_ctl_event_elem_get_name(ev), j->capture))
+			ours = true;
+		for (unsigned i = 0; numid && i < j->n; i++)
+			if (numid == j->numid[i])
 				ours = true;
 	}
 	if (ours)

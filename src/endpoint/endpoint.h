@@ -99,6 +99,9 @@ bool vd_alsa_jack_relevant(const char *name, bool capture);
  */
 int vd_alsa_jack_open(int card, bool capture, struct vd_endpoint_conn *conn,
 		      struct vd_alsa_jack **out);
+/** The same on ALSA control device @ctl_name ("hw:0", or a ctl plugin's name in tests). */
+int vd_alsa_jack_open_ctl(const char *ctl_name, bool capture, struct vd_endpoint_conn *conn,
+			  struct vd_alsa_jack **out);
 /** The fd to watch for readability (snd_ctl_subscribe_events). */
 int vd_alsa_jack_fd(const struct vd_alsa_jack *j);
 /** Read pending ctl events and update the state. 0 or a negative ALSA error. */
