@@ -458,6 +458,7 @@ static int cmd_events(struct conn *c, int argc, char **argv)
 	double timeout = -1, deadline;
 	long got = 0;
 	int o, status;
+	bool json = c->json;
 
 	optind = 1;
 	while ((o = getopt_long(argc, argv, "+n:t:", opts, NULL)) != -1) {
@@ -478,7 +479,9 @@ static int cmd_events(struct conn *c, int argc, char **argv)
 			json_object_array_add(kinds, json_object_new_string(argv[i]));
 		json_object_object_add(req, "events", kinds);
 	}
+	c->json = false;	/* --json prints events, not the subscription's reply */
 	status = call(c, req, &reply, &result);
+	c->json = json;
 	json_object_put(req);
 	json_object_put(reply);
 	if (status != EXIT_OK)
