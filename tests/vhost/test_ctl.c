@@ -751,7 +751,7 @@ static void test_request_errors(void **state)
 {
 	struct rig *r = rig_new(0);
 	struct client *c = client_new(r);
-	char big[600], *deep;
+	char big[600];
 	struct json_object *o;
 
 	expect_error(r, c, "garbage", "EPROTO", "not JSON");
@@ -812,13 +812,14 @@ static void test_request_errors(void **state)
 	memcpy(big + sizeof(big) - 3, "\"}", 3);
 	expect_error(r, c, big, "ENAMETOOLONG", "'guest' is 569 bytes long, at most 255");
 	/* a topology too large */
-	deep = malloc(VD_CTL_MAX_TOPOLOGY + 100);
-	assert_non_null(deep);
-	int n = sprintf(deep, "{\"request\":\"topology\",\"guest\":\"vm1\",\"text\":\"");
-	memset(deep + n, ' ', VD_CTL_MAX_TOPOLOGY + 1);
-	strcpy(deep + n + VD_CTL_MAX_TOPOLOGY + 1, "\"}");
-	expect_error(r, c, deep, "EFBIG", "the topology is 131073 bytes, at most 131072");
-	free(deep);
+	static char huge_topo[VD_CTL_MAX_TOPOLOGY + 100];
+	const char *head = "{\"request\":\"topology\",\"guest\":\"vm1\",\"text\":\"";
+	size_t hn = strlen(head);
+
+	memcpy(huge_topo, head, hn);
+	memset(huge_topo + hn, ' ', VD_CTL_MAX_TOPOLOGY + 1);
+	memcpy(huge_topo + hn + VD_CTL_MAX_TOPOLOGY + 1, "\"}", 3);
+	expect_error(r, c, huge_topo, "EFBIG", "the topology is 131073 bytes, at most 131072");
 
 	/* an error reply echoes the id; blank lines are ignored; pipelined requests
 	 * are answered in order */
