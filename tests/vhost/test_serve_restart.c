@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include <sndfile.h>
@@ -499,11 +500,36 @@ static void test_capture_file_loops(void **state)
 	vd_test_rmdir(dir);
 }
 
+/* `virtdsp serve --capture-once` alone is a usage error that says what it goes with. */
+static void test_capture_once_needs_a_file(void **state)
+{
+	const char *root = getenv("VD_BUILD_ROOT");
+	char *dir = vd_test_tmpdir(), cmd[1536], out[1024] = "";
+	size_t n;
+	FILE *p;
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "'%s/src/cli/virtdsp' serve --no-tasks --capture-once --guest vm=%s/vm.sock "
+		 "2>&1", root ? root : ".", dir);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	n = fread(out, 1, sizeof(out) - 1, p);
+	out[n] = '\0';
+	int st = pclose(p);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 2);
+	if (!strstr(out, "virtdsp serve: --capture-once goes with --capture-file"))
+		fail_msg("unexpected output: %s", out);
+	assert_int_equal(access(dir, F_OK), 0);
+	vd_test_rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_daemon_restart_guest_reconnects),
 		cmocka_unit_test(test_capture_file_loops),
+		cmocka_unit_test(test_capture_once_needs_a_file),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
