@@ -206,14 +206,19 @@ static void raw_send_bytes(int fd, const void *buf, size_t len, const int *fds, 
 	assert_int_equal(sendmsg(fd, &m, MSG_NOSIGNAL), (ssize_t)len);
 }
 
-static void raw_send(int fd, uint32_t type, uint32_t id, const void *payload, size_t len)
+static void raw_send_flags(int fd, uint32_t type, uint32_t id, uint16_t flags, const void *payload, size_t len)
 {
 	uint8_t buf[VD_PROTO_MAX_MSG];
 
-	vd_proto_put_header(buf, type, id, 0, (uint32_t)len, 0, 0);
+	vd_proto_put_header(buf, type, id, 0, (uint32_t)len, 0, flags);
 	if (len)
 		memcpy(buf + VD_PROTO_HDR_SIZE, payload, len);
 	raw_send_bytes(fd, buf, VD_PROTO_HDR_SIZE + len, NULL, 0);
+}
+
+static void raw_send(int fd, uint32_t type, uint32_t id, const void *payload, size_t len)
+{
+	raw_send_flags(fd, type, id, 0, payload, len);
 }
 
 /* Receive one record within 5 s; returns its size, 0 at end of stream. */
@@ -287,8 +292,9 @@ static uint32_t raw_open(int fd)
 	struct msg m;
 
 	assert_int_equal(raw_call(fd, VD_PROTO_OPEN, &o, sizeof(o), &m), 0);
-	assert_int_equal(m.nfds, 1);
+	assert_int_equal(m.nfds, 2);
 	close(m.fds[0]);
+	close(m.fds[1]);
 	memcpy(&r, m.payload, sizeof(r));
 	assert_int_not_equal(r.session, 0);
 	return r.session;
@@ -382,8 +388,25 @@ static void test_requests(void **state)
 	assert_raw_error(&m, -ENOENT, "no accelerator named 'nosuch'");
 	snprintf(o.name, sizeof(o.name), "src");
 	assert_int_equal(raw_call(fd, VD_PROTO_OPEN, &o, sizeof(o), &m), 0);
-	assert_int_equal(m.nfds, 1);
+	assert_int_equal(m.nfds, 2);
 	int poll_fd = m.fds[0];
+	/* the status page: the engine's, read-only and of fixed size for us */
+	int page_fd = m.fds[1];
+	struct stat page_st;
+	assert_int_equal(fstat(page_fd, &page_st), 0);
+	assert_int_equal(page_st.st_size, VD_PROTO_PAGE_SIZE);
+	assert_true(mmap(NULL, VD_PROTO_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, page_fd, 0) == MAP_FAILED);
+	assert_int_equal(errno, EPERM);
+	assert_int_equal(ftruncate(page_fd, 4096), -1);
+	assert_int_equal(ftruncate(page_fd, 3 * VD_PROTO_PAGE_SIZE), -1);
+	const struct vd_proto_page *page = mmap(NULL, VD_PROTO_PAGE_SIZE, PROT_READ, MAP_SHARED, page_fd, 0);
+	assert_true(page != MAP_FAILED);
+	assert_int_equal(page->magic, VD_PROTO_PAGE_MAGIC);
+	assert_int_equal(page->version, VD_PROTO_VERSION);
+	assert_int_equal(page->entries, VD_PROTO_PAGE_ENTRIES);
+	uint32_t pstate, pfrag, pgran, pfrags;
+	assert_int_equal(vd_proto_page_read_header(page, &pstate, &pfrag, &pgran, &pfrags), 0);
+	assert_int_equal(pstate, VD_ACCEL_STATE_OPEN);
 	struct vd_proto_open_reply orep;
 	memcpy(&orep, m.payload, sizeof(orep));
 	assert_int_equal(orep.state, VD_ACCEL_STATE_OPEN);
@@ -418,6 +441,11 @@ static void test_requests(void **state)
 	assert_int_equal(wp.out_rate, 48000);
 	assert_int_equal(wp.out_channels, 2);
 	assert_int_equal(wp.fragment_size, 4800);
+	assert_int_equal(vd_proto_page_read_header(page, &pstate, &pfrag, &pgran, &pfrags), 0);
+	assert_int_equal(pstate, VD_ACCEL_STATE_SETUP);
+	assert_int_equal(pfrag, 4800);
+	assert_int_equal(pgran, 4);	/* an S16 stereo frame */
+	assert_int_equal(pfrags, 2);
 
 	/* TASK_CREATE: two memfds of the engine's */
 	assert_int_equal(raw_call(fd, VD_PROTO_TASK_CREATE, &tr, sizeof(tr), &m), 0);
@@ -433,6 +461,22 @@ static void test_requests(void **state)
 	assert_true(out_st.st_size >= 4800);
 	assert_int_equal(stats(d).tasks, 1);
 	assert_int_equal(stats(d).memory, (uint64_t)(in_st.st_size + out_st.st_size));
+	/* its entry in the page, written before the reply */
+	struct vd_proto_page_entry pe;
+	int slot = -1;
+	for (unsigned i = 0; i < VD_PROTO_PAGE_ENTRIES; i++) {
+		assert_int_equal(vd_proto_page_read_entry(page, i, &pe), 0);
+		if (pe.used) {
+			assert_int_equal(slot, -1);
+			slot = (int)i;
+		}
+	}
+	assert_true(slot >= 0);
+	assert_int_equal(vd_proto_page_read_entry(page, (unsigned)slot, &pe), 0);
+	assert_int_equal(pe.seqno, wt.seqno);
+	assert_int_equal(pe.state, VD_ACCEL_TASK_IDLE);
+	assert_int_equal(pe.starts, 0);
+	assert_int_equal(pe.in_len, (uint64_t)in_st.st_size);
 
 	/* TASK_START: audio goes through the shared buffers only */
 	int16_t *in = mmap(NULL, 4800, PROT_READ | PROT_WRITE, MAP_SHARED, in_fd, 0);
@@ -467,6 +511,35 @@ static void test_requests(void **state)
 	memcpy(&reused, m.payload, sizeof(reused));
 	assert_true(reused.seqno > wt.seqno);
 	assert_int_equal(reused.origin_seqno, 0);
+	assert_int_equal(poll(&pfd, 1, 5000), 1);
+
+	/* a pipelined START (NO_REPLY) the engine refuses: an error reply with
+	 * its id and the engine's message; the connection stays */
+	struct vd_proto_task_req bad = tr;
+	bad.t.origin_seqno = reused.seqno;
+	bad.t.input_size = 4802;
+	raw_send_flags(fd, VD_PROTO_TASK_START, 4242, VD_PROTO_FLAG_NO_REPLY, &bad, sizeof(bad));
+	assert_true(raw_recv(fd, &m) > 0);
+	assert_int_equal(m.h.type, VD_PROTO_TASK_START);
+	assert_int_equal(m.h.id, 4242);
+	assert_int_equal(m.h.flags, VD_PROTO_FLAG_REPLY);
+	assert_raw_error(&m, -EINVAL, "input_size 4802 exceeds the input buffer (4800 bytes)");
+	/* one it accepts: no reply at all (the next reply is HELLO's), and the
+	 * page shows its status once the poll fd does */
+	bad.t.input_size = 4800;
+	for (int i = 0; i < 2400; i++)
+		in[i] = (int16_t)(9000 - i * 7);
+	raw_send_flags(fd, VD_PROTO_TASK_START, 4243, VD_PROTO_FLAG_NO_REPLY, &bad, sizeof(bad));
+	assert_int_equal(raw_call(fd, VD_PROTO_HELLO, NULL, 0, &m), 0);
+	assert_int_equal(poll(&pfd, 1, 5000), 1);
+	assert_int_equal(vd_proto_page_read_entry(page, (unsigned)slot, &pe), 0);
+	assert_int_equal(pe.seqno, reused.seqno + 1);
+	assert_int_equal(pe.starts, 3);
+	assert_int_equal(pe.state, VD_ACCEL_TASK_FINISHED);
+	assert_int_equal(pe.input_size, 4800);
+	assert_int_equal(pe.output_size, 4800);
+	assert_memory_equal(out, in, 4800);
+	reused.seqno = pe.seqno;
 
 	/* TASK_STOP (all), SET_ADJUST, RECONFIGURE */
 	struct vd_proto_seqno_req qr = { .s = sess, .seqno = 0 };
@@ -505,6 +578,11 @@ static void test_requests(void **state)
 	munmap(out, 4800);
 	close(in_fd);
 	close(out_fd);
+	/* FREE cleared the task's entry */
+	assert_int_equal(vd_proto_page_read_entry(page, (unsigned)slot, &pe), 0);
+	assert_int_equal(pe.used, 0);
+	munmap((void *)page, VD_PROTO_PAGE_SIZE);
+	close(page_fd);
 	close(poll_fd);
 	close(fd);
 	wait_idle(d);
@@ -518,7 +596,7 @@ static void test_requests(void **state)
 enum bad {
 	BAD_MAGIC, BAD_SHORT, BAD_LEN_MISMATCH, BAD_OVERSIZED, BAD_LEN_LIMIT, BAD_NFDS_CLAIMED,
 	BAD_FD_ATTACHED, BAD_TOO_MANY_FDS, BAD_REPLY_FLAG, BAD_RESULT, BAD_PAYLOAD_SIZE,
-	BAD_RESERVED, BAD_NAME, BAD_COUNT
+	BAD_RESERVED, BAD_NAME, BAD_NO_REPLY, BAD_FLAG_BIT2, BAD_COUNT
 };
 
 static const char *const bad_log[BAD_COUNT] = {
@@ -535,6 +613,8 @@ static const char *const bad_log[BAD_COUNT] = {
 	[BAD_PAYLOAD_SIZE] = "malformed message (payload size wrong for the request type)",
 	[BAD_RESERVED] = "malformed message (reserved field not zero)",
 	[BAD_NAME] = "malformed message (accelerator name not terminated)",
+	[BAD_NO_REPLY] = "malformed message (NO_REPLY on a request other than TASK_START)",
+	[BAD_FLAG_BIT2] = "malformed message (flags set on a request)",
 };
 
 static void send_bad(int fd, enum bad b)
@@ -602,6 +682,14 @@ static void send_bad(int fd, enum bad b)
 		memset(buf + len, 'x', VD_ACCEL_NAME_MAX);
 		len += VD_ACCEL_NAME_MAX;
 		break;
+	case BAD_NO_REPLY:
+		vd_proto_put_header(buf, VD_PROTO_GET_CAPS, 1, 0, 8, 0, VD_PROTO_FLAG_NO_REPLY);
+		memcpy(buf + len, &s, 8);
+		len += 8;
+		break;
+	case BAD_FLAG_BIT2:
+		vd_proto_put_header(buf, VD_PROTO_HELLO, 1, 0, 0, 0, 1u << 2);
+		break;
 	case BAD_COUNT:
 		break;
 	}
@@ -651,13 +739,14 @@ static void test_malformed(void **state)
 	/* a wrong version is told why before the disconnect */
 	int fd = raw_connect(d->path);
 	uint8_t buf[VD_PROTO_HDR_SIZE];
-	struct vd_proto_hdr h = { .magic = VD_PROTO_MAGIC, .version = 2, .type = VD_PROTO_HELLO, .id = 9 };
+	/* version 1 (OPEN's reply had one descriptor) */
+	struct vd_proto_hdr h = { .magic = VD_PROTO_MAGIC, .version = 1, .type = VD_PROTO_HELLO, .id = 9 };
 	memcpy(buf, &h, sizeof(h));
 	raw_send_bytes(fd, buf, sizeof(buf), NULL, 0);
 	assert_true(raw_recv(fd, &m) > 0);
 	assert_int_equal(m.h.version, VD_PROTO_VERSION);
 	assert_int_equal(m.h.id, 9);
-	assert_raw_error(&m, -EPROTONOSUPPORT, "protocol version 2 is not supported (this daemon speaks 1)");
+	assert_raw_error(&m, -EPROTONOSUPPORT, "protocol version 1 is not supported (this daemon speaks 2)");
 	assert_disconnected(fd);
 	assert_log(d, "malformed message (unsupported protocol version)");
 
