@@ -532,7 +532,12 @@ static void test_requests(void **state)
 	raw_send_flags(fd, VD_PROTO_TASK_START, 4243, VD_PROTO_FLAG_NO_REPLY, &bad, sizeof(bad));
 	assert_int_equal(raw_call(fd, VD_PROTO_HELLO, NULL, 0, &m), 0);
 	assert_int_equal(poll(&pfd, 1, 5000), 1);
-	assert_int_equal(vd_proto_page_read_entry(page, (unsigned)slot, &pe), 0);
+	/* seq stays odd until the engine has raised POLLIN and let go: a
+	 * reader may have to try again (the library asks the daemon then) */
+	int pr_res;
+	for (int i = 0; i < 100 && (pr_res = vd_proto_page_read_entry(page, (unsigned)slot, &pe)) == -EAGAIN; i++)
+		usleep(1000);
+	assert_int_equal(pr_res, 0);
 	assert_int_equal(pe.seqno, reused.seqno + 1);
 	assert_int_equal(pe.starts, 3);
 	assert_int_equal(pe.state, VD_ACCEL_TASK_FINISHED);
@@ -578,7 +583,7 @@ static void test_requests(void **state)
 	munmap(out, 4800);
 	close(in_fd);
 	close(out_fd);
-	/* FREE cleared the task's entry */
+	/* FREE cleared the task's entry (the reply came after the commit) */
 	assert_int_equal(vd_proto_page_read_entry(page, (unsigned)slot, &pe), 0);
 	assert_int_equal(pe.used, 0);
 	munmap((void *)page, VD_PROTO_PAGE_SIZE);
@@ -987,6 +992,363 @@ static void test_backpressure(void **state)
 
 /* ---- virtdsp convert ---- */
 
+/* ---- version 2: pipelined START and the status page ---- */
+
+/* A session of @frags 4096-byte S16 stereo tasks (1:1), all created and mapped. */
+static struct vd_accel *pipe_session(const char *path, unsigned frags, struct vd_accel_task *t, uint8_t **in)
+{
+	struct vd_accel *s;
+	struct vd_accel_params p;
+
+	s16_params(&p, 0, 4096, frags);
+	assert_int_equal(vd_accel_open(path, "src", &s), 0);
+	assert_int_equal(vd_accel_set_params(s, &p), 0);
+	for (unsigned i = 0; i < frags; i++) {
+		t[i] = (struct vd_accel_task){ .input_fd = -1, .output_fd = -1 };
+		assert_int_equal(vd_accel_task_create(s, &t[i]), 0);
+		in[i] = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, t[i].input_fd, 0);
+		assert_true(in[i] != MAP_FAILED);
+		for (int k = 0; k < 2048; k++)
+			((int16_t *)in[i])[k] = (int16_t)(k * 5 + (int)i);
+	}
+	return s;
+}
+
+static void pipe_unmap(struct vd_accel_task *t, uint8_t **in, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		munmap(in[i], 4096);
+		close(t[i].input_fd);
+		close(t[i].output_fd);
+	}
+}
+
+/*
+ * Which calls cost a request: with 4 tasks in flight, STARTs that keep the
+ * poll fd's readiness go out pipelined (the daemon counts them, but the
+ * library did not wait), and STATUS of a task whose START was handled is
+ * read from the status page: no request at all. The results are the
+ * engine's: sizes, states, and the output bytes.
+ */
+static void test_pipelined(void **state)
+{
+	struct daemon *d = daemon_start(NULL);
+	struct vd_accel_task t[4];
+	uint8_t *in[4];
+	struct vd_accel *s = pipe_session(d->path, 4, t, in);
+	uint64_t before;
+
+	/* STATUS of an IDLE task, never started: from the page */
+	struct vd_accel_task_status st = { .seqno = t[0].seqno };
+	before = stats(d).requests;
+	assert_int_equal(vd_accel_task_status(s, &st), 0);
+	assert_int_equal(stats(d).requests, before);
+	assert_int_equal(st.state, VD_ACCEL_TASK_IDLE);
+	assert_int_equal(st.output_size, 0);
+
+	/* three STARTs keep POLLOUT (3 of 4 active at most): pipelined; the
+	 * fourth would drop it and waits for its reply */
+	for (int i = 0; i < 4; i++) {
+		t[i].input_size = 4096;
+		assert_int_equal(vd_accel_task_start(s, &t[i]), 0);
+	}
+	/* a round trip: every START is handled once it returns */
+	struct vd_accel_params gp;
+	assert_int_equal(vd_accel_get_params(s, &gp), 0);
+	for (int i = 0; i < 4; i++) {
+		uint8_t *out = mmap(NULL, 4096, PROT_READ, MAP_SHARED, t[i].output_fd, 0);
+		assert_true(out != MAP_FAILED);
+		assert_true(vd_accel_wait(s, POLLIN, 5000) & POLLIN);
+		st = (struct vd_accel_task_status){ .seqno = t[i].seqno };
+		for (int k = 0; k < 500; k++) {
+			assert_int_equal(vd_accel_task_status(s, &st), 0);
+			if (st.state == VD_ACCEL_TASK_FINISHED)
+				break;
+			usleep(10000);
+		}
+		assert_int_equal(st.state, VD_ACCEL_TASK_FINISHED);
+		/* once finished, its status costs no request */
+		before = stats(d).requests;
+		memset(&st, 0xa5, sizeof(st));
+		st.seqno = t[i].seqno;
+		assert_int_equal(vd_accel_task_status(s, &st), 0);
+		assert_int_equal(stats(d).requests, before);
+		assert_int_equal(st.state, VD_ACCEL_TASK_FINISHED);
+		assert_int_equal(st.seqno, t[i].seqno);
+		assert_int_equal(st.input_size, 4096);
+		assert_int_equal(st.output_size, 4096);
+		assert_int_equal(st.output_flags, 0);
+		assert_memory_equal(out, in[i], 4096);
+		munmap(out, 4096);
+	}
+	/* reusing a finished task that is not the oldest keeps POLLIN: pipelined,
+	 * with the seqno the engine then gives it */
+	struct vd_accel_task r = { .origin_seqno = t[2].seqno, .input_size = 2048 };
+	assert_int_equal(vd_accel_task_start(s, &r), 0);
+	assert_int_equal(r.origin_seqno, 0);
+	assert_true(r.seqno > t[3].seqno);
+	st = (struct vd_accel_task_status){ .seqno = r.seqno };
+	for (int k = 0; k < 500 && st.state != VD_ACCEL_TASK_FINISHED; k++) {
+		assert_int_equal(vd_accel_task_status(s, &st), 0);
+		if (st.state != VD_ACCEL_TASK_FINISHED)
+			usleep(10000);
+	}
+	assert_int_equal(st.state, VD_ACCEL_TASK_FINISHED);
+	assert_int_equal(st.input_size, 2048);
+	/* the old seqno is gone, as in-process: the engine's error and text */
+	st = (struct vd_accel_task_status){ .seqno = t[2].seqno };
+	assert_int_equal(vd_accel_task_status(s, &st), -EINVAL);
+	char msg[256];
+	vd_accel_last_error(s, msg, sizeof(msg));
+	assert_string_equal(msg, "no task 3");
+	/* a START the engine refuses is never pipelined: its errno and text at once */
+	before = stats(d).requests;
+	r.origin_seqno = r.seqno;
+	r.input_size = 4098;
+	assert_int_equal(vd_accel_task_start(s, &r), -EINVAL);
+	vd_accel_last_error(s, msg, sizeof(msg));
+	assert_string_equal(msg, "input_size 4098 exceeds the input buffer (4096 bytes)");
+	r.input_size = 6;
+	assert_int_equal(vd_accel_task_start(s, &r), -EINVAL);
+	vd_accel_last_error(s, msg, sizeof(msg));
+	assert_string_equal(msg, "input_size 6 is not a whole number of 4-byte frames");
+	/* one request each */
+	assert_int_equal(stats(d).requests - before, 2);
+
+	pipe_unmap(t, in, 4);
+	vd_accel_close(s);
+	wait_idle(d);
+	daemon_stop(d);
+}
+
+/* A client that hangs up with pipelined STARTs still in the connection:
+ * the daemon runs or drops them, frees everything, and carries on. */
+static void test_pipelined_hangup(void **state)
+{
+	struct daemon *d = daemon_start(NULL);
+	struct vd_accel_task t[8];
+	uint8_t *in[8];
+
+	for (int round = 0; round < 20; round++) {
+		struct vd_accel *s = pipe_session(d->path, 8, t, in);
+		for (int i = 0; i < 6; i++) {
+			t[i].input_size = 4096;
+			assert_int_equal(vd_accel_task_start(s, &t[i]), 0);
+		}
+		/* close without CLOSE: the connection goes with STARTs queued */
+		struct vd_accel_server_stats st = stats(d);
+		assert_int_equal(st.sessions, 1);
+		int sock_fd = -1;
+		{
+			/* the library's socket is the newest descriptor but the buffers';
+			 * shutting it down is what a crash does */
+			for (int fd = 3; fd < 1024; fd++) {
+				struct stat fst;
+				int type;
+				socklen_t tl = sizeof(type);
+				if (fstat(fd, &fst) == 0 && S_ISSOCK(fst.st_mode) &&
+				    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) == 0 && type == SOCK_SEQPACKET) {
+					struct sockaddr_un peer;
+					socklen_t pl = sizeof(peer);
+					if (getpeername(fd, (struct sockaddr *)&peer, &pl) == 0 &&
+					    strcmp(peer.sun_path, d->path) == 0)
+						sock_fd = fd;
+				}
+			}
+		}
+		assert_true(sock_fd >= 0);
+		assert_int_equal(shutdown(sock_fd, SHUT_RDWR), 0);
+		/* the library notices: the next call fails with the documented errno */
+		struct vd_accel_task_status ts = { .seqno = 999 };
+		assert_int_equal(vd_accel_task_status(s, &ts), -ECONNRESET);
+		wait_idle(d);
+		assert_log(d, "hung up (1 sessions, 8 tasks freed)");
+		pipe_unmap(t, in, 8);
+		vd_accel_close(s);
+	}
+	assert_int_equal(stats(d).disconnects_malformed, 0);
+	daemon_stop(d);
+}
+
+/* ---- a daemon that refuses a pipelined START ---- */
+
+struct fake {
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	int listen_fd;
+	pthread_t thread;
+	int poll_peer;		/* the other end of the poll fd we hand out */
+	bool saw_no_reply;	/* the START came pipelined */
+};
+
+static void fake_reply(int fd, const struct vd_proto_hdr *rq, int32_t result, const void *p, size_t len,
+		       const int *fds, unsigned nfds)
+{
+	uint8_t buf[VD_PROTO_MAX_MSG];
+
+	vd_proto_put_header(buf, rq->type, rq->id, result, (uint32_t)len, (uint16_t)nfds, VD_PROTO_FLAG_REPLY);
+	memcpy(buf + VD_PROTO_HDR_SIZE, p, len);
+	raw_send_bytes(fd, buf, VD_PROTO_HDR_SIZE + len, fds, nfds);
+}
+
+static int fake_memfd(size_t size)
+{
+	int fd = memfd_create("fake", MFD_CLOEXEC);
+
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)size), 0);
+	return fd;
+}
+
+/* Serves one connection: OPEN, SET_PARAMS, one CREATE, then refuses START
+ * as an engine does when it cannot start its worker thread. */
+static void *fake_main(void *arg)
+{
+	struct fake *f = arg;
+	int fd = accept(f->listen_fd, NULL, NULL);
+	int page_fd = fake_memfd(VD_PROTO_PAGE_SIZE), sv[2];
+	struct vd_proto_page *pg = mmap(NULL, VD_PROTO_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, page_fd, 0);
+	struct msg m;
+
+	if (fd < 0 || pg == MAP_FAILED || socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return NULL;
+	f->poll_peer = sv[1];
+	pg->magic = VD_PROTO_PAGE_MAGIC;
+	pg->version = VD_PROTO_VERSION;
+	pg->entries = VD_PROTO_PAGE_ENTRIES;
+	while (raw_recv(fd, &m) > 0) {
+		const struct vd_proto_hdr *h = &m.h;
+		switch (h->type) {
+		case VD_PROTO_OPEN: {
+			struct vd_proto_open_reply o = { .session = 1, .state = VD_ACCEL_STATE_OPEN };
+			int fds[2] = { sv[0], page_fd };
+			fake_reply(fd, h, 0, &o, sizeof(o), fds, 2);
+			break;
+		}
+		case VD_PROTO_SET_PARAMS:
+			pg->state = VD_ACCEL_STATE_SETUP;
+			pg->fragment_size = 4096;
+			pg->granule = 4;
+			pg->fragments = 4;
+			fake_reply(fd, h, 0, NULL, 0, NULL, 0);
+			break;
+		case VD_PROTO_TASK_CREATE: {
+			struct vd_proto_task w = { .seqno = 1 };
+			int fds[2] = { fake_memfd(4096), fake_memfd(4096) };
+			pg->e[5] = (struct vd_proto_page_entry){ .used = 1, .state = VD_ACCEL_TASK_IDLE,
+								 .seqno = 1, .in_len = 4096 };
+			fake_reply(fd, h, 0, &w, sizeof(w), fds, 2);
+			close(fds[0]);
+			close(fds[1]);
+			break;
+		}
+		case VD_PROTO_TASK_START: {
+			static const char why[] = "cannot start the session's worker thread";
+			f->saw_no_reply = h->flags == VD_PROTO_FLAG_NO_REPLY;
+			fake_reply(fd, h, -EAGAIN, why, sizeof(why), NULL, 0);
+			break;
+		}
+		case VD_PROTO_CLOSE:
+			fake_reply(fd, h, 0, NULL, 0, NULL, 0);
+			break;
+		default: {
+			static const char why[] = "not in this fake";
+			fake_reply(fd, h, -ENOSYS, why, sizeof(why), NULL, 0);
+			break;
+		}
+		}
+	}
+	munmap(pg, VD_PROTO_PAGE_SIZE);
+	close(page_fd);
+	close(sv[0]);
+	close(fd);
+	return NULL;
+}
+
+static void test_pipelined_refused(void **state)
+{
+	struct fake f = { .poll_peer = -1 };
+	char *dir = vd_test_tmpdir();
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct vd_accel *s;
+	struct vd_accel_params p;
+	struct vd_accel_task t = { .input_fd = -1, .output_fd = -1 };
+	char msg[256];
+
+	snprintf(f.path, sizeof(f.path), "%s/fake.sock", dir);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", f.path);
+	f.listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	assert_int_equal(bind(f.listen_fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(f.listen_fd, 1), 0);
+	assert_int_equal(pthread_create(&f.thread, NULL, fake_main, &f), 0);
+
+	s16_params(&p, 0, 4096, 4);
+	assert_int_equal(vd_accel_open(f.path, "src", &s), 0);
+	assert_int_equal(vd_accel_set_params(s, &p), 0);
+	assert_int_equal(vd_accel_task_create(s, &t), 0);
+	/* the library is sure the engine accepts it: sent pipelined, returns 0 */
+	t.input_size = 4096;
+	assert_int_equal(vd_accel_task_start(s, &t), 0);
+	/* the refusal comes to the waiter, with the daemon's reason */
+	assert_int_equal(vd_accel_wait(s, POLLIN, 5000), -EAGAIN);
+	assert_true(f.saw_no_reply);
+	vd_accel_last_error(s, msg, sizeof(msg));
+	assert_string_equal(msg, "pipelined START refused: cannot start the session's worker thread");
+	/* the session has failed: every call says so */
+	struct vd_accel_task_status st = { .seqno = t.seqno };
+	assert_int_equal(vd_accel_task_status(s, &st), -EAGAIN);
+	assert_int_equal(vd_accel_task_start(s, &t), -EAGAIN);
+	assert_int_equal(vd_accel_wait(s, POLLIN, 0), -EAGAIN);
+	vd_accel_last_error(s, msg, sizeof(msg));
+	assert_string_equal(msg, "pipelined START refused: cannot start the session's worker thread");
+	vd_accel_close(s);
+	close(t.input_fd);
+	close(t.output_fd);
+	pthread_join(f.thread, NULL);
+	close(f.poll_peer);
+	close(f.listen_fd);
+	vd_test_rmdir(dir);
+}
+
+/* The same refusal met by a call that waits for its own reply: the refusal
+ * comes first in the connection and is what that call returns. */
+static void test_pipelined_refused_in_call(void **state)
+{
+	struct fake f = { .poll_peer = -1 };
+	char *dir = vd_test_tmpdir();
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct vd_accel *s;
+	struct vd_accel_params p;
+	struct vd_accel_task t = { .input_fd = -1, .output_fd = -1 };
+	char msg[256];
+
+	snprintf(f.path, sizeof(f.path), "%s/fake.sock", dir);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", f.path);
+	f.listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	assert_int_equal(bind(f.listen_fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(f.listen_fd, 1), 0);
+	assert_int_equal(pthread_create(&f.thread, NULL, fake_main, &f), 0);
+
+	s16_params(&p, 0, 4096, 4);
+	assert_int_equal(vd_accel_open(f.path, "src", &s), 0);
+	assert_int_equal(vd_accel_set_params(s, &p), 0);
+	assert_int_equal(vd_accel_task_create(s, &t), 0);
+	t.input_size = 4096;
+	assert_int_equal(vd_accel_task_start(s, &t), 0);
+	/* GET_PARAMS is answered -ENOSYS by the fake, after the refusal */
+	struct vd_accel_params q;
+	assert_int_equal(vd_accel_get_params(s, &q), -EAGAIN);
+	vd_accel_last_error(s, msg, sizeof(msg));
+	assert_string_equal(msg, "pipelined START refused: cannot start the session's worker thread");
+	assert_int_equal(vd_accel_get_params(s, &q), -EAGAIN);
+	vd_accel_close(s);
+	close(t.input_fd);
+	close(t.output_fd);
+	pthread_join(f.thread, NULL);
+	close(f.poll_peer);
+	close(f.listen_fd);
+	vd_test_rmdir(dir);
+}
+
 static void write_sine_wav(const char *path, int subformat, int rate, int channels, sf_count_t frames)
 {
 	SF_INFO info = { .samplerate = rate, .channels = channels, .format = SF_FORMAT_WAV | subformat };
@@ -1303,6 +1665,10 @@ int main(void)
 		cmocka_unit_test(test_client_crash),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_backpressure),
+		cmocka_unit_test(test_pipelined),
+		cmocka_unit_test(test_pipelined_hangup),
+		cmocka_unit_test(test_pipelined_refused),
+		cmocka_unit_test(test_pipelined_refused_in_call),
 		cmocka_unit_test(test_convert),
 	};
 
