@@ -457,69 +457,32 @@ static bool maybe_active(struct client_session *cs, unsigned i)
 	return !slot_current(cs, &cs->slots[i], &e) || e.state == VD_ACCEL_TASK_ACTIVE;
 }
 
-/* Lock held: a START of ours that the daemon has not handled yet? */
-static bool start_in_flight(struct client_session *cs)
-{
-	struct vd_proto_page_entry e;
-
-	for (unsigned i = 0; i < VD_PROTO_PAGE_ENTRIES; i++)
-		if (cs->slots[i].known && !slot_current(cs, &cs->slots[i], &e))
-			return true;
-	return false;
-}
-
 /*
- * Lock held: may a START of slot @i go out pipelined, and which directions
- * of the poll fd's readiness does it lower (as it would in-process before
- * START returns)? POLLOUT drops when the active tasks reach `fragments`;
- * POLLIN when the oldest started task, after this one moves to the back,
- * is not a finished one. Doubts count as "drops": the engine raises again
- * what should not have been lowered once it handles the START, so a doubt
- * costs a late raise, never a false one. A START that lowers anything is
- * pipelined only when no other is in the connection: the engine, still
- * without them, could otherwise raise what this one lowered.
+ * Lock held: STARTing slot @i now changes neither direction of the poll
+ * fd's readiness at once, so it may run late (pipelined) without anyone
+ * seeing the difference. POLLOUT drops when the active tasks reach
+ * `fragments`; POLLIN drops when the oldest started task, finished, is
+ * reused and the next one is not finished. Doubts count as "changes".
  */
-static bool plan_readiness(struct client_session *cs, unsigned i, uint32_t fragments, bool *lower_in,
-			   bool *lower_out)
+static bool readiness_kept(struct client_session *cs, unsigned i, uint32_t fragments)
 {
-	struct vd_proto_page_entry e;
 	unsigned active = 0;
-	int head = -1;
+	struct vd_proto_page_entry e;
 
-	for (unsigned k = 0; k < cs->norder; k++) {
-		unsigned o = cs->order[k];
-		if (o == i)
-			continue;
-		if (head < 0)
-			head = (int)o;
-		if (maybe_active(cs, o))
+	for (unsigned k = 0; k < cs->norder; k++)
+		if (maybe_active(cs, cs->order[k]))
 			active++;
-	}
-	*lower_out = active + 1 >= fragments;
-	*lower_in = head < 0 || !slot_current(cs, &cs->slots[head], &e) || e.state != VD_ACCEL_TASK_FINISHED;
-	return !(*lower_in || *lower_out) || !start_in_flight(cs);
+	if (active + 1 >= fragments)
+		return false;
+	if (cs->norder && cs->order[0] == i)
+		return cs->norder > 1 && slot_current(cs, &cs->slots[cs->order[1]], &e) &&
+		       e.state == VD_ACCEL_TASK_FINISHED;
+	return true;
 }
 
-/* Lock held: lower the poll fd's readiness through our copy of its user end,
- * the way the engine does (its POLLIN byte drained, its send buffer filled). */
-static void lower_readiness(struct client_session *cs, bool in, bool out)
-{
-	static const char fill[1024];
-	char buf[sizeof(fill)];
-
-	if (out)
-		for (int k = 0; k < 64 && send(cs->poll_fd, fill, sizeof(fill), MSG_DONTWAIT) > 0; k++)
-			;
-	if (in)
-		for (int k = 0; k < 64 && recv(cs->poll_fd, buf, sizeof(buf), MSG_DONTWAIT) > 0; k++)
-			;
-}
-
-/* Lock held: would the engine accept START @t now, and may it go out
- * pipelined? Then *@slp is the task's slot and *@lower_in/out what the
- * library must lower before sending it. */
-static bool start_certain(struct client_session *cs, const struct vd_accel_task *t, struct slot **slp,
-			  bool *lower_in, bool *lower_out)
+/* Lock held: would the engine accept START @t now, with no visible effect
+ * but the task's? Then *@slp is the task's slot. */
+static bool start_certain(struct client_session *cs, const struct vd_accel_task *t, struct slot **slp)
 {
 	struct vd_proto_page_entry e;
 	uint32_t state, fragment_size, granule, fragments;
@@ -539,7 +502,7 @@ static bool start_certain(struct client_session *cs, const struct vd_accel_task 
 		return false;
 	if (t->input_size > fragment_size || t->input_size > e.in_len || t->input_size % granule)
 		return false;
-	if (!plan_readiness(cs, (unsigned)(sl - cs->slots), fragments, lower_in, lower_out))
+	if (!readiness_kept(cs, (unsigned)(sl - cs->slots), fragments))
 		return false;
 	*slp = sl;
 	return true;
@@ -585,22 +548,18 @@ static int c_task_start(struct vd_accel *s, struct vd_accel_task *t)
 			  .out = &w, .out_len = sizeof(w) };
 
 	struct slot *sl = NULL;
-	bool lower_in = false, lower_out = false;
 	int r;
 
 	session_req(cs, &req.s);
 	vd_proto_task_to_wire(t, &req.t);
 	pthread_mutex_lock(&cs->lock);
-	if (start_certain(cs, t, &sl, &lower_in, &lower_out)) {
+	if (start_certain(cs, t, &sl)) {
 		uint64_t seqno = t->seqno;
 		if (t->origin_seqno) {
 			if (++cs->last_seqno == 0)
 				++cs->last_seqno;
 			seqno = cs->last_seqno;
 		}
-		/* before the START leaves: what the engine raises after handling
-		 * it (an inline task finishing) must not be lowered again */
-		lower_readiness(cs, lower_in, lower_out);
 		r = send_request(cs->sock, VD_PROTO_TASK_START, ++cs->next_id, VD_PROTO_FLAG_NO_REPLY,
 				 &req, sizeof(req), cs->err, sizeof(cs->err));
 		if (r < 0) {

@@ -180,17 +180,9 @@ static bool fd_writable(int fd)
 /* What the datagrams carry does not matter; their presence does. */
 static const char fill_bytes[1024];
 
-/*
- * Make the user end's readiness match the session: a few syscalls, only on
+/* Make the user end's readiness match the session: a few syscalls, only on
  * changes. POLLIN is raised last: it is what wakes a poller, which then
- * wants the lock we still hold.
- *
- * A shared session (status page) has a socket client that lowers the
- * readiness itself when it pipelines a START that would (docs/protocol.md):
- * it drains the POLLIN byte or fills the send buffer through its copy of
- * the user end. The cached state is then re-read from the fd first, and
- * POLLOUT raised by draining every fill, ours or the client's.
- */
+ * wants the lock we still hold. */
 static void update_poll(struct session *s)
 {
 	bool want_in = s->state == VD_ACCEL_STATE_SETUP && s->started.s_next != &s->started &&
@@ -198,20 +190,10 @@ static void update_poll(struct session *s)
 	bool want_out = s->state == VD_ACCEL_STATE_SETUP && s->active < s->params.fragments;
 	char buf[sizeof(fill_bytes)];
 
-	if (s->page) {
-		struct pollfd p = { .fd = s->user_fd, .events = POLLIN | POLLOUT };
-
-		if (poll(&p, 1, 0) >= 0) {
-			s->poll_in = p.revents & POLLIN;
-			s->out_blocked = !(p.revents & POLLOUT);
-		}
-	}
 	if (want_out == s->out_blocked) {
 		if (want_out) {
-			unsigned n = s->page ? 2 * VD_PROTO_PAGE_ENTRIES : s->fill_count;
-			for (unsigned i = 0; i < n; i++)
-				if (recv(s->eng_fd, buf, sizeof(buf), MSG_DONTWAIT) < 0 && s->page)
-					break;
+			for (unsigned i = 0; i < s->fill_count; i++)
+				(void)!recv(s->eng_fd, buf, sizeof(buf), MSG_DONTWAIT);
 		} else {
 			for (unsigned i = 0; i < s->fill_count; i++)
 				(void)!send(s->user_fd, fill_bytes, sizeof(fill_bytes), MSG_DONTWAIT);

@@ -1046,8 +1046,8 @@ static void test_pipelined(void **state)
 	assert_int_equal(st.state, VD_ACCEL_TASK_IDLE);
 	assert_int_equal(st.output_size, 0);
 
-	/* STARTs of new tasks: pipelined when the library is sure of them
-	 * (the fourth lowers POLLOUT itself first, unless one is in flight) */
+	/* three STARTs keep POLLOUT (3 of 4 active at most): pipelined; the
+	 * fourth would drop it and waits for its reply */
 	for (int i = 0; i < 4; i++) {
 		t[i].input_size = 4096;
 		assert_int_equal(vd_accel_task_start(s, &t[i]), 0);
