@@ -1186,7 +1186,8 @@ static void fake_reply(int fd, const struct vd_proto_hdr *rq, int32_t result, co
 	uint8_t buf[VD_PROTO_MAX_MSG];
 
 	vd_proto_put_header(buf, rq->type, rq->id, result, (uint32_t)len, (uint16_t)nfds, VD_PROTO_FLAG_REPLY);
-	memcpy(buf + VD_PROTO_HDR_SIZE, p, len);
+	if (len)
+		memcpy(buf + VD_PROTO_HDR_SIZE, p, len);
 	raw_send_bytes(fd, buf, VD_PROTO_HDR_SIZE + len, fds, nfds);
 }
 
