@@ -1215,6 +1215,8 @@ static int sink_open(struct file_sink *s, struct vd_error *err)
 	if (!s->sf)
 		return vd_error_set(err, -EIO, NULL, "%s: cannot write '%s': %s", s->name, s->path,
 				    sf_strerror(NULL));
+	/* no PEAK chunk: it carries the wall-clock time, and offline runs must be byte-identical */
+	sf_command(s->sf, SFC_SET_ADD_PEAK_CHUNK, NULL, SF_FALSE);
 	write_channel_map(s->sf, s->fmt.channels, s->fmt.position);
 	s->started = false;
 	s->eos = false;
