@@ -1,12 +1,20 @@
-/* endpoint/file.c - file-source and file-sink: audio files through libsndfile, bit-exact in both directions. */
+/* endpoint/file.c - file-source and file-sink: audio files through libsndfile, bit-exact in both
+ * directions; in a live graph their file I/O runs on a reader / writer thread of their own. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sndfile.h>
+
+#include <virtdsp/ring.h>
 
 #include "endpoint/endpoint.h"
 
@@ -232,7 +240,54 @@ static void write_channel_map(SNDFILE *sf, uint32_t channels, const uint8_t *pos
 
 /* ---- file-source ---- */
 
+/*
+ * Live sources (docs/endpoints.md, "Real-time use"), the mirror of the live
+ * sink: a reader thread owns the SNDFILE from prepare() to free() and keeps
+ * an SPSC ring filled ahead of process(), which only copies out. Positions
+ * are bytes of the reader's stream: the end of the file (eos_at) and where
+ * the data after a rewind starts (restart_at) are published as positions,
+ * so the processing thread acts on them exactly where they happen.
+ */
+#define SRC_RING_SECONDS 2		/* how long the disk may stall before the output underruns */
+#define SRC_RING_MIN_BYTES (64u << 10)
+#define READER_WAKE_NS 10000000ull	/* 10 ms */
+#define READER_CHUNK_FRAMES 4096u
+#define NO_POSITION UINT64_MAX
+
+struct src_live {
+	struct vd_ring ring;
+	void *mem;
+	pthread_t thread;
+	bool running;
+	_Atomic bool quit;
+	/* processing thread -> reader */
+	_Atomic uint32_t reset_gen;		/* rewind requests */
+	/* reader -> processing thread */
+	_Atomic uint32_t ack_gen;		/* the rewind request the reader has carried out */
+	_Atomic uint64_t restart_at;		/* position where the data after that rewind starts */
+	_Atomic uint64_t eos_at;		/* position of the end of the file, or NO_POSITION */
+	_Atomic uint64_t produced;		/* bytes committed to the ring, ever */
+	_Atomic int error;			/* read error (-errno): the stream ended there */
+	/* processing thread -> anyone (parameters) */
+	_Atomic uint64_t consumed;		/* bytes taken out of the ring or skipped, ever */
+	_Atomic uint64_t underruns;		/* process() calls that found too little */
+	_Atomic uint64_t underrun_frames;	/* silence frames output for them */
+	_Atomic bool ended;			/* the file's last frame has been output */
+	/* processing thread only */
+	uint32_t want_gen;
+	bool skipping;				/* a rewind is pending: old data is dropped */
+	bool eos;				/* the file has ended: silence from now on */
+	/* reader only */
+	uint32_t served_gen;
+	bool at_end;
+	bool rewound;				/* nothing read since the last rewind (an empty loop) */
+	uint64_t written;			/* bytes, = produced */
+	sf_count_t frames;			/* read since the last rewind */
+	void *buf;
+};
+
 struct file_source {
+	struct vd_endpoint_conn conn;	/* first: vd_endpoint_conn_of() */
 	char *name;
 	char *path;
 	SNDFILE *sf;
@@ -241,7 +296,13 @@ struct file_source {
 	int64_t total;		/* -1 if unknown */
 	int64_t pos;
 	bool eos;
+	bool loop;		/* start again at the end, never EOS */
+	bool live;		/* VD_NODE_INIT_LIVE: a reader thread does the I/O */
+	bool regular;		/* a regular file: reading it never waits on a peer */
+	struct src_live lv;
 };
+
+static void src_live_stop(struct file_source *s);
 
 /* The format a decoded codec is delivered in: its native precision. */
 static enum vd_sample_format native_format(int codec, enum io_mode *mode)
@@ -278,6 +339,7 @@ static void file_source_free(void *self)
 
 	if (!s)
 		return;
+	src_live_stop(s);
 	if (s->sf)
 		sf_close(s->sf);
 	free(s->path);
@@ -295,6 +357,7 @@ int vd_endpoint_file_source_new(const struct vd_file_source_config *cfg, void **
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
+	vd_endpoint_conn_init(&s->conn, true);
 	s->name = strdup(cfg->name ? cfg->name : "file-source");
 	s->path = strdup(cfg->path);
 	if (!s->name || !s->path) {
@@ -309,6 +372,8 @@ int vd_endpoint_file_source_new(const struct vd_file_source_config *cfg, void **
 				   s->name, s->path, strerror(e));
 		goto fail;
 	}
+	struct stat st;
+	s->regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
 	if (cfg->raw) {
 		enum io_mode unused;
 		int codec = codec_for(cfg->raw_format.format, CONTAINER_RAW, &unused);
@@ -357,10 +422,13 @@ static int file_source_init(const struct vd_node_init *init, void **self,
 	const char *path = NULL;
 	enum vd_sample_format fmt = VD_FORMAT_UNKNOWN;
 	uint32_t rate = 0, channels = 0;
+	bool loop = false;
+	bool connected = true;
 	int ret, c = -1;
 	char *full;
 
 	if ((ret = vd_props_string(init->props, "path", &path, err)) < 0 ||
+	    (ret = vd_props_bool(init->props, "loop", &loop, err)) < 0 ||
 	    (ret = vd_props_enum(init->props, "container", container_names, &c, err)) < 0 ||
 	    (ret = vd_props_format(init->props, "format", &fmt, err)) < 0 ||
 	    (ret = vd_props_uint(init->props, "rate", 1, 1000000, &rate, err)) < 0 ||
@@ -394,10 +462,18 @@ static int file_source_init(const struct vd_node_init *init, void **self,
 		return -ENOMEM;
 	cfg.path = full;
 	cfg.loc = &p->loc;
-	ret = vd_endpoint_file_source_new(&cfg, self, err);
+	ret = vd_props_bool(init->props, "connected", &connected, err);
+	if (ret == 0)
+		ret = vd_endpoint_file_source_new(&cfg, self, err);
+	if (ret == 0)
+		vd_endpoint_conn_init(*self, connected);
 	free(full);
 	if (ret < 0)
 		return ret;
+	struct file_source *s = *self;
+	/* an empty file would loop without producing anything: it just ends */
+	s->loop = loop && s->total != 0;
+	s->live = init->flags & VD_NODE_INIT_LIVE;
 	*n_inputs = 0;
 	*n_outputs = 1;
 	return 0;
@@ -412,15 +488,24 @@ static int file_source_negotiate(void *self, struct vd_audio_format *in, uint32_
 	return 0;
 }
 
+static int src_live_start(struct file_source *s);
+
 static int file_source_prepare(void *self, const struct vd_audio_format *in, uint32_t n_in,
 			       const struct vd_audio_format *out, uint32_t n_out,
 			       uint32_t max_frames, struct vd_error *err)
 {
 	struct file_source *s = self;
+	int ret;
 
 	if (!vd_audio_format_equal(&out[0], &s->fmt))
 		return vd_error_set(err, -EINVAL, NULL, "%s: output format changed after negotiation",
 				    s->name);
+	if (!s->live)
+		return 0;
+	ret = src_live_start(s);
+	if (ret < 0)
+		return vd_error_set(err, ret, NULL, "%s: cannot start the reader thread of '%s': %s",
+				    s->name, s->path, strerror(-ret));
 	return 0;
 }
 
@@ -456,15 +541,285 @@ static sf_count_t read_frames(struct file_source *s, void *dst, sf_count_t frame
 	}
 }
 
+/* ---- live file-source: the reader thread ---- */
+
+/* Reader: fill the ring until it is full, the file ends, or a read fails (which ends it too). */
+static void src_fill(struct file_source *s)
+{
+	struct src_live *lv = &s->lv;
+	uint32_t stride = (uint32_t)vd_format_frame_size(&s->fmt);
+
+	while (!lv->at_end) {
+		uint32_t room = vd_ring_writable(&lv->ring) / stride;
+		sf_count_t want = room < READER_CHUNK_FRAMES ? room : READER_CHUNK_FRAMES, got;
+
+		/* a rewind request: stop adding data it would only skip */
+		if (!want || atomic_load_explicit(&lv->reset_gen, memory_order_acquire) != lv->served_gen)
+			return;
+		/* a known length ends the stream with its last frame, not one empty read later */
+		if (!s->loop && s->total >= 0 && want > s->total - lv->frames)
+			want = s->total - lv->frames;
+		got = want ? read_frames(s, lv->buf, want) : 0;
+		if (got > 0) {
+			vd_ring_write(&lv->ring, lv->buf, (uint32_t)got * stride);
+			lv->written += (uint64_t)got * stride;
+			lv->frames += got;
+			atomic_store_explicit(&lv->produced, lv->written, memory_order_release);
+			lv->rewound = false;
+			if (s->loop || s->total < 0 || lv->frames < s->total)
+				continue;
+			got = 0;
+		}
+		bool failed = got < 0 || sf_error(s->sf) != SF_ERR_NO_ERROR;
+
+		/* a second empty read straight after a rewind: the file has nothing to loop */
+		if (!failed && s->loop && !lv->rewound) {
+			if (sf_seek(s->sf, 0, SEEK_SET) == 0) {
+				lv->rewound = true;
+				lv->frames = 0;
+				continue;
+			}
+			failed = true;
+		}
+		if (failed || s->loop)
+			atomic_store_explicit(&lv->error, -EIO, memory_order_relaxed);
+		lv->at_end = true;
+		atomic_store_explicit(&lv->eos_at, lv->written, memory_order_release);
+	}
+}
+
+/* Reader: a rewind request; the data already in the ring is skipped by the processing thread. */
+static void src_rewind(struct file_source *s, uint32_t gen)
+{
+	struct src_live *lv = &s->lv;
+	bool ok = sf_seek(s->sf, 0, SEEK_SET) == 0;
+
+	lv->served_gen = gen;
+	lv->at_end = false;
+	lv->rewound = false;
+	lv->frames = 0;
+	atomic_store_explicit(&lv->eos_at, NO_POSITION, memory_order_relaxed);
+	atomic_store_explicit(&lv->error, ok ? 0 : -EIO, memory_order_relaxed);
+	atomic_store_explicit(&lv->restart_at, lv->written, memory_order_relaxed);
+	atomic_store_explicit(&lv->ack_gen, gen, memory_order_release);
+	if (!ok) {
+		/* a pipe cannot rewind: the stream ends where it is */
+		lv->at_end = true;
+		atomic_store_explicit(&lv->eos_at, lv->written, memory_order_release);
+	}
+}
+
+static void *reader_main(void *arg)
+{
+	struct file_source *s = arg;
+	struct src_live *lv = &s->lv;
+
+	for (;;) {
+		uint32_t gen = atomic_load_explicit(&lv->reset_gen, memory_order_acquire);
+
+		if (atomic_load_explicit(&lv->quit, memory_order_acquire))
+			break;
+		if (gen != lv->served_gen)
+			src_rewind(s, gen);
+		src_fill(s);
+		struct timespec ts = { 0, (long)READER_WAKE_NS };
+		nanosleep(&ts, NULL);
+	}
+	return NULL;
+}
+
+/*
+ * Allocate the ring, fill it on the caller's thread from a regular file (so
+ * the first cycles do not underrun; a pipe could wait on its writer here),
+ * and start the reader at the beginning of the file.
+ */
+static int src_live_start(struct file_source *s)
+{
+	struct src_live *lv = &s->lv;
+	size_t stride = vd_format_frame_size(&s->fmt);
+	uint64_t want = (uint64_t)s->fmt.rate * SRC_RING_SECONDS * stride;
+	uint32_t size = SRC_RING_MIN_BYTES;
+	pthread_attr_t attr;
+	sigset_t all, old;
+	int ret;
+
+	src_live_stop(s);
+	while (size < want && size < (1u << 30))
+		size <<= 1;
+	memset(lv, 0, sizeof(*lv));
+	atomic_store_explicit(&lv->eos_at, NO_POSITION, memory_order_relaxed);
+	lv->mem = malloc(size);
+	lv->buf = malloc((size_t)READER_CHUNK_FRAMES * stride);
+	if (!lv->mem || !lv->buf) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	vd_ring_init(&lv->ring, lv->mem, size);
+	if (s->regular && sf_seek(s->sf, 0, SEEK_SET) != 0) {
+		ret = -EIO;
+		goto fail;
+	}
+	if (s->regular)
+		src_fill(s);
+	/* like the sink's writer: ordinary scheduling, deaf to the daemon's signals */
+	pthread_attr_init(&attr);
+	pthread_attr_setinheritsched(&attr, PTHREAD_EXPLICIT_SCHED);
+	pthread_attr_setschedpolicy(&attr, SCHED_OTHER);
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	ret = -pthread_create(&lv->thread, &attr, reader_main, s);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
+	if (ret < 0)
+		goto fail;
+	pthread_setname_np(lv->thread, "vd-file-reader");
+	lv->running = true;
+	return 0;
+fail:
+	free(lv->mem);
+	free(lv->buf);
+	lv->mem = lv->buf = NULL;
+	return ret;
+}
+
+static void src_live_stop(struct file_source *s)
+{
+	struct src_live *lv = &s->lv;
+
+	if (!lv->running)
+		return;
+	atomic_store_explicit(&lv->quit, true, memory_order_release);
+	pthread_join(lv->thread, NULL);
+	lv->running = false;
+	free(lv->mem);
+	free(lv->buf);
+	lv->mem = lv->buf = NULL;
+}
+
+/* Processing thread: copy out what the reader has ready; short of it, silence and an underrun. */
+static int src_live_process(struct file_source *s, struct vd_buffer *out)
+{
+	struct src_live *lv = &s->lv;
+	uint32_t stride = (uint32_t)vd_format_frame_size(&s->fmt);
+	uint32_t want = out[0].frames, n = 0;
+	uint64_t consumed = atomic_load_explicit(&lv->consumed, memory_order_relaxed), end;
+
+	if (lv->skipping) {
+		if (atomic_load_explicit(&lv->ack_gen, memory_order_acquire) != lv->want_gen)
+			goto short_of_data;
+		/* everything before restart_at was committed before the acknowledgement */
+		uint64_t at = atomic_load_explicit(&lv->restart_at, memory_order_relaxed);
+
+		while (consumed < at) {
+			uint64_t left = at - consumed;
+			uint32_t k = vd_ring_skip(&lv->ring, left > UINT32_MAX ? UINT32_MAX : (uint32_t)left);
+
+			if (!k)
+				break;
+			consumed += k;
+		}
+		atomic_store_explicit(&lv->consumed, consumed, memory_order_relaxed);
+		if (consumed < at)
+			goto short_of_data;
+		lv->skipping = false;
+	}
+	if (lv->eos)
+		goto ended;
+	end = atomic_load_explicit(&lv->eos_at, memory_order_acquire);
+	n = vd_ring_readable(&lv->ring) / stride;
+	if (n > want)
+		n = want;
+	if (end != NO_POSITION && (end - consumed) / stride < n)
+		n = (uint32_t)((end - consumed) / stride);
+	if (n) {
+		vd_ring_read(&lv->ring, out[0].data, n * stride);
+		consumed += (uint64_t)n * stride;
+		atomic_store_explicit(&lv->consumed, consumed, memory_order_relaxed);
+	}
+	if (end != NO_POSITION && consumed >= end) {
+		lv->eos = true;
+		atomic_store_explicit(&lv->ended, true, memory_order_relaxed);
+		goto ended;
+	}
+	if (n == want) {
+		out[0].flags = 0;
+		return 0;
+	}
+short_of_data:
+	vd_endpoint_fill_silence(s->fmt.format, (uint8_t *)out[0].data + (size_t)n * stride,
+				 (size_t)(want - n) * s->fmt.channels);
+	atomic_fetch_add_explicit(&lv->underruns, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&lv->underrun_frames, want - n, memory_order_relaxed);
+	out[0].frames = want;
+	out[0].flags = 0;
+	return 0;
+ended:
+	/* No EOS in a live graph: it would end every node downstream, attach points
+	 * included, and guests capturing from them would stop being completed. */
+	vd_endpoint_fill_silence(s->fmt.format, (uint8_t *)out[0].data + (size_t)n * stride,
+				 (size_t)(want - n) * s->fmt.channels);
+	out[0].frames = want;
+	out[0].flags = 0;
+	return 0;
+}
+
+/* Processing thread (or the graph's owner between cycles): ask the reader to start again. */
+static void src_live_reset(struct file_source *s)
+{
+	struct src_live *lv = &s->lv;
+
+	/* nothing taken since the last start: the ring already holds the beginning */
+	if (!lv->skipping && !lv->eos &&
+	    atomic_load_explicit(&lv->consumed, memory_order_relaxed) ==
+	    (lv->want_gen ? atomic_load_explicit(&lv->restart_at, memory_order_relaxed) : 0))
+		return;
+	lv->want_gen++;
+	lv->skipping = true;
+	lv->eos = false;
+	atomic_store_explicit(&lv->ended, false, memory_order_relaxed);
+	atomic_store_explicit(&lv->reset_gen, lv->want_gen, memory_order_release);
+	/* Drop what is in the ring now, so the reader has room for the new start at once; what it
+	 * still adds before it sees the request (one chunk at most) is skipped by process(). */
+	uint64_t consumed = atomic_load_explicit(&lv->consumed, memory_order_relaxed);
+	consumed += vd_ring_skip(&lv->ring, vd_ring_readable(&lv->ring));
+	atomic_store_explicit(&lv->consumed, consumed, memory_order_relaxed);
+}
+
 static int file_source_process(void *self, struct vd_buffer *in, uint32_t n_in,
 			       struct vd_buffer *out, uint32_t n_out)
 {
 	struct file_source *s = self;
 	sf_count_t want = out[0].frames, got;
 
+	if (s->live && s->lv.running)
+		return src_live_process(s, out);
 	if (s->eos) {
 		out[0].frames = 0;
 		out[0].flags = VD_BUFFER_EOS;
+		return 0;
+	}
+	if (s->loop) {
+		size_t stride = vd_format_frame_size(&s->fmt);
+		sf_count_t done = 0;
+
+		bool rewound = false;
+
+		/* a file shorter than the buffer repeats within it */
+		while (done < want) {
+			got = read_frames(s, (uint8_t *)out[0].data + done * stride, want - done);
+			if (got < 0 || (got == 0 && (rewound || sf_error(s->sf) != SF_ERR_NO_ERROR)))
+				return -EIO;
+			if (got == 0) {
+				if (sf_seek(s->sf, 0, SEEK_SET) != 0)
+					return -EIO;
+				rewound = true;
+				continue;
+			}
+			rewound = false;
+			done += got;
+		}
+		out[0].frames = (uint32_t)done;
+		out[0].flags = 0;
 		return 0;
 	}
 	if (s->total >= 0 && want > s->total - s->pos)
@@ -489,6 +844,10 @@ static void file_source_reset(void *self)
 {
 	struct file_source *s = self;
 
+	if (s->live && s->lv.running) {
+		src_live_reset(s);
+		return;
+	}
 	if (sf_seek(s->sf, 0, SEEK_SET) == 0) {
 		s->pos = 0;
 		s->eos = false;
@@ -497,7 +856,87 @@ static void file_source_reset(void *self)
 
 static int64_t file_source_total_frames(void *self)
 {
-	return ((struct file_source *)self)->total;
+	struct file_source *s = self;
+
+	return s->loop || s->live ? -1 : s->total;
+}
+
+enum { SRC_PARAM_UNDERRUNS, SRC_PARAM_UNDERRUN_FRAMES, SRC_PARAM_BUFFERED, SRC_PARAM_ERROR,
+       SRC_PARAM_RING_MS, SRC_PARAM_ENDED, SRC_PARAM_COUNT };
+
+static int file_source_enum_params(void *self, uint32_t index, struct vd_param_info *info)
+{
+	static const struct vd_param_info params[SRC_PARAM_COUNT] = {
+		{ .id = SRC_PARAM_UNDERRUNS, .name = "underruns", .type = VD_PARAM_INT,
+		  .flags = VD_PARAM_READ | VD_PARAM_VOLATILE, .max = 9.007199254740992e15, .step = 1 },
+		{ .id = SRC_PARAM_UNDERRUN_FRAMES, .name = "underrun_frames", .type = VD_PARAM_INT,
+		  .flags = VD_PARAM_READ | VD_PARAM_VOLATILE, .max = 9.007199254740992e15, .step = 1 },
+		{ .id = SRC_PARAM_BUFFERED, .name = "buffered", .type = VD_PARAM_INT,
+		  .flags = VD_PARAM_READ | VD_PARAM_VOLATILE, .max = 9.007199254740992e15, .step = 1 },
+		{ .id = SRC_PARAM_ERROR, .name = "error", .type = VD_PARAM_INT,
+		  .flags = VD_PARAM_READ | VD_PARAM_VOLATILE, .min = -4095, .max = 0, .step = 1 },
+		{ .id = SRC_PARAM_RING_MS, .name = "ring_ms", .type = VD_PARAM_FLOAT,
+		  .flags = VD_PARAM_READ, .max = 1e9 },
+		{ .id = SRC_PARAM_ENDED, .name = "ended", .type = VD_PARAM_BOOL,
+		  .flags = VD_PARAM_READ | VD_PARAM_VOLATILE, .max = 1, .step = 1 },
+	};
+
+	if (index >= SRC_PARAM_COUNT)
+		return -ENOENT;
+	*info = params[index];
+	return 0;
+}
+
+/* Frames ready for the processing thread: after a pending rewind, only the new data counts. */
+static uint64_t src_buffered(struct file_source *s)
+{
+	struct src_live *lv = &s->lv;
+	uint32_t stride = (uint32_t)vd_format_frame_size(&s->fmt);
+	uint32_t gen = atomic_load_explicit(&lv->reset_gen, memory_order_relaxed);
+	uint64_t from, produced;
+
+	if (atomic_load_explicit(&lv->ack_gen, memory_order_acquire) != gen)
+		return 0;
+	from = atomic_load_explicit(&lv->consumed, memory_order_relaxed);
+	if (gen && atomic_load_explicit(&lv->restart_at, memory_order_relaxed) > from)
+		from = atomic_load_explicit(&lv->restart_at, memory_order_relaxed);
+	produced = atomic_load_explicit(&lv->produced, memory_order_acquire);
+	return produced > from ? (produced - from) / stride : 0;
+}
+
+static int file_source_get_param(void *self, uint32_t id, double *value)
+{
+	struct file_source *s = self;
+	bool live = s->live && s->lv.running;
+
+	switch (id) {
+	case SRC_PARAM_UNDERRUNS:
+		*value = (double)atomic_load_explicit(&s->lv.underruns, memory_order_relaxed);
+		return 0;
+	case SRC_PARAM_UNDERRUN_FRAMES:
+		*value = (double)atomic_load_explicit(&s->lv.underrun_frames, memory_order_relaxed);
+		return 0;
+	case SRC_PARAM_BUFFERED:
+		*value = live ? (double)src_buffered(s) : 0;
+		return 0;
+	case SRC_PARAM_ERROR:
+		*value = atomic_load_explicit(&s->lv.error, memory_order_relaxed);
+		return 0;
+	case SRC_PARAM_ENDED:
+		*value = live ? atomic_load_explicit(&s->lv.ended, memory_order_relaxed) : s->eos;
+		return 0;
+	case SRC_PARAM_RING_MS:
+		*value = live ? s->lv.ring.size * 1000.0 / ((double)vd_format_frame_size(&s->fmt) * s->fmt.rate)
+			      : 0;
+		return 0;
+	default:
+		return -ENOENT;
+	}
+}
+
+static int file_source_set_param(void *self, uint32_t id, double value)
+{
+	return id < SRC_PARAM_COUNT ? -EPERM : -ENOENT;
 }
 
 const struct vd_node_ops vd_node_file_source = {
@@ -512,11 +951,52 @@ const struct vd_node_ops vd_node_file_source = {
 	.process = file_source_process,
 	.reset = file_source_reset,
 	.total_frames = file_source_total_frames,
+	.enum_params = file_source_enum_params,
+	.set_param = file_source_set_param,
+	.get_param = file_source_get_param,
 };
 
 /* ---- file-sink ---- */
 
+/*
+ * Live sinks (docs/endpoints.md, "Real-time use"): process() only copies
+ * into an SPSC ring; a writer thread owns the SNDFILE from prepare() to
+ * free() and wakes every WRITER_WAKE_NS to drain it. Requests travel as
+ * byte positions in the stream (reset_at, eos_at) published by generation
+ * counters, so the writer acts on them exactly where they happened.
+ */
+#define RING_SECONDS 2			/* what a stalled disk may hold up before frames are dropped */
+#define RING_MIN_BYTES (64u << 10)
+#define WRITER_WAKE_NS 10000000ull	/* 10 ms */
+#define HEADER_EVERY_NS 500000000ull	/* rewrite the header at least this often while data flows */
+#define WRITER_CHUNK_FRAMES 4096u
+
+struct live {
+	struct vd_ring ring;
+	void *mem;
+	pthread_t thread;
+	bool running;
+	_Atomic bool quit;
+	/* processing thread -> writer */
+	_Atomic uint64_t produced;		/* bytes committed to the ring, ever */
+	_Atomic uint64_t reset_at, eos_at;	/* positions in produced */
+	_Atomic uint32_t reset_gen, eos_gen;
+	/* writer -> anyone (parameters) */
+	_Atomic uint64_t dropped;		/* frames that found the ring full */
+	_Atomic uint64_t written;		/* frames in the current file */
+	_Atomic uint64_t max_fill;		/* bytes, high-water mark of the ring */
+	_Atomic uint64_t headers;		/* header rewrites while running */
+	_Atomic int error;			/* first write error (-errno), then data is discarded */
+	/* processing thread only */
+	bool eos;
+	/* writer only */
+	uint64_t consumed;
+	void *buf;
+	uint32_t buf_frames;
+};
+
 struct file_sink {
+	struct vd_endpoint_conn conn;	/* first: vd_endpoint_conn_of() */
 	char *name;
 	char *path;
 	int container;
@@ -531,7 +1011,12 @@ struct file_sink {
 	uint64_t frames;
 	bool started;		/* something was written since open */
 	bool eos;
+	bool live;		/* VD_NODE_INIT_LIVE: a writer thread does the I/O */
+	struct live lv;
 };
+
+static void live_stop(struct file_sink *s);
+static int live_start(struct file_sink *s);
 
 static int sink_close(struct file_sink *s)
 {
@@ -549,6 +1034,7 @@ static void file_sink_free(void *self)
 
 	if (!s)
 		return;
+	live_stop(s);
 	/* sf_close() rewrites the header, so even a failed run leaves a valid file. */
 	sink_close(s);
 	free(s->scratch);
@@ -584,6 +1070,7 @@ int vd_endpoint_file_sink_new(const struct vd_file_sink_config *cfg, void **self
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
+	vd_endpoint_conn_init(&s->conn, true);
 	s->name = strdup(cfg->name ? cfg->name : "file-sink");
 	s->path = strdup(cfg->path);
 	if (!s->name || !s->path) {
@@ -628,6 +1115,7 @@ static int file_sink_init(const struct vd_node_init *init, void **self,
 	struct vd_file_sink_config cfg = { .name = init->name, .container = -1 };
 	const struct vd_prop *p = vd_props_find(init->props, "path");
 	const char *path = NULL;
+	bool connected = true;
 	int container = -1, ret;
 	char *full;
 
@@ -646,10 +1134,15 @@ static int file_sink_init(const struct vd_node_init *init, void **self,
 	cfg.path = full;
 	cfg.loc = &p->loc;
 	cfg.container = container;
-	ret = vd_endpoint_file_sink_new(&cfg, self, err);
+	ret = vd_props_bool(init->props, "connected", &connected, err);
+	if (ret == 0)
+		ret = vd_endpoint_file_sink_new(&cfg, self, err);
+	if (ret == 0)
+		vd_endpoint_conn_init(*self, connected);
 	free(full);
 	if (ret < 0)
 		return ret;
+	((struct file_sink *)*self)->live = init->flags & VD_NODE_INIT_LIVE;
 	*n_inputs = 1;
 	*n_outputs = 0;
 	return 0;
@@ -722,6 +1215,8 @@ static int sink_open(struct file_sink *s, struct vd_error *err)
 	if (!s->sf)
 		return vd_error_set(err, -EIO, NULL, "%s: cannot write '%s': %s", s->name, s->path,
 				    sf_strerror(NULL));
+	/* no PEAK chunk: it carries the wall-clock time, and offline runs must be byte-identical */
+	sf_command(s->sf, SFC_SET_ADD_PEAK_CHUNK, NULL, SF_FALSE);
 	write_channel_map(s->sf, s->fmt.channels, s->fmt.position);
 	s->started = false;
 	s->eos = false;
@@ -735,6 +1230,7 @@ static int file_sink_prepare(void *self, const struct vd_audio_format *in, uint3
 {
 	struct file_sink *s = self;
 	size_t scratch = 0;
+	int ret;
 
 	if (!s->sf_format || in[0].format != s->fmt.format || in[0].rate != s->fmt.rate ||
 	    in[0].channels != s->fmt.channels)
@@ -745,6 +1241,10 @@ static int file_sink_prepare(void *self, const struct vd_audio_format *in, uint3
 		scratch = sizeof(short);
 	else if (s->mode == IO_INT_S24 || s->mode == IO_INT_S24_3)
 		scratch = sizeof(int);
+	live_stop(s);
+	/* a live sink's conversions run on the writer thread, one writer chunk at a time */
+	if (s->live)
+		max_frames = WRITER_CHUNK_FRAMES;
 	free(s->scratch);
 	s->scratch = NULL;
 	if (scratch) {
@@ -754,7 +1254,14 @@ static int file_sink_prepare(void *self, const struct vd_audio_format *in, uint3
 	}
 	s->max_frames = max_frames;
 	sink_close(s);
-	return sink_open(s, err);
+	ret = sink_open(s, err);
+	if (ret < 0 || !s->live)
+		return ret;
+	ret = live_start(s);
+	if (ret < 0)
+		return vd_error_set(err, ret, NULL, "%s: cannot start the writer thread of '%s': %s",
+				    s->name, s->path, strerror(-ret));
+	return 0;
 }
 
 static sf_count_t write_frames(struct file_sink *s, const void *src, sf_count_t frames)
@@ -793,12 +1300,210 @@ static sf_count_t write_frames(struct file_sink *s, const void *src, sf_count_t 
 	return -1;
 }
 
+/* ---- live file-sink: the writer thread ---- */
+
+static uint64_t mono_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
+
+static uint32_t ring_bytes_for(const struct file_sink *s, size_t stride)
+{
+	uint64_t want = (uint64_t)s->fmt.rate * RING_SECONDS * stride;
+	uint32_t size = RING_MIN_BYTES;
+
+	while (size < want && size < (1u << 30))
+		size <<= 1;
+	return size;
+}
+
+/* Take the ring up to stream position @target: into the file, or dropped (a reset). */
+static void drain_to(struct file_sink *s, uint64_t target, bool discard)
+{
+	struct live *lv = &s->lv;
+	size_t stride = vd_format_frame_size(&s->fmt);
+	uint32_t chunk = lv->buf_frames * (uint32_t)stride;
+
+	while (lv->consumed < target) {
+		uint32_t want = target - lv->consumed < chunk ? (uint32_t)(target - lv->consumed) : chunk;
+		uint32_t got = vd_ring_read(&lv->ring, lv->buf, want);
+		sf_count_t frames = (sf_count_t)(got / stride);
+
+		if (!got)
+			break;
+		lv->consumed += got;
+		if (discard || !s->sf || atomic_load_explicit(&lv->error, memory_order_relaxed))
+			continue;
+		if (write_frames(s, lv->buf, frames) != frames)
+			atomic_store_explicit(&lv->error, -EIO, memory_order_relaxed);
+		else
+			atomic_fetch_add_explicit(&lv->written, (uint64_t)frames, memory_order_relaxed);
+	}
+}
+
+static void *writer_main(void *arg)
+{
+	struct file_sink *s = arg;
+	struct live *lv = &s->lv;
+	uint32_t seen_reset = atomic_load_explicit(&lv->reset_gen, memory_order_acquire);
+	uint32_t seen_eos = atomic_load_explicit(&lv->eos_gen, memory_order_acquire);
+	uint64_t header_due = mono_ns() + HEADER_EVERY_NS, header_at = 0;
+
+	for (;;) {
+		bool quit = atomic_load_explicit(&lv->quit, memory_order_acquire);
+		uint32_t gen = atomic_load_explicit(&lv->reset_gen, memory_order_acquire);
+
+		if (gen != seen_reset) {
+			uint64_t at = atomic_load_explicit(&lv->reset_at, memory_order_relaxed);
+
+			drain_to(s, at, true);
+			seen_reset = gen;
+			/* an EOS before the reset ended the stream that the reset replaces */
+			gen = atomic_load_explicit(&lv->eos_gen, memory_order_acquire);
+			if (atomic_load_explicit(&lv->eos_at, memory_order_relaxed) <= at)
+				seen_eos = gen;
+			sink_close(s);
+			atomic_store_explicit(&lv->written, 0, memory_order_relaxed);
+			header_at = 0;
+			if (sink_open(s, NULL) < 0)
+				atomic_store_explicit(&lv->error, -EIO, memory_order_relaxed);
+			else
+				atomic_store_explicit(&lv->error, 0, memory_order_relaxed);
+		}
+		uint64_t produced = atomic_load_explicit(&lv->produced, memory_order_acquire);
+		uint64_t fill = produced - lv->consumed;
+
+		if (fill > atomic_load_explicit(&lv->max_fill, memory_order_relaxed))
+			atomic_store_explicit(&lv->max_fill, fill, memory_order_relaxed);
+		drain_to(s, produced, false);
+		gen = atomic_load_explicit(&lv->eos_gen, memory_order_acquire);
+		if (gen != seen_eos &&
+		    lv->consumed >= atomic_load_explicit(&lv->eos_at, memory_order_relaxed)) {
+			seen_eos = gen;
+			if (s->sf && sink_close(s) < 0)
+				atomic_store_explicit(&lv->error, -EIO, memory_order_relaxed);
+		}
+		/* A killed daemon leaves the header as last written: keep it close to the data. */
+		uint64_t now = mono_ns(), written = atomic_load_explicit(&lv->written, memory_order_relaxed);
+		if (s->sf && written != header_at && now >= header_due) {
+			sf_command(s->sf, SFC_UPDATE_HEADER_NOW, NULL, 0);
+			atomic_fetch_add_explicit(&lv->headers, 1, memory_order_relaxed);
+			header_at = written;
+			header_due = now + HEADER_EVERY_NS;
+		}
+		if (quit)
+			break;
+		struct timespec ts = { 0, (long)WRITER_WAKE_NS };
+		nanosleep(&ts, NULL);
+	}
+	return NULL;
+}
+
+static int live_start(struct file_sink *s)
+{
+	struct live *lv = &s->lv;
+	size_t stride = vd_format_frame_size(&s->fmt);
+	uint32_t size = ring_bytes_for(s, stride);
+	pthread_attr_t attr;
+	sigset_t all, old;
+	int ret;
+
+	memset(lv, 0, sizeof(*lv));
+	lv->buf_frames = WRITER_CHUNK_FRAMES;
+	lv->mem = malloc(size);
+	lv->buf = malloc((size_t)lv->buf_frames * stride);
+	if (!lv->mem || !lv->buf) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	vd_ring_init(&lv->ring, lv->mem, size);
+	/* An ordinary thread, whatever the caller is, and deaf to signals: the daemon reads
+	 * them through a signalfd, which only works while no thread accepts them. */
+	pthread_attr_init(&attr);
+	pthread_attr_setinheritsched(&attr, PTHREAD_EXPLICIT_SCHED);
+	pthread_attr_setschedpolicy(&attr, SCHED_OTHER);
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	ret = -pthread_create(&lv->thread, &attr, writer_main, s);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
+	if (ret < 0)
+		goto fail;
+	pthread_setname_np(lv->thread, "vd-file-writer");
+	lv->running = true;
+	return 0;
+fail:
+	free(lv->mem);
+	free(lv->buf);
+	lv->mem = lv->buf = NULL;
+	return ret;
+}
+
+/* Join the writer after its last drain; the file stays open for the caller to close. */
+static void live_stop(struct file_sink *s)
+{
+	struct live *lv = &s->lv;
+
+	if (!lv->running)
+		return;
+	atomic_store_explicit(&lv->quit, true, memory_order_release);
+	pthread_join(lv->thread, NULL);
+	lv->running = false;
+	free(lv->mem);
+	free(lv->buf);
+	lv->mem = lv->buf = NULL;
+}
+
+/* Processing thread: copy whole frames into the ring, drop (and count) what does not fit. */
+static int live_process(struct file_sink *s, struct vd_buffer *in)
+{
+	struct live *lv = &s->lv;
+	uint32_t stride = (uint32_t)vd_format_frame_size(&s->fmt);
+	uint32_t frames = in[0].frames, room = vd_ring_writable(&lv->ring) / stride;
+	uint32_t n = frames < room ? frames : room;
+
+	if (lv->eos) {
+		in[0].frames = 0;
+		return frames ? -EPIPE : 0;
+	}
+	if (n) {
+		vd_ring_write(&lv->ring, in[0].data, n * stride);
+		atomic_fetch_add_explicit(&lv->produced, (uint64_t)n * stride, memory_order_release);
+	}
+	if (n < frames)
+		atomic_fetch_add_explicit(&lv->dropped, frames - n, memory_order_relaxed);
+	if (in[0].flags & VD_BUFFER_EOS) {
+		lv->eos = true;
+		atomic_store_explicit(&lv->eos_at, atomic_load_explicit(&lv->produced, memory_order_relaxed),
+				      memory_order_relaxed);
+		atomic_fetch_add_explicit(&lv->eos_gen, 1, memory_order_release);
+	}
+	return 0;
+}
+
+static void live_reset(struct file_sink *s)
+{
+	struct live *lv = &s->lv;
+	uint64_t at = atomic_load_explicit(&lv->produced, memory_order_relaxed);
+
+	if (at == atomic_load_explicit(&lv->reset_at, memory_order_relaxed) && !lv->eos)
+		return;
+	lv->eos = false;
+	atomic_store_explicit(&lv->reset_at, at, memory_order_relaxed);
+	atomic_fetch_add_explicit(&lv->reset_gen, 1, memory_order_release);
+}
+
 static int file_sink_process(void *self, struct vd_buffer *in, uint32_t n_in,
 			     struct vd_buffer *out, uint32_t n_out)
 {
 	struct file_sink *s = self;
 	uint32_t frames = in[0].frames;
 
+	if (s->live)
+		return live_process(s, in);
 	if (!s->sf) {
 		/* Closed at EOS: only further EOS markers are expected until a reset. */
 		in[0].frames = 0;
@@ -816,6 +1521,7 @@ static int file_sink_process(void *self, struct vd_buffer *in, uint32_t n_in,
 		}
 		s->started = true;
 		s->frames += chunk;
+		atomic_store_explicit(&s->lv.written, s->frames, memory_order_relaxed);
 		done += chunk;
 	}
 	if (in[0].flags & VD_BUFFER_EOS) {
@@ -834,10 +1540,70 @@ static void file_sink_reset(void *self)
 {
 	struct file_sink *s = self;
 
+	if (s->live) {
+		live_reset(s);
+		return;
+	}
 	if (s->sf && !s->started)
 		return;
 	sink_close(s);
 	sink_open(s, NULL);
+}
+
+enum { SINK_PARAM_FRAMES, SINK_PARAM_DROPPED, SINK_PARAM_ERROR, SINK_PARAM_RING_MS, SINK_PARAM_PEAK_MS,
+       SINK_PARAM_COUNT };
+
+static int file_sink_enum_params(void *self, uint32_t index, struct vd_param_info *info)
+{
+	static const struct vd_param_info params[SINK_PARAM_COUNT] = {
+		{ .id = SINK_PARAM_FRAMES, .name = "frames", .type = VD_PARAM_INT,
+		  .flags = VD_PARAM_READ | VD_PARAM_VOLATILE, .max = 9.007199254740992e15, .step = 1 },
+		{ .id = SINK_PARAM_DROPPED, .name = "dropped", .type = VD_PARAM_INT,
+		  .flags = VD_PARAM_READ | VD_PARAM_VOLATILE, .max = 9.007199254740992e15, .step = 1 },
+		{ .id = SINK_PARAM_ERROR, .name = "error", .type = VD_PARAM_INT,
+		  .flags = VD_PARAM_READ | VD_PARAM_VOLATILE, .min = -4095, .max = 0, .step = 1 },
+		{ .id = SINK_PARAM_RING_MS, .name = "ring_ms", .type = VD_PARAM_FLOAT,
+		  .flags = VD_PARAM_READ, .max = 1e9 },
+		{ .id = SINK_PARAM_PEAK_MS, .name = "ring_peak_ms", .type = VD_PARAM_FLOAT,
+		  .flags = VD_PARAM_READ | VD_PARAM_VOLATILE, .max = 1e9 },
+	};
+
+	if (index >= SINK_PARAM_COUNT)
+		return -ENOENT;
+	*info = params[index];
+	return 0;
+}
+
+static int file_sink_get_param(void *self, uint32_t id, double *value)
+{
+	struct file_sink *s = self;
+	double bytes_per_ms = s->fmt.rate ? vd_format_frame_size(&s->fmt) * s->fmt.rate / 1000.0 : 0;
+
+	switch (id) {
+	case SINK_PARAM_FRAMES:
+		*value = (double)atomic_load_explicit(&s->lv.written, memory_order_relaxed);
+		return 0;
+	case SINK_PARAM_DROPPED:
+		*value = (double)atomic_load_explicit(&s->lv.dropped, memory_order_relaxed);
+		return 0;
+	case SINK_PARAM_ERROR:
+		*value = atomic_load_explicit(&s->lv.error, memory_order_relaxed);
+		return 0;
+	case SINK_PARAM_RING_MS:
+		*value = s->live && bytes_per_ms > 0 ? s->lv.ring.size / bytes_per_ms : 0;
+		return 0;
+	case SINK_PARAM_PEAK_MS:
+		*value = bytes_per_ms > 0 ? atomic_load_explicit(&s->lv.max_fill, memory_order_relaxed) /
+					    bytes_per_ms : 0;
+		return 0;
+	default:
+		return -ENOENT;
+	}
+}
+
+static int file_sink_set_param(void *self, uint32_t id, double value)
+{
+	return id < SINK_PARAM_COUNT ? -EPERM : -ENOENT;
 }
 
 const struct vd_node_ops vd_node_file_sink = {
@@ -851,4 +1617,7 @@ const struct vd_node_ops vd_node_file_sink = {
 	.prepare = file_sink_prepare,
 	.process = file_sink_process,
 	.reset = file_sink_reset,
+	.enum_params = file_sink_enum_params,
+	.set_param = file_sink_set_param,
+	.get_param = file_sink_get_param,
 };

@@ -24,6 +24,9 @@ static const char default_topology[] =
 	"# topology is given. One playback and one capture stream (stream 0 and 1,\n"
 	"# in declaration order), wired to the host topology's attach points\n"
 	"# \"playback\" and \"capture\"; the graph converts format, channels and rate.\n"
+	"# Each direction has a volume the guest sees as ALSA mixer controls (with\n"
+	"# controls offered) and the host sets with `virtdsp ctl`; at 0 dB and\n"
+	"# unmuted it passes the audio through unchanged.\n"
 	"pipeline out {\n"
 	"    source pcm_out stream {\n"
 	"        direction = playback\n"
@@ -31,19 +34,27 @@ static const char default_topology[] =
 	"        rate_min = 8000; rate_max = 192000\n"
 	"        channels_min = 1; channels_max = 8\n"
 	"    }\n"
+	"    node out_volume volume {\n"
+	"        control.gain = \"PCM Playback Volume\"\n"
+	"        control.mute = { name = \"PCM Playback Switch\", invert = true }\n"
+	"    }\n"
 	"    sink host_out attach { point = \"playback\"; jack = line-out }\n"
-	"    link pcm_out -> host_out\n"
+	"    link pcm_out -> out_volume -> host_out\n"
 	"}\n"
 	"\n"
 	"pipeline in {\n"
 	"    source host_in attach { point = \"capture\"; jack = line-in }\n"
+	"    node in_volume volume {\n"
+	"        control.gain = \"Capture Volume\"\n"
+	"        control.mute = { name = \"Capture Switch\", invert = true }\n"
+	"    }\n"
 	"    sink pcm_in stream {\n"
 	"        direction = capture\n"
 	"        formats = [s16, s24, s32, f32]\n"
 	"        rate_min = 8000; rate_max = 192000\n"
 	"        channels_min = 1; channels_max = 8\n"
 	"    }\n"
-	"    link host_in -> pcm_in\n"
+	"    link host_in -> in_volume -> pcm_in\n"
 	"}\n";
 
 const char *vd_snd_default_topology(void)
@@ -283,6 +294,7 @@ static int probe_stream(struct snd_topo *st, unsigned k, struct vd_graph *host, 
 		if (anode->jack >= 0 && st->n_jacks < SND_MAX_JACKS) {
 			struct snd_jack *j = &st->jacks[st->n_jacks++];
 
+			j->stream = k;
 			j->defconf = (uint32_t)anode->jack << HDA_DEFCFG_DEVICE_SHIFT |
 				     HDA_DEFCFG_LOC_EXTERNAL << HDA_DEFCFG_LOCATION_SHIFT;
 			j->caps = HDA_PINCAP_PRES_DETECT;
