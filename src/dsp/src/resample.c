@@ -35,6 +35,8 @@
 struct src_stage {
 	const struct src_kernels *k;
 	uint32_t half, taps;
+	/* Nominal rows are zero outside taps nom_skip .. nom_skip + nom_taps - 1. */
+	uint32_t nom_skip, nom_taps;
 	uint32_t hb_nh;		/* half-band decimator: tap pairs (table: centre, pairs) */
 	bool tapwise;		/* short float filter: dot_taps kernel */
 	/* Fixed-ratio short filter with outputs in lanes (olane kernel): */
@@ -176,14 +178,17 @@ static inline void *row_ptr(const struct vd_resampler *r, const struct src_stage
 
 /* Fill one table row: taps of the prototype at phase @f, normalised to unity gain. */
 static void build_row(const struct vd_resampler *r, const struct src_stage *s, void *row,
-		      double f, double fc, double beta, double *work)
+		      double f, double fc, double beta, const struct src_proto *proto, double *work)
 {
 	double sum = 0.0;
 
-	for (uint32_t k = 0; k < s->taps; k++) {
-		work[k] = src_kaiser_sinc(f + (double)s->half - 1.0 - (double)k, fc, s->half, beta);
+	if (proto->c)
+		src_proto_row(proto, f + (double)s->half - 1.0, s->taps, work);
+	else
+		for (uint32_t k = 0; k < s->taps; k++)
+			work[k] = src_kaiser_sinc(f + (double)s->half - 1.0 - (double)k, fc, s->half, beta);
+	for (uint32_t k = 0; k < s->taps; k++)
 		sum += work[k];
-	}
 	for (uint32_t k = 0; k < s->taps; k++) {
 		if (r->dbl)
 			((double *)row)[k] = work[k] / sum;
@@ -195,34 +200,72 @@ static void build_row(const struct vd_resampler *r, const struct src_stage *s, v
 static int stage_init(struct vd_resampler *r, struct src_stage *s, const struct src_filter_spec *spec,
 		      uint32_t phases)
 {
-	double fc, beta = src_kaiser_beta(spec->atten_db);
+	double fc = 0.0, beta = src_kaiser_beta(spec->atten_db);
 	uint32_t rows = phases ? phases + 3 : 1;
+	struct src_proto proto = { 0 };
 	double *work;
+	int ret;
 
-	src_design(spec, &s->half, &fc);
+	if (spec->equiripple) {
+		ret = src_proto_design(spec, &proto);
+		if (ret < 0)
+			return ret;
+		uint32_t mult = spec->half_mult ? spec->half_mult : SRC_TAP_MULT / 2;
+		s->half = ((uint32_t)ceil(proto.half_len) + mult - 1) / mult * mult;
+	} else {
+		src_design(spec, &s->half, &fc);
+	}
 	s->taps = 2 * s->half;
+	s->nom_skip = 0;
+	s->nom_taps = s->taps;
 	s->phases = phases;
 	s->row_stride = s->taps + 2 * SRC_ROW_PAD;
 	s->table = zalloc_aligned(rows * s->row_stride * r->ss);
 	work = malloc(s->taps * sizeof(double));
 	if (!s->table || !work) {
 		free(work);
+		src_proto_free(&proto);
 		return -ENOMEM;
 	}
 	if (!phases) {
 		/* The table's single row sits where phase -1 would. */
-		build_row(r, s, (char *)s->table + SRC_ROW_PAD * r->ss, 0.0, fc, beta, work);
+		build_row(r, s, (char *)s->table + SRC_ROW_PAD * r->ss, 0.0, fc, beta, &proto, work);
 		s->row0 = (char *)s->table + SRC_ROW_PAD * r->ss;
 	} else {
 		for (int32_t p = -1; p <= (int32_t)phases + 1; p++)
-			build_row(r, s, row_ptr(r, s, p), (double)p / phases, fc, beta, work);
+			build_row(r, s, row_ptr(r, s, p), (double)p / phases, fc, beta, &proto, work);
 		s->row0 = row_ptr(r, s, 0);
 	}
 	free(work);
+	src_proto_free(&proto);
 	/* Room for a block of input plus everything a group of outputs can reach. */
 	s->cap = ((size_t)s->taps + BLOCK + 8 * SRC_GROUP + 2 * SLACK + 15) / 16 * 16;
 	s->buf = zalloc_aligned(s->cap * r->cfg.channels * r->ss);
 	return s->buf ? 0 : -ENOMEM;
+}
+
+/*
+ * The taps every nominal row of @s has nonzero (an equiripple 2:1 row has
+ * fewer than the interpolated ones): the unsteered path runs only those.
+ */
+static void nominal_span(const struct vd_resampler *r, struct src_stage *s, uint32_t nominal)
+{
+	uint32_t lo = s->taps, hi = 0;
+
+	for (uint32_t q = 0; q < nominal; q++) {
+		const char *row = row_ptr(r, s, (int32_t)(q * s->exact_mul));
+		for (uint32_t k = 0; k < s->taps; k++) {
+			bool nz = r->dbl ? ((const double *)row)[k] != 0.0 : ((const float *)row)[k] != 0.0f;
+			if (nz) {
+				lo = k < lo ? k : lo;
+				hi = k + 1 > hi ? k + 1 : hi;
+			}
+		}
+	}
+	if (hi > lo) {
+		s->nom_skip = lo;
+		s->nom_taps = hi - lo;
+	}
 }
 
 /*
@@ -246,6 +289,8 @@ static int halfband_init(struct vd_resampler *r, struct src_stage *s, const stru
 	s->hb_nh = nh;
 	s->half = 2 * nh;
 	s->taps = 2 * s->half;
+	s->nom_skip = 0;
+	s->nom_taps = s->taps;
 	s->phases = 0;
 	s->row_stride = nh + 1;
 	s->table = zalloc_aligned((nh + 1) * r->ss);
@@ -320,17 +365,18 @@ static int stage_align(struct vd_resampler *r, struct src_stage *s, uint32_t nom
 
 	if (s->hb_nh || (s->phases && !s->exact_mul))
 		return 0;
-	bytes = align_bytes(s->k, r->ss, s->taps, nominal, &stride);
+	bytes = align_bytes(s->k, r->ss, s->nom_taps, nominal, &stride);
 	if (!bytes || bytes > SHIFT_BUDGET)
 		return 0;
 	s->aligned = zalloc_aligned(bytes);
 	if (!s->aligned)
 		return -ENOMEM;
 	for (uint32_t q = 0; q < nominal; q++) {
-		const char *src = s->phases ? row_ptr(r, s, (int32_t)(q * s->exact_mul)) : s->row0;
+		const char *src = (const char *)(s->phases ? row_ptr(r, s, (int32_t)(q * s->exact_mul)) : s->row0)
+			+ (size_t)s->nom_skip * r->ss;
 		for (uint32_t a = 0; a < w; a++) {
 			char *dst = (char *)s->aligned + (((size_t)q * w + a) * stride + SHIFT_PAD + a) * r->ss;
-			memcpy(dst, src, s->taps * r->ss);
+			memcpy(dst, src, s->nom_taps * r->ss);
 		}
 	}
 	s->align_mask = w - 1;
@@ -489,6 +535,7 @@ static int plan(struct vd_resampler *r)
 		.fpass = pr->pass * nyq_low / rate,
 		.fstop = nyq_low / rate,
 		.atten_db = pr->atten_db, .xs_n = pr->xs_n, .xp_n = pr->xp_n,
+		.equiripple = pr->equiripple,
 	};
 	/* Or a fixed ratio to 2*out: pass the final band, stop what folds onto [0, out/2] there, */
 	struct src_filter_spec wide = {
@@ -501,6 +548,7 @@ static int plan(struct vd_resampler *r)
 		.fpass = pr->pass * nyq_low / (2.0 * (double)out),
 		.fstop = 0.25,
 		.atten_db = pr->atten_db, .xs_n = pr->xs_n, .xp_n = pr->xp_n,
+		.equiripple = pr->equiripple,
 	};
 	uint64_t L2 = (2 * out) << d, M2 = in, g2 = gcd64(L2, M2);
 	if (out < in && L2 != M2 && d + 2 <= SRC_MAX_STAGES) {
@@ -577,6 +625,8 @@ static int plan(struct vd_resampler *r)
 					return ret;
 			}
 		}
+		if (t->phases && t->exact_mul)
+			nominal_span(r, t, nominal);
 		ret = t->tapwise ? 0 : stage_align(r, t, nominal);
 		if (ret < 0)
 			return ret;
@@ -1060,14 +1110,18 @@ static uint32_t stage_run(struct vd_resampler *r, struct src_stage *s, bool last
 		const void *rows[BATCH];
 		int32_t off[BATCH];
 		uint32_t n = 0, want = room - made < batch ? room - made : batch;
+		bool fast = false;
 		int64_t ipos = s->ipos;
 		uint64_t num = s->num;
 
 		if (!check_end && (!s->phases || (exact && !(num & frac_mask)))) {
-			/* Fast path: every row is in the table. */
+			/* Fast path: every row is in the table, and only its nonzero taps run. */
 			const size_t rb = s->phases ? s->exact_row_bytes : 0;
 			const uint64_t sf = s->step_frac, den = s->den;
 			const int64_t si = s->step_int;
+			const int64_t foff0 = off0 + s->nom_skip;
+			const char *frow0 = row0 + (size_t)s->nom_skip * r->ss;
+			fast = true;
 			if (s->align_mask) {
 				const char *a0 = (const char *)s->aligned + SHIFT_PAD * r->ss;
 				const size_t pb = s->phases ? s->align_phase_bytes : 0, ab = s->align_row_bytes;
@@ -1076,14 +1130,14 @@ static uint32_t stage_run(struct vd_resampler *r, struct src_stage *s, bool last
 					/* Integer steps (2:1): one row, only the alignment changes. */
 					const char *b = a0 + (num >> FRAC_BITS) * pb;
 					for (; n < want && ipos < lim; n++) {
-						int32_t o = (int32_t)(ipos + off0);
+						int32_t o = (int32_t)(ipos + foff0);
 						off[n] = o;
 						rows[n] = b + (uint32_t)(o & am) * ab;
 						ipos += si;
 					}
 				}
 				for (; n < want && ipos < lim; n++) {
-					int32_t o = (int32_t)(ipos + off0);
+					int32_t o = (int32_t)(ipos + foff0);
 					off[n] = o;
 					rows[n] = a0 + (num >> FRAC_BITS) * pb + (uint32_t)(o & am) * ab;
 					num += sf;
@@ -1095,8 +1149,8 @@ static uint32_t stage_run(struct vd_resampler *r, struct src_stage *s, bool last
 				}
 			}
 			for (; n < want && ipos < lim; n++) {
-				off[n] = (int32_t)(ipos + off0);
-				rows[n] = row0 + (num >> FRAC_BITS) * rb;
+				off[n] = (int32_t)(ipos + foff0);
+				rows[n] = frow0 + (num >> FRAC_BITS) * rb;
 				num += sf;
 				ipos += si;
 				if (num >= den) {
@@ -1136,11 +1190,11 @@ static uint32_t stage_run(struct vd_resampler *r, struct src_stage *s, bool last
 			break;
 		void *o = (char *)dst + (size_t)made * ostep * r->ss;
 		if (r->dbl)
-			s->k->dot_f64(s->buf, s->cap, ch, (const double *const *)rows, off, n, s->taps, o,
-				      ostep, cstep);
+			s->k->dot_f64(s->buf, s->cap, ch, (const double *const *)rows, off, n,
+				      fast ? s->nom_taps : s->taps, o, ostep, cstep);
 		else
 			dot(s->buf, s->cap, ch, (const float *const *)rows, off, n,
-			    s->tapwise ? (s->taps + 7) & ~7u : s->taps, o, ostep, cstep);
+			    s->tapwise ? (s->taps + 7) & ~7u : fast ? s->nom_taps : s->taps, o, ostep, cstep);
 		made += n;
 		if (r->done)
 			break;

@@ -25,7 +25,22 @@ struct src_filter_spec {
 	double atten_db;	/* stop-band attenuation */
 	double xs_n, xp_n;	/* transition half-widths times length (per preset) */
 	uint32_t half_mult;	/* half length a multiple of this (0: SRC_TAP_MULT / 2) */
+	bool equiripple;	/* minimax design (src_proto) instead of a Kaiser-windowed sinc */
 };
+
+/* An equiripple prototype made continuous (see design.c). */
+struct src_proto {
+	uint32_t K, J;		/* c: 2J+1 taps at K per input sample, centred on c[J] */
+	double *c;
+	double hg, beta;	/* the Nyquist Kaiser interpolator: half length (input samples) */
+	double half_len;	/* J/K + hg */
+};
+int src_remez_lowpass(uint32_t J, double fp, double fs, double wstop, double *h, double *dev);
+int src_proto_design(const struct src_filter_spec *spec, struct src_proto *p);
+void src_proto_free(struct src_proto *p);
+/* out[k] = h(t0 - k), k < taps. */
+#define SRC_PROTO_GMAX	128	/* 2 K hg + 2 at most (src_proto_design refuses more) */
+void src_proto_row(const struct src_proto *p, double t0, uint32_t taps, double *out);
 
 struct src_preset {
 	const char *name;
@@ -35,6 +50,7 @@ struct src_preset {
 	uint32_t min_phases;	/* interpolation table density */
 	bool dbl;		/* double-precision path */
 	bool halfband;		/* halving stages as half-bands (longer, but half the taps vanish) */
+	bool equiripple;	/* the steered stage as an equiripple design (src_proto) */
 };
 
 extern const struct src_preset src_presets[VD_RESAMPLE_QUALITY_COUNT];
