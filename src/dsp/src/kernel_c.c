@@ -137,6 +137,7 @@ const struct src_kernels src_kernels_c = {
 	.dot_f32_near = dot_f32,
 	.dot_taps_f32 = dot_taps_f32,
 	.olane_f32 = olane_f32,
+	.olane_lanes = 16,	/* any schedule; tested like the AVX-512 one */
 	.cyc_f32 = cyc_f32,
 	.dot_f64 = dot_f64,
 	.interp_f32 = interp_f32,

@@ -352,12 +352,93 @@ static void dot_f32_avx2(const float *x, size_t stride, uint32_t channels,
 	dot_f32_avx2_impl(x, stride, channels, coef, off, n_out, taps, out, ostep, cstep, true);
 }
 
+/* Two outputs' results of one channel pair, v = [a0 b0 a1 b1]. */
+__attribute__((target("avx2,fma")))
+static inline void store_two(__m128 v, float *o, size_t ostep, size_t cstep)
+{
+	if (cstep == 1 && ostep == 2) {
+		_mm_storeu_ps(o, v);
+		return;
+	}
+	float r[4];
+	_mm_storeu_ps(r, v);
+	o[0] = r[0];
+	o[cstep] = r[1];
+	o[ostep] = r[2];
+	o[ostep + cstep] = r[3];
+}
+
+/*
+ * Outputs m, m+1 and m+4, m+5 of a channel pair when the latter have the
+ * former's rows and windows 8 samples later (a 2:1 decimator with aligned
+ * copies): the second pair's data vector i is the first pair's i+1, so one
+ * new data load per channel and two coefficient loads feed eight FMAs,
+ * against six loads in a plain group (sixteen ymm registers allow no more
+ * than 8 accumulators here). Each output sums its lanes in the same order
+ * as alone (the windows differ by one whole vector), so the bits match.
+ */
+__attribute__((target("avx2,fma"), always_inline))
+static inline void pair_avx2(const float *x, size_t stride, const float *const *coef, const int32_t *off,
+			     uint32_t m0, uint32_t taps, float *out, size_t ostep, size_t cstep, uint32_t ch)
+{
+	int32_t start = off[m0] & ~7;
+	int32_t len = (off[m0 + 1] + (int32_t)taps - start + 7) & ~7;
+	const float *c0 = coef[m0] + (start - off[m0]), *c1 = coef[m0 + 1] + (start - off[m0 + 1]);
+	const float *xa = x + ch * stride + start, *xb = xa + stride;
+	__m256 a0 = _mm256_setzero_ps(), a1 = a0, b0 = a0, b1 = a0;
+	__m256 p0 = a0, p1 = a0, q0 = a0, q1 = a0;
+	__m256 da = _mm256_load_ps(xa), db = _mm256_load_ps(xb);
+
+	for (int32_t i = 0; i < len; i += 8) {
+		__m256 ea = _mm256_load_ps(xa + i + 8), eb = _mm256_load_ps(xb + i + 8);
+		__m256 k0 = _mm256_loadu_ps(c0 + i), k1 = _mm256_loadu_ps(c1 + i);
+		IN_REGS(k0, k1, ea, eb);
+		a0 = _mm256_fmadd_ps(k0, da, a0);
+		b0 = _mm256_fmadd_ps(k0, db, b0);
+		p0 = _mm256_fmadd_ps(k0, ea, p0);
+		q0 = _mm256_fmadd_ps(k0, eb, q0);
+		a1 = _mm256_fmadd_ps(k1, da, a1);
+		b1 = _mm256_fmadd_ps(k1, db, b1);
+		p1 = _mm256_fmadd_ps(k1, ea, p1);
+		q1 = _mm256_fmadd_ps(k1, eb, q1);
+		da = ea;
+		db = eb;
+	}
+	float *o = out + m0 * ostep + ch * cstep;
+	store_two(hsum4_avx(a0, b0, a1, b1), o, ostep, cstep);
+	store_two(hsum4_avx(p0, q0, p1, q1), o + 4 * ostep, ostep, cstep);
+}
+
+/* Outputs m0..m0+7 pair up (see pair_avx2). */
+static inline bool pairs_up8(const float *const *coef, const int32_t *off, uint32_t m0)
+{
+	for (uint32_t j = m0; j < m0 + 4; j++)
+		if (coef[j + 4] != coef[j] || off[j + 4] != off[j] + 8)
+			return false;
+	return true;
+}
+
+/* Rows in L1: a 2:1 decimator's runs of 8 outputs pair up (pair_avx2). */
 __attribute__((target("avx2,fma")))
 static void dot_f32_avx2_near(const float *x, size_t stride, uint32_t channels,
 			      const float *const *coef, const int32_t *off, uint32_t n_out,
 			      uint32_t taps, float *out, size_t ostep, size_t cstep)
 {
-	dot_f32_avx2_impl(x, stride, channels, coef, off, n_out, taps, out, ostep, cstep, false);
+	uint32_t m0 = 0;
+
+	if (channels >= 2)
+		for (; m0 + 8 <= n_out && pairs_up8(coef, off, m0); m0 += 8) {
+			uint32_t ch = 0;
+			for (; ch + 2 <= channels; ch += 2)
+				for (uint32_t h = 0; h < 4; h += 2)
+					pair_avx2(x, stride, coef, off, m0 + h, taps, out, ostep, cstep, ch);
+			if (ch < channels)
+				dot_f32_avx2_impl(x + ch * stride, stride, 1, coef + m0, off + m0, 8, taps,
+						  out + m0 * ostep + ch * cstep, ostep, cstep, false);
+		}
+	if (m0 < n_out)
+		dot_f32_avx2_impl(x, stride, channels, coef + m0, off + m0, n_out - m0, taps, out + m0 * ostep,
+				  ostep, cstep, false);
 }
 
 __attribute__((target("avx2,fma")))
@@ -627,6 +708,90 @@ static void cyc_f32_avx2(const float *comp, size_t cs, uint32_t channels, const 
 				       out + c * 2 * os + i, NULL, os);
 }
 
+/*
+ * Outputs in lanes at 256 bits (see src_olane8_fits): eight consecutive
+ * outputs of a fixed-ratio stage with M/L in [1, 8/7], whose windows start
+ * at o + l + e[l], e[l] in {0, 1} and non-decreasing. Tap k of lane l is
+ * then x[o + k + l] or, where e[l] = 1, x[o + k + 1 + l]: a blend of two
+ * consecutive unaligned loads by a fixed mask, and each load serves two
+ * taps. AVX2 has no two-source permute; this needs none. Chains and
+ * reduction as in the C kernel.
+ */
+__attribute__((target("avx2,fma"), always_inline))
+static inline void olane_chan_avx2(const float *xa, const float *xb, bool two, const float *cf, size_t cs,
+				   uint32_t taps, __m256 mask, __m256 *ra, __m256 *rb)
+{
+	__m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+	__m256 b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+	__m256 la = _mm256_loadu_ps(xa), lb = two ? _mm256_loadu_ps(xb) : la;
+
+	for (uint32_t k = 0; k < taps; k += 4) {
+#define OLANE8_TAP(T, A, B)									\
+		{											\
+			__m256 k_ = _mm256_loadu_ps(cf + (k + (T)) * cs);				\
+			__m256 na = _mm256_loadu_ps(xa + k + (T) + 1);					\
+			A = _mm256_fmadd_ps(k_, _mm256_blendv_ps(la, na, mask), A);			\
+			la = na;									\
+			if (two) {									\
+				__m256 nb = _mm256_loadu_ps(xb + k + (T) + 1);				\
+				B = _mm256_fmadd_ps(k_, _mm256_blendv_ps(lb, nb, mask), B);		\
+				lb = nb;								\
+			}										\
+		}
+		OLANE8_TAP(0, a0, b0)
+		OLANE8_TAP(1, a1, b1)
+		OLANE8_TAP(2, a2, b2)
+		OLANE8_TAP(3, a3, b3)
+#undef OLANE8_TAP
+	}
+	*ra = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
+	*rb = _mm256_add_ps(_mm256_add_ps(b0, b1), _mm256_add_ps(b2, b3));
+}
+
+__attribute__((target("avx2,fma"), always_inline))
+static inline void olane8_store(__m256 v, float *o, size_t ostep, uint32_t n)
+{
+	float r[8];
+
+	if (ostep == 1 && n == 8) {
+		_mm256_storeu_ps(o, v);
+		return;
+	}
+	_mm256_storeu_ps(r, v);
+	for (uint32_t i = 0; i < n; i++)
+		o[i * ostep] = r[i];
+}
+
+__attribute__((target("avx2,fma")))
+static void olane_f32_avx2(const float *x, size_t stride, uint32_t channels, const struct src_olane *ol,
+			   uint32_t q0, int32_t o0, uint32_t n_out, float *out, size_t ostep, size_t cstep)
+{
+	const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+	uint32_t q = q0;
+	int32_t o = o0;
+
+	for (uint32_t m0 = 0; m0 < n_out; m0 += 8) {
+		uint32_t n = n_out - m0 < 8 ? n_out - m0 : 8;
+		/* e[l] = doff[q + l] - doff[q] - l: lanes with e = 1 take the later load. */
+		__m256i e = _mm256_sub_epi32(_mm256_sub_epi32(_mm256_loadu_si256((const __m256i *)(ol->doff + q)),
+							      _mm256_set1_epi32(ol->doff[q])), lane);
+		__m256 mask = _mm256_castsi256_ps(_mm256_cmpgt_epi32(e, _mm256_setzero_si256()));
+		const float *cf = ol->coef + q;
+		float *om = out + (size_t)m0 * ostep;
+		for (uint32_t ch = 0; ch < channels; ch += 2) {
+			bool two = ch + 1 < channels;
+			const float *xa = x + ch * stride + o;
+			__m256 ra, rb;
+			olane_chan_avx2(xa, xa + stride, two, cf, ol->coef_stride, ol->taps, mask, &ra, &rb);
+			olane8_store(ra, om + ch * cstep, ostep, n);
+			if (two)
+				olane8_store(rb, om + (ch + 1) * cstep, ostep, n);
+		}
+		o += ol->doff[q + n] - ol->doff[q];
+		q = (q + n) % ol->L;
+	}
+}
+
 const struct src_kernels src_kernels_avx2 = {
 	.cyc_f32 = cyc_f32_avx2,
 	.name = "avx2",
@@ -634,6 +799,8 @@ const struct src_kernels src_kernels_avx2 = {
 	.dot_f32 = dot_f32_avx2,
 	.dot_f32_near = dot_f32_avx2_near,
 	.dot_taps_f32 = dot_taps_f32_avx2,
+	.olane_f32 = olane_f32_avx2,
+	.olane_lanes = 8,
 	.dot_f64 = dot_f64_avx2,
 	.interp_f32 = interp_f32_avx2,
 	.interp_f64 = interp_f64_avx2,
@@ -1090,6 +1257,7 @@ const struct src_kernels src_kernels_avx512 = {
 	/* 16 lanes would waste half of a short row. */
 	.dot_taps_f32 = dot_taps_f32_avx2,
 	.olane_f32 = olane_f32_avx512,
+	.olane_lanes = 16,
 	.cyc_f32 = cyc_f32_avx512,
 	.dot_f64 = dot_f64_avx512,
 	/* Interpolating a row is not where the time goes. */

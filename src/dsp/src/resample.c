@@ -615,10 +615,18 @@ static int plan(struct vd_resampler *r)
 		if (r->st[i].phases)
 			nominal = i == d ? (uint32_t)L : (uint32_t)(L2 / g2);
 		if (t->tapwise && i + 1 == d) {
-			/* Outputs in lanes where a kernel has them (AVX-512, or forced C). */
-			const struct src_kernels *ok = r->auto_isa ? src_kernels_get(SRC_ISA_AVX512) : r->k;
+			/* Outputs in lanes where a kernel has them and takes this
+			 * schedule (AVX-512, else AVX2, or a forced one). */
 			uint32_t Lf = (uint32_t)(L2 / g2), Mf = (uint32_t)(M2 / g2);
-			if (ok && ok->olane_f32 && src_olane_fits(Lf, Mf, t->taps)) {
+			const struct src_kernels *ok = r->k;
+			if (r->auto_isa) {
+				ok = src_kernels_get(SRC_ISA_AVX512);
+				if (!ok || !src_olane_fits(Lf, Mf, t->taps))
+					ok = src_kernels_get(SRC_ISA_AVX2);
+			}
+			bool fits = ok && ok->olane_f32 &&
+				    (ok->olane_lanes == 8 ? src_olane8_fits(Lf, Mf, t->taps) : src_olane_fits(Lf, Mf, t->taps));
+			if (fits) {
 				t->k = ok;
 				ret = olane_init(r, t, Lf, Mf);
 				if (ret < 0)

@@ -126,6 +126,12 @@ struct src_olane {
 typedef void (*src_olane_f32_fn)(const float *x, size_t stride, uint32_t channels,
 				 const struct src_olane *ol, uint32_t q0, int32_t o0, uint32_t n_out,
 				 float *out, size_t ostep, size_t cstep);
+/* Whether an AVX2 output-lane kernel can take this schedule: 8 outputs'
+ * windows start at l + e[l], e[l] in {0, 1} (M/L in [1, 8/7]). */
+static inline bool src_olane8_fits(uint32_t L, uint32_t M, uint32_t taps)
+{
+	return taps % 4 == 0 && taps >= 8 && taps <= SRC_TAPWISE_MAX && M >= L && (uint64_t)7 * M <= (uint64_t)8 * L;
+}
 /* Whether an AVX-512 output-lane kernel can take this schedule (window spread). */
 static inline bool src_olane_fits(uint32_t L, uint32_t M, uint32_t taps)
 {
@@ -174,6 +180,7 @@ struct src_kernels {
 	src_dot_f32_fn dot_f32_near;	/* the same, for rows already in L1 (no prefetch) */
 	src_dot_f32_fn dot_taps_f32;	/* lanes by tap (short filters) */
 	src_olane_f32_fn olane_f32;	/* outputs in lanes (short fixed-ratio filters) */
+	uint32_t olane_lanes;	/* its width: 16 (src_olane_fits), 8 (src_olane8_fits) */
 	src_cyc_f32_fn cyc_f32;	/* cycles in lanes (small-L nominal stages) */
 	src_dot_f64_fn dot_f64;
 	src_interp_f32_fn interp_f32;
