@@ -85,7 +85,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: bench_src [--quick | --full] [--dir LIST] [--lib LIST] [--csv FILE] [--plot DIR]\n"
-		"                 [--chunk N] [--runs N] [--passes N] [--seconds S] [--cpu N]\n"
+		"                 [--chunk N] [--runs N] [--passes N] [--seconds S] [--cpu N] [--isa ISA]\n"
 		"\n"
 		"Sample-rate converters side by side: virtdsp presets against libsoxr (QQ LQ MQ HQ VHQ),\n"
 		"libsamplerate (SINC_FASTEST SINC_MEDIUM SINC_BEST) and speexdsp (q3 q5 q8 q10).\n"
@@ -98,7 +98,9 @@ static void usage(FILE *f)
 		"  --plot DIR     response and spectrum PNGs (virtdsp beside soxr) and their data into DIR\n"
 		"  --chunk N      frames per process call (default 480)\n"
 		"  --runs N, --passes N, --seconds S   override the timing plan\n"
-		"  --cpu N        pin to CPU N first (else: run under taskset -c N)\n");
+		"  --cpu N        pin to CPU N first (else: run under taskset -c N)\n"
+		"  --isa ISA      force virtdsp's kernels: c, sse2, avx2 or avx512 (default: chosen per stage;\n"
+		"                 avx2 is what a CPU without AVX-512 runs)\n");
 }
 
 static int lib_matches(const char *want, const char *lib)
@@ -216,6 +218,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "chunk", required_argument, NULL, 'k' }, { "runs", required_argument, NULL, 'r' },
 		{ "passes", required_argument, NULL, 'P' }, { "seconds", required_argument, NULL, 's' },
 		{ "cpu", required_argument, NULL, 'C' }, { "plot-script", required_argument, NULL, 'S' },
+		{ "isa", required_argument, NULL, 'I' },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
 	unsigned long runs = 0, passes = 0, v;
@@ -271,6 +274,15 @@ static int parse_options(int argc, char **argv, struct options *o)
 			if (parse_uint(optarg, "--cpu", 0, CPU_SETSIZE - 1, &v) < 0)
 				return -EINVAL;
 			o->cpu = (int)v;
+			break;
+		case 'I':
+			/* Read by the virtdsp adapter (src_libs.c) when it creates a converter. */
+			if (strcmp(optarg, "c") && strcmp(optarg, "sse2") && strcmp(optarg, "avx2") &&
+			    strcmp(optarg, "avx512")) {
+				fprintf(stderr, "bench_src: --isa must be c, sse2, avx2 or avx512, not '%s'\n", optarg);
+				return -EINVAL;
+			}
+			setenv("VD_BENCH_SRC_ISA", optarg, 1);
 			break;
 		case 'h':
 			usage(stdout);
@@ -352,6 +364,8 @@ static void print_cpu(void)
 		fclose(f);
 	printf("cpu: %s%s%s%s (reference figures: AMD EPYC Zen 4, 3.66 GHz)\n", model,
 	       avx2 ? ", AVX2" : "", fma ? ", FMA" : "", avx512 ? ", AVX-512F" : "");
+	if (getenv("VD_BENCH_SRC_ISA"))
+		printf("virtdsp kernels forced to %s for every stage (--isa)\n", getenv("VD_BENCH_SRC_ISA"));
 }
 
 static void print_loadavg(const char *when)

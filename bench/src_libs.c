@@ -7,6 +7,7 @@
 
 #include <virtdsp/resample.h>
 
+#include "dsp/src/src-impl.h"
 #include "src_libs.h"
 
 #ifdef VD_BENCH_HAVE_SOXR
@@ -209,10 +210,18 @@ int src_engine_new(const struct src_engine_desc *d, unsigned rate_in, unsigned r
 			.format_in = VD_FORMAT_F32, .format_out = VD_FORMAT_F32,
 		};
 		struct vd_resampler *r = NULL;
+		/* bench_src --isa: every stage on one instruction set (test hook). */
+		static const char *const isas[SRC_ISA_COUNT] = { "c", "sse2", "avx2", "avx512" };
+		const char *want = getenv("VD_BENCH_SRC_ISA");
+		enum src_isa isa = SRC_ISA_COUNT;
+		for (int i = 0; want && i < SRC_ISA_COUNT; i++)
+			if (!strcmp(want, isas[i]))
+				isa = (enum src_isa)i;
 
-		ret = vd_resampler_new(&cfg, &r);
+		ret = vd_resampler_new_isa(&cfg, isa, &r, err, errlen);
 		if (ret < 0) {
-			snprintf(err, errlen, "vd_resampler_new: %s", strerror(-ret));
+			if (ret != -ENOTSUP)
+				snprintf(err, errlen, "vd_resampler_new: %s", strerror(-ret));
 			goto fail;
 		}
 		e->h = r;
