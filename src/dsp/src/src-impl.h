@@ -15,7 +15,8 @@
 /* Stage buffers start on multiples of this many samples (64 bytes of float),
  * so every kernel's lanes can follow absolute input indices. */
 #define SRC_ALIGN	16
-/* Taps are a multiple of this. */
+/* Table taps are a multiple of this (the nonzero span of nominal rows
+ * that the unsteered path runs need not be: the kernels read zero padding). */
 #define SRC_TAP_MULT	8
 #define SRC_MAX_STAGES	12
 
