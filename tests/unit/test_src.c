@@ -581,6 +581,25 @@ static void test_proto_design(void **state)
 
 /* ---- ratios and errors ---- */
 
+/*
+ * A ratio whose fixed-stage cycle is too long for a table (2*out/in =
+ * 438912/362393 reduced has L = 438912): one polyphase stage with
+ * interpolated rows instead of a 200k-row table, at the preset's quality.
+ */
+static void test_long_cycle_ratio(void **state)
+{
+	struct vd_resampler *r = mk(362393, 219456, 2, VD_RESAMPLE_HIGH, VD_FORMAT_F32, VD_FORMAT_F32);
+	struct vd_sine_fit fit;
+	(void)state;
+
+	assert_int_equal(vd_resampler_stages(r), 1);
+	vd_resampler_free(r);
+	tone_fit(362393, 219456, VD_RESAMPLE_HIGH, 1000.0, 0.5, &fit);
+	print_message("362393->219456 high: SNR %.1f dB, gain %+.4f dB\n", fit.snr_db, vd_db(fit.amplitude / 0.5));
+	assert_true(fit.snr_db >= 133.0);
+	assert_true(fabs(vd_db(fit.amplitude / 0.5)) <= 0.005);
+}
+
 static void test_extreme_ratios(void **state)
 {
 	struct vd_resample_config c = { 1000, 256000, 1, VD_RESAMPLE_HIGH, VD_FORMAT_F32, VD_FORMAT_F32 };
@@ -791,6 +810,7 @@ int main(void)
 		cmocka_unit_test(test_adjust_continuity),
 		cmocka_unit_test(test_adjust_quality),
 		cmocka_unit_test(test_extreme_ratios),
+		cmocka_unit_test(test_long_cycle_ratio),
 		cmocka_unit_test(test_config_errors),
 		cmocka_unit_test(test_latency_and_reset),
 		cmocka_unit_test(test_node),

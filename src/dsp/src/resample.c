@@ -551,7 +551,10 @@ static int plan(struct vd_resampler *r)
 		.equiripple = pr->equiripple,
 	};
 	uint64_t L2 = (2 * out) << d, M2 = in, g2 = gcd64(L2, M2);
-	if (out < in && L2 != M2 && d + 2 <= SRC_MAX_STAGES) {
+	/* The fixed stage keeps a row per phase (never interpolated): only
+	 * for cycles a table can hold (362393->219456 Hz would build 200k rows,
+	 * 67 MB and most of a second). */
+	if (out < in && L2 != M2 && d + 2 <= SRC_MAX_STAGES && L2 / g2 <= MAX_EXACT_L) {
 		size_t stride;
 		uint32_t t1 = design_taps(&one), tw = design_taps(&wide), ts = design_taps(&sharp);
 		size_t b1 = align_bytes(r->k, r->ss, t1, (uint32_t)(L <= MAX_EXACT_L ? L : MAX_EXACT_L + 1), &stride);
