@@ -508,6 +508,10 @@ static void test_remez_design(void **state)
 	assert_true(dp < 3e-3 && ds < 3e-5);
 	for (uint32_t n = 0; n < J; n++)
 		assert_true(h[n] == h[2 * J - n]);
+	/* Bands out of order, or no room for the extrema: refused. */
+	assert_int_equal(src_remez_lowpass(J, 0.25, 0.2, 100.0, h, &dev), -EINVAL);
+	assert_int_equal(src_remez_lowpass(0, 0.2, 0.25, 100.0, h, &dev), -EINVAL);
+	assert_int_equal(src_remez_lowpass(J, 0.001, 0.4999, 100.0, h, &dev), -EINVAL);
 }
 
 /*

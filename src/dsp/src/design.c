@@ -167,6 +167,8 @@ static double bary_eval(const double *x, const double *w, const double *c, size_
 
 int src_remez_lowpass(uint32_t J, double fp, double fs, double wstop, double *h, double *dev)
 {
+	if (J < 1 || !(fp > 0.0 && fp < fs && fs < 0.5 && wstop > 0.0))
+		return -EINVAL;
 	const size_t r = (size_t)J + 1;
 	const double step = 0.5 / (REMEZ_DENSITY * (double)r);
 	size_t np = (size_t)ceil(fp / step) + 1, ns = (size_t)ceil((0.5 - fs) / step) + 1, ng = np + ns;
@@ -180,6 +182,9 @@ int src_remez_lowpass(uint32_t J, double fp, double fs, double wstop, double *h,
 
 	if (!gx || !gd || !gw || !err || !ext || !cand || !ex || !bw || !c || !cw)
 		goto out;
+	ret = -EINVAL;
+	if (ng < 2 * (r + 1))
+		goto out;	/* bands too narrow to hold the extrema */
 	for (size_t i = 0; i < ng; i++) {
 		bool pass = i < np;
 		double f = pass ? fp * (double)i / (double)(np - 1)
@@ -220,6 +225,8 @@ int src_remez_lowpass(uint32_t J, double fp, double fs, double wstop, double *h,
 		for (size_t i = 0; i < ng; i++) {
 			bool first = i == 0 || i == np, last = i + 1 == np || i + 1 == ng;
 			double e = err[i];
+			/* (The reference points themselves sit at |delta|, give or
+			 * take rounding.) */
 			if (fabs(e) < fabs(delta) * (1.0 - 1e-3))
 				continue;
 			if (e > 0.0 ? (!first && e < err[i - 1]) || (!last && e <= err[i + 1])
@@ -317,7 +324,7 @@ int src_proto_design(const struct src_filter_spec *spec, struct src_proto *p)
 	/* Herrmann's estimate of the length, then up until the deviation fits. */
 	double est = (-10.0 * log10(dp * ds) - 13.0) / (14.6 * (fs - fp)) + 1.0;
 	/* Measured: the deviation fits at J = est/2 (+-1) for these specs. */
-	uint32_t J = (uint32_t)(est / 2.0) - 1;
+	uint32_t J = est > 6.0 ? (uint32_t)(est / 2.0) - 1 : 2;
 	int ret;
 
 	*p = (struct src_proto){ .K = K };
@@ -336,17 +343,18 @@ int src_proto_design(const struct src_filter_spec *spec, struct src_proto *p)
 		J++;
 	}
 	if (!p->c)
-		return -EDOM;
+		return -EDOM;	/* the caller falls back to the windowed sinc */
 	double sum = 0.0;
 	for (uint32_t n = 0; n <= 2 * J; n++)
 		sum += p->c[n];
+	/* Unity gain at DC for h (g's own gain is 1/K per tap of c); rows are
+	 * normalised again when the table is built. */
 	for (uint32_t n = 0; n <= 2 * J; n++)
 		p->c[n] *= K / sum;
-	/* g's transition half-width is K/2 - fs (input samples^-1); Kaiser
-	 * length for it at the stop attenuation, with a 10% margin. */
-	/* g stops c's images at the same depth: its window is lengthened
-	 * from the preset's measured half-width in proportion to the Kaiser
-	 * length formula (attenuation - 7.95), with a 10% margin. */
+	/* g's transition half-width is K/2 - fs (cycles per input sample).
+	 * It stops c's images at c's depth: its window is the preset's
+	 * measured half-width lengthened in proportion to the Kaiser length
+	 * formula (attenuation - 7.95), with a 10% margin. */
 	p->beta = src_kaiser_beta(spec->atten_db + SRC_EQ_MARGIN_DB);
 	p->hg = 1.1 * spec->xs_n * (spec->atten_db + SRC_EQ_MARGIN_DB - 7.95) / (spec->atten_db - 7.95) /
 		(2.0 * (K / 2.0 - spec->fstop));
