@@ -74,6 +74,20 @@ int accel_engine_open(const char *name, struct vd_accel **s);
  * another -errno.
  */
 int accel_engine_status_page(struct vd_accel *s);
+/*
+ * The session's submission ring (docs/protocol.md, "Submission ring"):
+ * creates the status page if needed, the ring and its two eventfds, and
+ * starts the worker that consumes it. @fds gets new descriptors the caller
+ * owns: the ring memfd, the kick eventfd, the notify eventfd. -EBUSY when
+ * the session has one already, -EOPNOTSUPP for a session not the engine's.
+ */
+int accel_engine_ring_attach(struct vd_accel *s, int fds[3]);
+/*
+ * Consume every ring entry published so far (a request that follows them
+ * must see them), and with @exact 0 or 1 stop or start keeping the poll
+ * fd's readiness exact (-1: leave it). A no-op without a ring.
+ */
+int accel_engine_ring_sync(struct vd_accel *s, int exact);
 
 /* The socket client (src/accel/client.c), same contract as vd_accel_list/open. */
 int accel_client_list(const char *target, struct vd_accel_caps *caps, uint32_t max);

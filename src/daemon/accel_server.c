@@ -606,6 +606,9 @@ static int dispatch(struct conn *c, const struct vd_proto_request *req, struct r
 	s = find_session(c, req->session);
 	if (!s)
 		return reply_error(rp, -EBADF, "no session %u on this connection", req->session);
+	/* the ring and the socket are one ordered stream: STARTs the client
+	 * published before this request run before it */
+	accel_engine_ring_sync(s->acc, -1);
 
 	switch (req->hdr.type) {
 	case VD_PROTO_CLOSE:
@@ -676,6 +679,16 @@ static int dispatch(struct conn *c, const struct vd_proto_request *req, struct r
 		reply_add(rp, &w, sizeof(w));
 		return 0;
 	}
+	case VD_PROTO_RING_ATTACH:
+		r = accel_engine_ring_attach(s->acc, rp->fds);
+		if (r < 0)
+			return engine_error(rp, s, r);
+		rp->nfds = 3;
+		rp->close_fds = true;
+		return 0;
+	case VD_PROTO_RING_POLL:
+		accel_engine_ring_sync(s->acc, (int)req->u.exact);
+		return 0;
 	default:
 		return reply_error(rp, -ENOSYS, "unknown request type %u", req->hdr.type);
 	}
