@@ -129,6 +129,7 @@ struct session {
 	uint32_t ring_head;		/* our own: the shared head is only published */
 	bool ring_failed;
 	bool fd_lazy;			/* nobody can poll the fd: do not maintain it */
+	bool batching;			/* the worker is awake: tell a waiter when its queue is empty */
 };
 
 static struct session *S(struct vd_accel *a)
@@ -435,6 +436,9 @@ static void worker_sleep(struct session *s)
 		eventfd_t v;
 		bool more;
 
+		/* What was held back while we had work goes out now. */
+		s->batching = false;
+		ring_notify(s);
 		/* Say we sleep, then look once more: a client that published
 		 * after our look sees need_wakeup and kicks. */
 		s->worker_sleeping = true;
@@ -449,15 +453,18 @@ static void worker_sleep(struct session *s)
 		}
 		pthread_mutex_lock(&s->lock);
 		s->worker_sleeping = false;
+		s->batching = true;
 		__atomic_store_n(&s->ring->need_wakeup, 0, __ATOMIC_RELAXED);
 		return;
 	}
 
+	s->batching = false;
 	s->worker_sleeping = true;
 	pthread_mutex_unlock(&s->lock);
 	syscall(SYS_futex, &s->queued, FUTEX_WAIT_PRIVATE, q, NULL, NULL, 0);
 	pthread_mutex_lock(&s->lock);
 	s->worker_sleeping = false;
+	s->batching = true;
 }
 
 /* Convert @t; called and returns with the lock held, drops it meanwhile. */
@@ -535,6 +542,7 @@ static void *worker_main(void *arg)
 	bool ignored;
 
 	pthread_mutex_lock(&s->lock);
+	s->batching = true;
 	for (;;) {
 		bool spun = false;
 
@@ -953,10 +961,14 @@ static int e_task_start(struct vd_accel *a, struct vd_accel_task *ut)
 
 /* ---- the submission ring ---- */
 
-/* Lock held: tell a client blocked in vd_accel_wait() that the page changed. */
+/* Lock held: tell a client blocked in vd_accel_wait() that the page
+ * changed. While the worker still has queued tasks the news waits until
+ * it has run them all: a client with n tasks in flight then wakes once
+ * per n tasks, not once per task (on a shared core, every wake-up of the
+ * client preempts the worker). */
 static void ring_notify(struct session *s)
 {
-	if (!s->ring)
+	if (!s->ring || (s->batching && first_queued(s)))
 		return;
 	/* pairs with the client's fence between setting client_wait and reading the page */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
