@@ -539,7 +539,7 @@ static void *worker_main(void *arg)
 {
 	struct session *s = arg;
 	struct task *t = NULL;
-	bool ignored;
+	bool ignored = false;
 
 	pthread_mutex_lock(&s->lock);
 	s->batching = true;
