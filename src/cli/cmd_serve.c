@@ -268,7 +268,13 @@ static void print_sinks(struct serve *sv)
 		for (uint32_t c = 0; c < s.format.channels && c < 8 && n < (int)sizeof(line) - 16; c++)
 			n += snprintf(line + n, sizeof(line) - (size_t)n, s.peak[c] > 0 ? " %.2f" : " -inf",
 				      s.peak[c] > 0 ? 20 * log10(s.peak[c]) : 0.0);
-		snprintf(line + n, sizeof(line) - (size_t)n, " dBFS");
+		n += snprintf(line + n, sizeof(line) - (size_t)n, " dBFS");
+		/* a file sink's writer thread could not keep up: say how much is missing from the file */
+		double dropped = 0;
+		if (vd_graph_get_param(g, s.name, "dropped", &dropped) == 0 && dropped > 0 &&
+		    n < (int)sizeof(line))
+			snprintf(line + n, sizeof(line) - (size_t)n, "; %.0f frames dropped (the disk fell behind)",
+				 dropped);
 		on_log(sv, line);
 	}
 }

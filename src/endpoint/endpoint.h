@@ -1,9 +1,9 @@
 /* endpoint/endpoint.h - host endpoint node types (files, ALSA, null, attach points) and their shared helpers.
  *
- * Endpoints are ordinary nodes flagged VD_NODE_ENDPOINT. The file and ALSA
- * endpoints do blocking I/O inside process(): they are offline-safe, not
- * real-time-safe (docs/endpoints.md explains how a writer thread would lift
- * that).
+ * Endpoints are ordinary nodes flagged VD_NODE_ENDPOINT. The file source and
+ * ALSA endpoints do blocking I/O inside process(): they are offline-safe, not
+ * real-time-safe; a file sink in a live graph hands its I/O to a writer
+ * thread (docs/endpoints.md, "Real-time use").
  */
 #ifndef VD_ENDPOINT_H
 #define VD_ENDPOINT_H
