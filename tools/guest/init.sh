@@ -251,9 +251,6 @@ run_jitter() {
 #   stop TAG                 end a background step: events with SIGTERM, bgplay as above
 #   hostwait WORD SECONDS    until the host sends the line WORD (run-guest.sh --host-input;
 #                            hostwait.WORD=uptime), or fail
-#   until TAG ERE SECONDS ARGS...
-#                            amixer -c 0 ARGS every 0.2 s until its output matches ERE
-#                            (last output in /out/TAG.txt, TAG.waited_s, TAG.tries), or fail
 #   sleep SECONDS            busybox sleep (fractions allowed)
 #   say KEY VALUE            a result line: the host watches the console for these
 #   mark NAME                a trace marker
@@ -291,7 +288,7 @@ run_script() {
 		cmd=$1
 		shift
 		case $cmd in
-		amixer | play | bgplay | events | stop | until | wait)
+		amixer | play | bgplay | events | stop | wait)
 			check_tag "$1" || { script_fail $step bad_tag; continue; }
 			tag=$1
 			shift
@@ -329,26 +326,6 @@ run_script() {
 			rc=$?
 			eval "bg_$tag="
 			if [ "$cmd" = wait ] && [ $rc != 0 ]; then script_fail $step "${tag}_rc_$rc"; fi
-			;;
-		until)
-			re=$1 secs=$2
-			shift 2
-			t0=$(uptime_s)
-			end=$(awk -v t="$t0" -v s="$secs" 'BEGIN { print t + s }')
-			tries=0
-			while :; do
-				tries=$((tries + 1))
-				timeout -s KILL "$CMD_TIMEOUT" amixer -c 0 "$@" </dev/null >"/out/$tag.txt" 2>&1
-				grep -qE "$re" "/out/$tag.txt" && break
-				if awk -v t="$(uptime_s)" -v e="$end" 'BEGIN { exit !(t > e) }'; then
-					script_fail $step "${tag}_timeout"
-					break
-				fi
-				usleep 200000
-			done
-			say "$tag.tries" $tries
-			say "$tag.waited_s" "$(awk -v a="$t0" -v b="$(uptime_s)" 'BEGIN { printf "%.2f", b - a }')"
-			vlog "$tag" "/out/$tag.txt"
 			;;
 		hostwait)
 			[ $HOSTIN = 1 ] || { script_fail $step no_host_input; continue; }
