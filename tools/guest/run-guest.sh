@@ -231,7 +231,7 @@ CMDLINE="console=ttyS0 panic=-1 quiet no_timer_check"
 # 4-byte aligned).
 SHIPPED=()
 ship() { # file, name to use if its own is unsafe: appends its name in /data to SHIPPED
-	local name
+	local name s
 	name=$(basename "$1")
 	[[ $name =~ ^[A-Za-z0-9._-]+$ ]] || name=$2
 	for s in "${SHIPPED[@]}"; do [ "$s" != "$name" ] || vd_die "two files for the guest named '$name'"; done
