@@ -331,6 +331,26 @@ else
 		"virtdsp ctl (issue 5) is not in this build"
 fi
 
+# ---- the step language's failures fail the run -------------------------------------------
+# QEMU's built-in device (no controls, no daemon): a failing amixer step and a hostwait
+# without --host-input are reported with their step numbers, the script goes on, and
+# run-guest.sh exits 1.
+cat >"$W/bad.script" <<'EOF'
+# a comment line, then a failing step
+amixer missing cget "name='No Such Control'"
+hostwait go 5
+say after_failures 1
+EOF
+guest bad --builtin none --script "$W/bad.script"
+rc=$?
+R=$W/bad/results.txt
+if [ $rc = 1 ] && grep -qx 'error=script_2_missing_rc_1' "$R" && grep -qx 'error=script_3_no_host_input' "$R" &&
+	grep -qx 'after_failures=1' "$R" && grep -qx 'result=fail' "$R"; then
+	ok "a failing amixer step and a hostwait without host input fail the run, named by step; the script goes on"
+else
+	not_ok "failing steps fail the run, named by step" "rc $rc" "$(grep -E '^(error|after|result)' "$R" 2>/dev/null | tr '\n' '|')"
+fi
+
 TOTAL_S=$(since "$T0")
 {
 	echo "run_s=$RUN_S"
