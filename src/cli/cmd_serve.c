@@ -20,6 +20,7 @@
 #include "daemon/guest.h"
 #include "daemon/host.h"
 #include "daemon/loop.h"
+#include "daemon/state.h"
 #include "virtio_snd/virtio_snd.h"
 
 #define MAX_GUESTS 64
@@ -27,6 +28,7 @@
 struct serve {
 	struct vd_loop *loop;
 	struct vd_host *host;
+	struct vd_state *state;
 	struct vd_guest *guests[MAX_GUESTS];
 	unsigned n_guests;
 	int quiet;
@@ -79,6 +81,12 @@ static void usage(FILE *f)
 		"      --rt-priority N        SCHED_FIFO priority of the processing thread, 0 for\n"
 		"                             normal scheduling (default 10; falls back to normal\n"
 		"                             when not permitted)\n"
+		"      --state-file PATH      keep the guests' control values in PATH across\n"
+		"                             reconnects and restarts (default:\n"
+		"                             $XDG_STATE_HOME/virtdsp/state, or\n"
+		"                             ~/.local/state/virtdsp/state; root:\n"
+		"                             /var/lib/virtdsp/state)\n"
+		"      --no-state             keep control values in memory only\n"
 		"      --describe             print the host graph (formats, inserted converters)\n"
 		"      --print-host-topology  print the built-in host topology and exit\n"
 		"      --print-guest-topology print the built-in guest topology and exit\n"
@@ -316,6 +324,8 @@ int cmd_serve(int argc, char **argv)
 		{ "capture-file", required_argument, NULL, 'F' },
 		{ "rt-priority", required_argument, NULL, 'R' },
 		{ "describe", no_argument, NULL, 'D' },
+		{ "state-file", required_argument, NULL, 'W' },
+		{ "no-state", no_argument, NULL, 'X' },
 		{ "print-host-topology", no_argument, NULL, 'P' },
 		{ "print-guest-topology", no_argument, NULL, 'Q' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -331,7 +341,9 @@ int cmd_serve(int argc, char **argv)
 	struct vd_host_options ho = { .rt_priority = 10 };
 	unsigned n_gargs = 0;
 	char path[256], err[512];
-	const char *socket_path = NULL, *output = NULL;
+	const char *socket_path = NULL, *output = NULL, *state_path = NULL;
+	char state_buf[512];
+	bool no_state = false;
 	bool no_tasks = false, controls = false, describe = false, have_output = false;
 	sigset_t set;
 	int c, r, status = 2;
@@ -424,6 +436,12 @@ int cmd_serve(int argc, char **argv)
 		case 'D':
 			describe = true;
 			break;
+		case 'W':
+			state_path = optarg;
+			break;
+		case 'X':
+			no_state = true;
+			break;
 		case 'P':
 		case 'Q':
 			fputs(c == 'P' ? vd_host_default_topology() : vd_snd_default_topology(), stdout);
@@ -493,6 +511,25 @@ int cmd_serve(int argc, char **argv)
 			status = 2;
 			goto out;
 		}
+		r = vd_host_watch(sv.host, sv.loop, on_log, &sv);
+		if (r < 0) {
+			fprintf(stderr, "virtdsp serve: cannot watch the host endpoints: %s\n", strerror(-r));
+			goto out;
+		}
+		if (!no_state && !state_path && n_gargs) {
+			if (vd_state_default_path(state_buf, sizeof(state_buf)) == 0)
+				state_path = state_buf;
+			else
+				on_log(&sv, "no state file (neither HOME nor XDG_STATE_HOME is set); control "
+				       "values are kept in memory only");
+		}
+		r = vd_state_new(no_state ? NULL : state_path, &sv.state);
+		if (r < 0) {
+			fprintf(stderr, "virtdsp serve: out of memory\n");
+			goto out;
+		}
+		if (vd_state_load(sv.state, err, sizeof(err)) < 0)
+			on_log(&sv, err);	/* a bad file never stops the daemon: defaults */
 		if (describe) {
 			char *buf = malloc(1 << 16);
 			if (buf && vd_graph_describe(vd_host_graph(sv.host), buf, 1 << 16) >= 0)
@@ -506,6 +543,8 @@ int cmd_serve(int argc, char **argv)
 				.socket = gargs[i].socket,
 				.topology = gargs[i].topology,
 				.controls = controls || gargs[i].controls,
+				.jacks = sv.host,
+				.state = sv.state,
 			};
 
 			r = vd_guest_new(sv.loop, vd_host_graph(sv.host), &gc, on_log, &sv,
@@ -546,6 +585,12 @@ int cmd_serve(int argc, char **argv)
 				 rs.realtime ? "SCHED_FIFO" : ho.rt_priority ? "normal scheduling (SCHED_FIFO "
 				 "not permitted)" : "normal scheduling");
 			on_log(&sv, err);
+			if (sv.n_guests) {
+				snprintf(err, sizeof(err), "control values: %s%s",
+					 vd_state_path(sv.state) ? "state file " : "kept in memory only (--no-state)",
+					 vd_state_path(sv.state) ? vd_state_path(sv.state) : "");
+				on_log(&sv, err);
+			}
 			for (unsigned i = 0; i < sv.n_guests; i++) {
 				snprintf(err, sizeof(err), "guest %s: listening on %s (%s, %s)", gargs[i].name,
 					 gargs[i].socket, gargs[i].topology ? gargs[i].topology :
@@ -592,6 +637,7 @@ out:
 	}
 	vd_accel_server_free(srv);
 	vd_host_free(sv.host);
+	vd_state_free(sv.state);
 	vd_loop_free(sv.loop);
 	for (unsigned i = 0; i < n_gargs; i++)
 		free(gargs[i].name);

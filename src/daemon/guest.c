@@ -1,6 +1,8 @@
 /* daemon/guest.c - one guest of `virtdsp serve` (see guest.h): the listening
  * vhost-user socket, accepting QEMU's connection, the device's fds on the
- * event loop, and the tear-down that frees a departed guest's resources. */
+ * event loop, the tear-down that frees a departed guest's resources, its
+ * jacks following the host endpoints, and its control values kept in the
+ * state file. */
 #include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -39,6 +41,10 @@ struct vd_guest {
 	uint64_t (*base)[2];		/* per stream: frames, underruns when this connection began */
 	vd_guest_log_fn log;
 	void *log_data;
+	struct vd_host *jack_host;
+	uint64_t jacks_told;		/* bit j: jack j was last shown connected */
+	struct vd_state *state;
+	bool applying;			/* values from the state file: already stored there */
 };
 
 static const char *const state_names[] = {
@@ -283,12 +289,76 @@ static void on_listen(void *data, int fd, uint32_t events)
 	}
 }
 
+/* ---- jacks and stored control values ---- */
+
+static void update_jacks(void *data)
+{
+	struct vd_guest *g = data;
+	unsigned n = vd_snd_dev_jack_count(g->dev);
+
+	for (unsigned j = 0; j < n && j < 64; j++) {
+		const char *point = vd_snd_dev_jack_point(g->dev, j);
+		bool c;
+
+		if (!point || vd_host_point_connected(g->jack_host, point, &c) < 0)
+			continue;
+		if (c == (bool)(g->jacks_told >> j & 1))
+			continue;
+		g->jacks_told ^= 1ull << j;
+		vd_snd_dev_set_jack(g->dev, j, c);
+		glog(g, "jack %u (host attach point '%s') %s", j, point, c ? "connected" : "disconnected");
+	}
+}
+
+static void control_changed(void *data, unsigned id, double value, bool by_guest)
+{
+	struct vd_guest *g = data;
+	struct vd_snd_control_info info;
+	char err[512];
+	int r;
+
+	(void)by_guest;
+	if (!g->state || g->applying || vd_snd_dev_control_info(g->dev, id, &info) < 0)
+		return;
+	/* saved before the guest's CTL_WRITE is answered: an acknowledged value is on disk */
+	r = vd_state_set(g->state, g->name, info.name, value);
+	if (r < 0)
+		glog(g, "cannot keep control \"%s\" in the state: %s", info.name, strerror(-r));
+	else if (vd_state_save(g->state, err, sizeof(err)) < 0)
+		glog(g, "%s", err);
+}
+
+static void apply_state(struct vd_guest *g)
+{
+	size_t n = vd_state_count(g->state, g->name);
+
+	g->applying = true;
+	for (size_t i = 0; i < n; i++) {
+		double v;
+		const char *name = vd_state_control(g->state, g->name, i, &v);
+		int id = vd_snd_dev_control_find(g->dev, name), r;
+
+		if (id < 0) {
+			glog(g, "state file: no control \"%s\" in this guest's topology; its value %g is kept "
+			     "in the file but not used", name, v);
+			continue;
+		}
+		r = vd_snd_dev_set_control(g->dev, (unsigned)id, v);
+		if (r == -ERANGE)
+			glog(g, "state file: %g is out of range for control \"%s\"; ignored", v, name);
+		else if (r < 0)
+			glog(g, "state file: cannot set control \"%s\" to %g: %s", name, v, strerror(-r));
+	}
+	g->applying = false;
+}
+
 int vd_guest_new(struct vd_loop *loop, struct vd_graph *host, const struct vd_guest_config *cfg,
 		 vd_guest_log_fn log, void *log_data, struct vd_guest **out, struct vd_diag *diag,
 		 char *err, size_t errsz)
 {
 	struct vd_guest *g = calloc(1, sizeof(*g));
-	struct vd_snd_options o = { .controls = cfg->controls, .log = log, .log_data = log_data };
+	struct vd_snd_options o = { .controls = cfg->controls, .log = log, .log_data = log_data,
+				    .control_changed = control_changed, .control_data = g };
 	int r;
 
 	err[0] = '\0';
@@ -311,6 +381,19 @@ int vd_guest_new(struct vd_loop *loop, struct vd_graph *host, const struct vd_gu
 			snprintf(err, errsz, "guest %s: cannot load %s: %s", cfg->name,
 				 cfg->topology ? cfg->topology : "the built-in guest topology", strerror(-r));
 		goto fail;
+	}
+	g->state = cfg->state;
+	if (g->state)
+		apply_state(g);
+	g->jacks_told = ~0ull;	/* the device starts with every jack connected */
+	if (cfg->jacks) {
+		r = vd_host_add_listener(cfg->jacks, update_jacks, g);
+		if (r < 0) {
+			snprintf(err, errsz, "out of memory");
+			goto fail;
+		}
+		g->jack_host = cfg->jacks;
+		update_jacks(g);
 	}
 	g->st.streams = vd_snd_dev_stream_count(g->dev);
 	g->base = calloc(g->st.streams ? g->st.streams : 1, sizeof(*g->base));
@@ -340,6 +423,8 @@ void vd_guest_free(struct vd_guest *g)
 	if (!g)
 		return;
 	drop(g, "the daemon is shutting down");
+	if (g->jack_host)
+		vd_host_remove_listener(g->jack_host, update_jacks, g);
 	vd_loop_remove(g->listen_watch);
 	if (g->listen_fd >= 0) {
 		close(g->listen_fd);

@@ -13,7 +13,9 @@
 #include <virtdsp/graph.h>
 #include <virtdsp/topology.h>
 
+#include "daemon/host.h"
 #include "daemon/loop.h"
+#include "daemon/state.h"
 
 struct vd_guest;
 
@@ -22,6 +24,10 @@ struct vd_guest_config {
 	const char *socket;		/**< unix socket QEMU's chardev connects to */
 	const char *topology;		/**< guest topology file; NULL: the built-in default */
 	bool controls;			/**< VIRTIO_SND_F_CTLS: QEMU's controls=on must match */
+	/** Jacks follow this host's endpoints (docs/virtio-snd.md, "Jacks"); NULL: always connected. */
+	struct vd_host *jacks;
+	/** Control values are loaded from and saved to this state (by cfg->name); may be NULL. */
+	struct vd_state *state;
 };
 
 /** One log line (no newline); called on the loop's thread. */

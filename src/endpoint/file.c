@@ -240,6 +240,7 @@ static void write_channel_map(SNDFILE *sf, uint32_t channels, const uint8_t *pos
 /* ---- file-source ---- */
 
 struct file_source {
+	struct vd_endpoint_conn conn;	/* first: vd_endpoint_conn_of() */
 	char *name;
 	char *path;
 	SNDFILE *sf;
@@ -303,6 +304,7 @@ int vd_endpoint_file_source_new(const struct vd_file_source_config *cfg, void **
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
+	vd_endpoint_conn_init(&s->conn, true);
 	s->name = strdup(cfg->name ? cfg->name : "file-source");
 	s->path = strdup(cfg->path);
 	if (!s->name || !s->path) {
@@ -366,6 +368,7 @@ static int file_source_init(const struct vd_node_init *init, void **self,
 	enum vd_sample_format fmt = VD_FORMAT_UNKNOWN;
 	uint32_t rate = 0, channels = 0;
 	bool loop = false;
+	bool connected = true;
 	int ret, c = -1;
 	char *full;
 
@@ -404,7 +407,11 @@ static int file_source_init(const struct vd_node_init *init, void **self,
 		return -ENOMEM;
 	cfg.path = full;
 	cfg.loc = &p->loc;
-	ret = vd_endpoint_file_source_new(&cfg, self, err);
+	ret = vd_props_bool(init->props, "connected", &connected, err);
+	if (ret == 0)
+		ret = vd_endpoint_file_source_new(&cfg, self, err);
+	if (ret == 0)
+		vd_endpoint_conn_init(*self, connected);
 	free(full);
 	if (ret < 0)
 		return ret;
@@ -593,6 +600,7 @@ struct live {
 };
 
 struct file_sink {
+	struct vd_endpoint_conn conn;	/* first: vd_endpoint_conn_of() */
 	char *name;
 	char *path;
 	int container;
@@ -666,6 +674,7 @@ int vd_endpoint_file_sink_new(const struct vd_file_sink_config *cfg, void **self
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
+	vd_endpoint_conn_init(&s->conn, true);
 	s->name = strdup(cfg->name ? cfg->name : "file-sink");
 	s->path = strdup(cfg->path);
 	if (!s->name || !s->path) {
@@ -710,6 +719,7 @@ static int file_sink_init(const struct vd_node_init *init, void **self,
 	struct vd_file_sink_config cfg = { .name = init->name, .container = -1 };
 	const struct vd_prop *p = vd_props_find(init->props, "path");
 	const char *path = NULL;
+	bool connected = true;
 	int container = -1, ret;
 	char *full;
 
@@ -728,7 +738,11 @@ static int file_sink_init(const struct vd_node_init *init, void **self,
 	cfg.path = full;
 	cfg.loc = &p->loc;
 	cfg.container = container;
-	ret = vd_endpoint_file_sink_new(&cfg, self, err);
+	ret = vd_props_bool(init->props, "connected", &connected, err);
+	if (ret == 0)
+		ret = vd_endpoint_file_sink_new(&cfg, self, err);
+	if (ret == 0)
+		vd_endpoint_conn_init(*self, connected);
 	free(full);
 	if (ret < 0)
 		return ret;

@@ -207,6 +207,13 @@ int vd_snd_dev_set_jack(struct vd_snd_dev *dev, uint32_t jack, bool connected)
 	return 0;
 }
 
+const char *vd_snd_dev_jack_point(const struct vd_snd_dev *dev, uint32_t jack)
+{
+	if (jack >= dev->topo.n_jacks)
+		return NULL;
+	return dev->topo.streams[dev->topo.jacks[jack].stream].point;
+}
+
 /* ---- the daemon's interface ---- */
 
 int vd_snd_dev_new(const char *name, const char *guest_topology, struct vd_graph *host,

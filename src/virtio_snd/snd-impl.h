@@ -43,6 +43,7 @@ struct snd_stream_info {
 };
 
 struct snd_jack {
+	unsigned stream;		/* whose attach node shows it */
 	uint32_t defconf, caps;
 	bool connected;
 };

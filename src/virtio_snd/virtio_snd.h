@@ -101,6 +101,8 @@ int vd_snd_dev_handle(struct vd_snd_dev *dev, enum vd_snd_fd_kind kind);
 
 /** Jack @jack's connection changed (sends JACK_(DIS)CONNECTED). -EINVAL if no such jack. */
 int vd_snd_dev_set_jack(struct vd_snd_dev *dev, uint32_t jack, bool connected);
+/** The host attach point jack @jack's stream uses (the daemon maps it to host endpoints), or NULL. */
+const char *vd_snd_dev_jack_point(const struct vd_snd_dev *dev, uint32_t jack);
 
 /*
  * Control elements the guest topology declares (docs/virtio-snd.md,

@@ -37,7 +37,8 @@ start_daemon() { # tag, serve arguments... (one --guest each; waits until every 
 	local guests
 	guests=$(printf '%s\n' "$@" | grep -c '^--guest$')
 	DLOG=$W/$tag.daemon.log
-	"$VIRTDSP" serve --no-tasks "$@" 2>"$DLOG" &
+	# a fresh state file per run: values set by an earlier run must not leak in
+	"$VIRTDSP" serve --no-tasks --state-file "$W/$tag.state" "$@" 2>"$DLOG" &
 	DPID=$!
 	for _ in $(seq 100); do
 		[ "$(grep -c 'listening on' "$DLOG")" -ge "$guests" ] && return 0
