@@ -210,7 +210,10 @@ EOF
 
 # ---- the run: two guests at once ---------------------------------------------------------
 T1=$(now)
-if start_daemon controls --controls --host-topology "$W/host.topo" "${CTL_ARGS[@]}" \
+# Control values persist per guest name (--state-file): a state file of this run's own, so
+# that every run starts from the topology's values.
+rm -f "$W/state"
+if start_daemon controls --controls --host-topology "$W/host.topo" "${CTL_ARGS[@]}" --state-file "$W/state" \
 	--guest "a=$W/a.sock,topology=$W/guest-a.topo" --guest "b=$W/b.sock,topology=$W/guest-b.topo" \
 	--output "out_a=$W/a.wav" --output "out_b=$W/b.wav"; then
 	ok "serve starts with two guests on examples/guest-controls.topo, with controls"
@@ -329,6 +332,20 @@ if [ $HAVE_CTL = 1 ]; then
 else
 	todo "virtdsp ctl set a 'PCM Playback Volume' -20, read back by guest A's amixer and 'amixer events'" \
 		"virtdsp ctl (issue 5) is not in this build"
+fi
+
+# ---- the daemon's state file: A's last values, nothing for B ----------------------------------
+# (docs/serve.md, "State file": rewritten on every change, so B, which changed nothing, has no
+# entry.) With ctl, A's volume is the host's -20 dB, else the guest's -12 dB.
+want_vol=-12
+[ $HAVE_CTL = 0 ] || want_vol=-20
+st=$(awk '/^guest / { g = $2 } g && NF { print g ": " $0 }' "$W/state" 2>/dev/null)
+if grep -qxF "\"a\":     \"PCM Playback Volume\" = $want_vol" <<<"$st" &&
+	grep -qxF '"a":     "PCM Playback Switch" = 1' <<<"$st" &&
+	grep -qxF '"a":     "EQ Band1 Type" = 3' <<<"$st" && ! grep -q '^"b"' <<<"$st"; then
+	ok "state file: guest A at $want_vol dB, switch on, EQ lowpass (3); no values for B"
+else
+	not_ok "state file: guest A's last values, nothing for B" "${st//$'\n'/ | }"
 fi
 
 # ---- the step language's failures fail the run -------------------------------------------
