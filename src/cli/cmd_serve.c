@@ -5,9 +5,11 @@
  * resources; SIGUSR1 logs the state of every guest. */
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -17,6 +19,7 @@
 
 #include "cli.h"
 #include "daemon/accel_server.h"
+#include "daemon/ctl_server.h"
 #include "daemon/guest.h"
 #include "daemon/host.h"
 #include "daemon/loop.h"
@@ -41,14 +44,18 @@ struct guest_arg {
 	const char *socket;
 	const char *topology;
 	bool controls;
+	bool has_owner;
+	uid_t owner;
 };
 
 static void usage(FILE *f)
 {
-	char path[256];
+	char path[256], ctl[256];
 
 	if (vd_accel_default_socket_path(path, sizeof(path)) < 0)
 		snprintf(path, sizeof(path), "(too long)");
+	if (vd_ctl_default_socket_path(ctl, sizeof(ctl)) < 0)
+		snprintf(ctl, sizeof(ctl), "(too long)");
 	fprintf(f,
 		"usage: virtdsp serve [options]\n"
 		"\n"
@@ -64,10 +71,11 @@ static void usage(FILE *f)
 		"state of every guest.\n"
 		"\n"
 		"guests and the host graph:\n"
-		"  -g, --guest NAME=SOCKET[,topology=FILE][,controls]\n"
+		"  -g, --guest NAME=SOCKET[,topology=FILE][,controls][,owner=UID|USER]\n"
 		"                             serve guest NAME on SOCKET (QEMU: -chardev\n"
 		"                             socket,path=SOCKET); its streams from FILE (default:\n"
-		"                             the built-in guest topology); repeat for more guests\n"
+		"                             the built-in guest topology); owner may change it\n"
+		"                             through the control socket; repeat for more guests\n"
 		"      --controls             offer control elements to every guest (QEMU's\n"
 		"                             controls=on must match)\n"
 		"      --host-topology FILE   the host graph (default: the built-in one, which\n"
@@ -99,6 +107,13 @@ static void usage(FILE *f)
 		"      --max-memory BYTES     task buffer memory per client, suffix k/M/G (default 1G)\n"
 		"      --max-connections N    connections of all clients together (default 256)\n"
 		"\n"
+		"control socket (virtdsp ctl; docs/protocol.md):\n"
+		"      --ctl-socket PATH      listen on PATH (default %s)\n"
+		"      --no-ctl               no control socket\n"
+		"      --ctl-mode MODE        the socket's mode, octal (default 0600, 0660 with\n"
+		"                             --ctl-group); who may connect may read everything\n"
+		"      --ctl-group GROUP      the socket's group (name or number)\n"
+		"\n"
 		"  -q, --quiet                no start and shutdown lines (connections, refusals\n"
 		"                             and errors are still logged)\n"
 		"  -h, --help                 this text\n"
@@ -106,7 +121,7 @@ static void usage(FILE *f)
 		"Errors in topologies are reported as FILE:LINE:COLUMN: message.\n"
 		"Exit status: 0 after a clean shutdown, 1 if serving failed, 2 on a usage or\n"
 		"topology error.\n",
-		path);
+		path, ctl);
 }
 
 static void on_log(void *data, const char *line)
@@ -198,7 +213,37 @@ static bool is_name(const char *s, size_t n)
 	return true;
 }
 
-/* NAME=SOCKET[,topology=FILE][,controls] */
+static int parse_user(const char *s, uid_t *out)
+{
+	struct passwd *pw = getpwnam(s);
+	uint32_t v;
+
+	if (pw) {
+		*out = pw->pw_uid;
+		return 0;
+	}
+	if (parse_u32(s, 0, &v) < 0)
+		return -EINVAL;
+	*out = (uid_t)v;
+	return 0;
+}
+
+static int parse_group(const char *s, gid_t *out)
+{
+	struct group *gr = getgrnam(s);
+	uint32_t v;
+
+	if (gr) {
+		*out = gr->gr_gid;
+		return 0;
+	}
+	if (parse_u32(s, 0, &v) < 0)
+		return -EINVAL;
+	*out = (gid_t)v;
+	return 0;
+}
+
+/* NAME=SOCKET[,topology=FILE][,controls][,owner=UID|USER] */
 static int parse_guest(const char *arg, struct guest_arg *g)
 {
 	const char *eq = strchr(arg, '=');
@@ -224,9 +269,16 @@ static int parse_guest(const char *arg, struct guest_arg *g)
 			g->topology = opt + 9;
 		} else if (strcmp(opt, "controls") == 0) {
 			g->controls = true;
+		} else if (strncmp(opt, "owner=", 6) == 0 && opt[6]) {
+			if (parse_user(opt + 6, &g->owner) < 0) {
+				fprintf(stderr, "virtdsp serve: --guest %s: owner '%s' is neither a user nor a "
+					"uid\n", g->name, opt + 6);
+				goto bad;
+			}
+			g->has_owner = true;
 		} else {
 			fprintf(stderr, "virtdsp serve: --guest %s: unknown option '%s' (known: "
-				"topology=FILE, controls)\n", g->name, opt);
+				"topology=FILE, controls, owner=UID|USER)\n", g->name, opt);
 			goto bad;
 		}
 	}
@@ -325,9 +377,13 @@ int cmd_serve(int argc, char **argv)
 		{ "rt-priority", required_argument, NULL, 'R' },
 		{ "describe", no_argument, NULL, 'D' },
 		{ "state-file", required_argument, NULL, 'W' },
-		{ "no-state", no_argument, NULL, 'X' },
+		{ "no-state", no_argument, NULL, 'n' },
 		{ "print-host-topology", no_argument, NULL, 'P' },
 		{ "print-guest-topology", no_argument, NULL, 'Q' },
+		{ "ctl-socket", required_argument, NULL, 'X' },
+		{ "no-ctl", no_argument, NULL, 'Y' },
+		{ "ctl-mode", required_argument, NULL, 'Z' },
+		{ "ctl-group", required_argument, NULL, 'G' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -335,6 +391,10 @@ int cmd_serve(int argc, char **argv)
 	struct vd_accel_server_limits lim;
 	struct serve sv = { .t0 = cli_now() };
 	struct vd_accel_server *srv = NULL;
+	struct vd_ctl_server *ctl = NULL;
+	struct vd_ctl_server_config cc = { .server = "virtdsp " VIRTDSP_VERSION };
+	char ctl_path[256];
+	bool no_ctl = false;
 	struct vd_diag diag = { .report = print_diag };
 	struct guest_arg *gargs = calloc((size_t)argc + 1, sizeof(*gargs));
 	struct vd_host_path *paths = calloc((size_t)argc + 1, sizeof(*paths));
@@ -439,7 +499,7 @@ int cmd_serve(int argc, char **argv)
 		case 'W':
 			state_path = optarg;
 			break;
-		case 'X':
+		case 'n':	/* long only */
 			no_state = true;
 			break;
 		case 'P':
@@ -447,6 +507,32 @@ int cmd_serve(int argc, char **argv)
 			fputs(c == 'P' ? vd_host_default_topology() : vd_snd_default_topology(), stdout);
 			status = 0;
 			goto out;
+		case 'X':
+			cc.path = optarg;
+			break;
+		case 'Y':
+			no_ctl = true;
+			break;
+		case 'Z': {
+			char *end;
+			unsigned long m = strtoul(optarg, &end, 8);
+
+			if (!optarg[0] || *end || m > 0777) {
+				fprintf(stderr, "virtdsp serve: --ctl-mode wants an octal mode such as 0660, not "
+					"'%s'\n", optarg);
+				goto out;
+			}
+			cc.mode = (unsigned)m;
+			break;
+		}
+		case 'G':
+			if (parse_group(optarg, &cc.group) < 0) {
+				fprintf(stderr, "virtdsp serve: --ctl-group: '%s' is neither a group nor a gid\n",
+					optarg);
+				goto out;
+			}
+			cc.set_group = true;
+			break;
 		case 'q':
 			sv.quiet = 1;
 			break;
@@ -545,6 +631,8 @@ int cmd_serve(int argc, char **argv)
 				.controls = controls || gargs[i].controls,
 				.jacks = sv.host,
 				.state = sv.state,
+				.has_owner = gargs[i].has_owner,
+				.owner = gargs[i].owner,
 			};
 
 			r = vd_guest_new(sv.loop, vd_host_graph(sv.host), &gc, on_log, &sv,
@@ -562,6 +650,29 @@ int cmd_serve(int argc, char **argv)
 		r = vd_accel_server_new(sv.loop, socket_path, &lim, on_log, &sv, &srv, err, sizeof(err));
 		if (r < 0) {
 			fprintf(stderr, "virtdsp serve: %s\n", err);
+			goto out;
+		}
+	}
+	if (!no_ctl) {
+		if (!cc.path) {
+			if (vd_ctl_default_socket_path(ctl_path, sizeof(ctl_path)) < 0) {
+				fprintf(stderr, "virtdsp serve: the default control socket path is too long; use "
+					"--ctl-socket\n");
+				goto out;
+			}
+			cc.path = ctl_path;
+		}
+		cc.guests = sv.guests;
+		cc.n_guests = sv.n_guests;
+		cc.log = on_log;
+		cc.log_data = &sv;
+		r = vd_ctl_server_new(sv.loop, &cc, &ctl, err, sizeof(err));
+		if (r == -EADDRINUSE && cc.path == ctl_path) {
+			/* a second daemon with defaults still serves its guests and tasks */
+			fprintf(stderr, "virtdsp serve: control socket: %s; running without one (give "
+				"--ctl-socket)\n", err);
+		} else if (r < 0) {
+			fprintf(stderr, "virtdsp serve: control socket: %s\n", err);
 			goto out;
 		}
 	}
@@ -603,6 +714,8 @@ int cmd_serve(int argc, char **argv)
 			fprintf(stderr, "virtdsp serve: listening on %s (per client: %" PRIu32 " sessions, %"
 				PRIu32 " tasks, %" PRIu64 " bytes)\n", socket_path, lim.max_sessions,
 				lim.max_tasks, lim.max_memory);
+		if (ctl)
+			fprintf(stderr, "virtdsp serve: control socket %s\n", cc.path);
 	}
 	r = vd_loop_run(sv.loop);
 	if (r < 0) {
@@ -624,6 +737,7 @@ int cmd_serve(int argc, char **argv)
 	}
 	status = 0;
 out:
+	vd_ctl_server_free(ctl);
 	/* guests before the host graph: their feeds leave the attach points while it still runs */
 	for (unsigned i = sv.n_guests; i-- > 0;)
 		vd_guest_free(sv.guests[i]);

@@ -336,8 +336,27 @@ static void expect_no_event(struct fguest *g)
 	assert_int_equal(next_event(g, &c, &v), 0);
 }
 
+/* What the guest reports to its event hook (the control socket's events). */
+struct jack_events {
+	unsigned n;
+	unsigned jack[8];
+	bool connected[8];
+};
+
+static void on_guest_event(void *data, struct vd_guest *g, const struct vd_guest_event *ev)
+{
+	struct jack_events *je = data;
+
+	(void)g;
+	if (ev->kind == VD_GUEST_EVENT_JACK && je->n < 8) {
+		je->jack[je->n] = ev->index;
+		je->connected[je->n++] = ev->connected;
+	}
+}
+
 static void test_endpoint_state_drives_jacks(void **state)
 {
+	struct jack_events je1 = { 0 }, je2 = { 0 };
 	char *dir = vd_test_tmpdir();
 	char host_path[512], t1[512], t2[512], s1[512], s2[512], err[512];
 	struct vd_diag diag = { .report = diag_cb };
@@ -381,6 +400,8 @@ static void test_endpoint_state_drives_jacks(void **state)
 	if (vd_guest_new(d->loop, vd_host_graph(h), &gc1, log_cb, d, &vm1, &diag, err, sizeof(err)) < 0 ||
 	    vd_guest_new(d->loop, vd_host_graph(h), &gc2, log_cb, d, &vm2, &diag, err, sizeof(err)) < 0)
 		fail_msg("guest: %s", err);
+	vd_guest_set_event_hook(vm1, on_guest_event, &je1);
+	vd_guest_set_event_hook(vm2, on_guest_event, &je2);
 	guest_connect(d, g1, s1, false);
 	guest_connect(d, g2, s2, false);
 
@@ -399,6 +420,11 @@ static void test_endpoint_state_drives_jacks(void **state)
 	expect_no_event(g2);
 	assert_int_equal(jack_connected(g1, 0), 0);
 	assert_int_equal(jack_connected(g2, 0), 1);
+	/* ... and the daemon's event hook (control-socket events) heard it, for vm1 only */
+	assert_int_equal(je1.n, 1);
+	assert_int_equal(je1.jack[0], 0);
+	assert_false(je1.connected[0]);
+	assert_int_equal(je2.n, 0);
 	/* setting the same state again says nothing */
 	assert_int_equal(vd_host_set_endpoint_connected(h, "out_a", false), 0);
 	expect_no_event(g1);
@@ -431,6 +457,10 @@ static void test_endpoint_state_drives_jacks(void **state)
 	expect_event(g1, VIRTIO_SND_EVT_JACK_CONNECTED, 1);
 	assert_int_equal(jack_connected(g1, 1), 1);
 	expect_no_event(g2);
+	assert_int_equal(je1.n, 3);
+	assert_int_equal(je1.jack[2], 1);
+	assert_true(je1.connected[2]);
+	assert_int_equal(je2.n, 1);
 
 	/* a change while vm2 is away shows in JACK_INFO when it comes back */
 	guest_disconnect(g2);
