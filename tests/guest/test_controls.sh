@@ -5,8 +5,9 @@
 # on its own host attach point and output file. Guest A's amixer lists the controls with their
 # ranges and dB scale, then changes volume, mute and EQ while it plays a tone; on the host the
 # levels in A's output change by the expected dB, muting gives exact zeros, and guest B, playing
-# at the same time, stays at its level throughout. Finally a host-side `virtdsp ctl set` is seen
-# by A's amixer (value read back, CTL_NOTIFY seen by `amixer events`). TAP output.
+# at the same time, stays at its level throughout. While A still plays, a host-side `virtdsp ctl
+# set` changes its level and is seen by A's amixer (value read back, CTL_NOTIFY seen by `amixer
+# events`); `virtdsp ctl get/events` and the state file show what each guest changed. TAP output.
 # VIRTDSP: the binary (default $VD_BUILD_ROOT/src/cli/virtdsp, else build/src/cli/virtdsp).
 # VD_GUEST_TEST_OUT=DIR keeps the run's files there.
 set -uo pipefail
@@ -25,7 +26,6 @@ n=0
 failed=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; shift; for l in "$@"; do echo "#   $l"; done; }
-todo() { n=$((n + 1)); echo "not ok $n - $1 # TODO $2"; }
 check() { # description, command...
 	local d=$1; shift
 	local out
@@ -150,21 +150,16 @@ EOF
 for g in a b; do
 	sed "s/point = \"playback\"/point = \"$g\"/" "$ROOT/examples/guest-controls.topo" >"$W/guest-$g.topo"
 done
-python3 "$G/wavtool.py" gen "$W/tone-a.wav" --seconds 20 --freqs 440,1000 --amplitude 0.5
+python3 "$G/wavtool.py" gen "$W/tone-a.wav" --seconds 24 --freqs 440,1000 --amplitude 0.5
 python3 "$G/wavtool.py" gen "$W/tone-b.wav" --seconds 45 --freqs 440,1000 --amplitude 0.5
 
-# `virtdsp ctl` (the shared contract of issue 5): used once the binary has it.
-HAVE_CTL=0
-if "$VIRTDSP" serve --help 2>&1 | grep -q -- '--ctl-socket' && "$VIRTDSP" ctl --help >/dev/null 2>&1; then
-	HAVE_CTL=1
-fi
-CTL_ARGS=()
-[ $HAVE_CTL = 0 ] || CTL_ARGS=(--ctl-socket "$W/ctl.sock")
+CTL=("$VIRTDSP" ctl --socket "$W/ctl.sock")
 
 # The host orders the two guests through their second serial ports (--host-input): B starts
 # its tone when both have booted, A starts when B plays, B stops when A is done.
 # Guest A: list, then change volume (in dB, through the TLV), mute, unmute and the EQ band's
-# type while the tone plays, 2 s apart; then wait for the host's change.
+# type while the tone plays, 2 s apart; then, still playing, wait for the host's change of
+# its volume and read it.
 cat >"$W/a.script" <<'EOF'
 amixer contents contents
 amixer vol_info cget "name='PCM Playback Volume'"
@@ -183,18 +178,15 @@ sleep 2
 amixer unmute sset PCM unmute
 sleep 2
 amixer eq_set cset "name='EQ Band1 Type'" lowpass
-wait tone
-amixer after_play cget "name='PCM Playback Volume'"
-EOF
-if [ $HAVE_CTL = 1 ]; then
-	cat >>"$W/a.script" <<'EOF'
+sleep 2
 say host_go ctl
 hostwait ctl_done 120
 amixer host_vol cget "name='PCM Playback Volume'"
 amixer host_simple sget PCM
+wait tone
+amixer after_play cget "name='PCM Playback Volume'"
+stop ev
 EOF
-fi
-echo "stop ev" >>"$W/a.script"
 # Guest B: plays its tone (longer than A's) until the host stops it, touching nothing.
 cat >"$W/b.script" <<'EOF'
 hostwait go 600
@@ -213,7 +205,7 @@ T1=$(now)
 # Control values persist per guest name (--state-file): a state file of this run's own, so
 # that every run starts from the topology's values.
 rm -f "$W/state"
-if start_daemon controls --controls --host-topology "$W/host.topo" "${CTL_ARGS[@]}" --state-file "$W/state" \
+if start_daemon controls --controls --host-topology "$W/host.topo" --ctl-socket "$W/ctl.sock" --state-file "$W/state" \
 	--guest "a=$W/a.sock,topology=$W/guest-a.topo" --guest "b=$W/b.sock,topology=$W/guest-b.topo" \
 	--output "out_a=$W/a.wav" --output "out_b=$W/b.wav"; then
 	ok "serve starts with two guests on examples/guest-controls.topo, with controls"
@@ -226,6 +218,9 @@ pb=$!
 guest a --vhost-user "$W/a.sock" --controls --host-input --script "$W/a.script" --data "$W/tone-a.wav" \
 	"${PL[@]}" &
 pa=$!
+# The daemon's control events while the guests run: A's four changes and the host's one.
+"${CTL[@]}" --json events --count 5 --timeout "$BOOT_TIMEOUT" control >"$W/events.json" 2>"$W/events.err" &
+EVENTS_PID=$!
 SYNC=""
 if wait_console a a_ready "$BOOT_TIMEOUT" $pa && wait_console b hostin "$BOOT_TIMEOUT" $pb && send b go &&
 	wait_console b b_playing 120 $pb && send a go; then
@@ -237,17 +232,23 @@ else
 	send a go
 	send b go
 fi
-CTL_RC="" CTL_OUT=""
-if [ $HAVE_CTL = 1 ] && [ -n "$SYNC" ]; then
-	if wait_console a host_go "$BOOT_TIMEOUT" $pa; then
-		CTL_OUT=$("$VIRTDSP" ctl --socket "$W/ctl.sock" set a "PCM Playback Volume" -20 2>&1)
-		CTL_RC=$?
-		send a ctl_done
-	fi
+CTL_RC="" CTL_OUT="" GET_A="" GET_B=""
+if [ "$SYNC" = ok ] && wait_console a host_go "$BOOT_TIMEOUT" $pa; then
+	GET_A=$("${CTL[@]}" --json get a "PCM Playback Volume" 2>&1)
+	GET_B=$("${CTL[@]}" --json get b "PCM Playback Volume" 2>&1)
+	CTL_OUT=$("${CTL[@]}" set a "PCM Playback Volume" -20 2>&1)
+	CTL_RC=$?
 fi
+# Also on failure: A goes on to its end.
+send a ctl_done
 wait $pa; ra=$?
 send b stop
 wait $pb; rb=$?
+# It ends by itself after the 5 events; with fewer, it is not waited for much longer.
+for _ in $(seq 50); do kill -0 "$EVENTS_PID" 2>/dev/null || break; sleep 0.1; done
+kill "$EVENTS_PID" 2>/dev/null
+wait "$EVENTS_PID"
+EVENTS_RC=$?
 if [ "$SYNC" = ok ]; then ok "the host ordered the guests: B plays, then A plays and changes its controls"
 else not_ok "the host ordered the guests" "$SYNC"; fi
 guest_ok "guest A lists, changes its controls while playing, result=pass" a $ra
@@ -286,7 +287,7 @@ has "amixer sset PCM -12dB: the guest's mixer reads back 1080 [-12.00dB]" "$GA/s
 has "amixer sset PCM mute: the switch reads back off" "$GA/mute.txt" "[-12.00dB] [off]"
 has "amixer sset PCM unmute: the switch reads back on" "$GA/unmute.txt" "[-12.00dB] [on]"
 has "amixer cset 'EQ Band1 Type' lowpass: reads back item 3" "$GA/eq_set.txt" ": values=3"
-has "after the tone: the volume is still the guest's 1080" "$GA/after_play.txt" ": values=1080"
+has "after the tone: the volume is the host's 1000" "$GA/after_play.txt" ": values=1000"
 
 # ---- what guest B's amixer saw: A's changes are not B's ----------------------------------------
 GB=$W/b/guest
@@ -300,11 +301,13 @@ has "guest B: its EQ band is still peaking" "$GB/eq_after.txt" ": values=0"
 # (1 kHz, Q 2) turned into a lowpass: the 1 kHz channel rises by the filter's gain at its
 # corner, Q = 2 (+6.021 dB); the 440 Hz channel by the lowpass's response there, +1.553 dB
 # (|H(e^jw)| of the bilinear-transform biquad, w = 2 pi 440/48000).
+# Last, the host's -20 dB (virtdsp ctl): -8.000 dB on both channels.
 X=$(xruns a)
-check_kv "host A.wav: -12.02 dB, then -18.02 (-6.00 +- 0.05 dB), exact zeros while muted, -18.02 again, then EQ lowpass: 1 kHz +6.02 dB, 440 Hz +1.55 dB (guest A's underruns: ${X:-?})" \
+check_kv "host A.wav: -12.02 dB, then -18.02 (-6.00 +- 0.05 dB), exact zeros while muted, -18.02 again, then EQ lowpass: 1 kHz +6.02 dB, 440 Hz +1.55 dB, then the host's -20 dB: -8.00 dB (guest A's underruns: ${X:-?})" \
 	"${LEVELS[@]}" "$W/a.wav" --tol-db 0.05 \
-	--expect-0=-12.021,-18.021,zero,-18.021,-16.467 --expect-1=-12.021,-18.021,zero,-18.021,-12.000 \
-	--delta 0:1:2:-6 --delta 1:1:2:-6 --delta 0:2:4:0 --delta 1:4:5:6.021 --delta 0:4:5:1.553 --max-interruptions "${X:-0}"
+	--expect-0=-12.021,-18.021,zero,-18.021,-16.467,-24.467 --expect-1=-12.021,-18.021,zero,-18.021,-12.000,-20.000 \
+	--delta 0:1:2:-6 --delta 1:1:2:-6 --delta 0:2:4:0 --delta 1:4:5:6.021 --delta 0:4:5:1.553 \
+	--delta 0:5:6:-8 --delta 1:5:6:-8 --max-interruptions "${X:-0}"
 # A's first and last steady segment bound the time in which it changed its controls.
 a_span=$("${LEVELS[@]}" "$W/a.wav" --expect-0=~ 2>/dev/null | sed -n 's/^ch0\.seg[0-9]*=.*@\([0-9.]*\)-\([0-9.]*\)s$/\1 \2/p' |
 	awk 'NR == 1 { s = $1 } { e = $2 } END { if (NR) printf "%s,%s", s, e }')
@@ -314,31 +317,71 @@ check_kv "host B.wav: guest B's tone stays at -12.02 dB (+-0.05) in one unbroken
 	--cover "${a_span:-0,1e9}" --max-interruptions "${X:-0}"
 
 # ---- the host's change, seen by the guest ----------------------------------------------------
-if [ $HAVE_CTL = 1 ]; then
-	if [ "$CTL_RC" = 0 ]; then ok "virtdsp ctl set a 'PCM Playback Volume' -20 succeeds"; else
-		not_ok "virtdsp ctl set a 'PCM Playback Volume' -20 succeeds" "rc '$CTL_RC': $CTL_OUT"; fi
-	has "guest A's amixer reads the host's value: 1000 (-20 dB)" "$GA/host_vol.txt" ": values=1000"
-	has "guest A's simple control shows -20.00 dB" "$GA/host_simple.txt" "Mono: Playback 1000 [69%] [-20.00dB] [on]"
-	# amixer events prints each ALSA control event on the console. The guest's own writes
-	# raise none (virtio_snd's put returns 0, "unchanged"), so a value event for the volume
-	# can only come from the device's CTL_NOTIFY.
-	if sed -n '/^VDTEST: host_go=ctl/,$p' "$W/a/serial.log" |
-		grep -q "event value: numid=[0-9]*,iface=MIXER,name='PCM Playback Volume'"; then
-		ok "guest A's 'amixer events' got the volume's change event after the host's set"
-	else
-		not_ok "guest A's 'amixer events' got the volume's change event after the host's set" \
-			"$(grep -a 'event\|host_go' "$W/a/serial.log" | tail -8 | tr '\n' '|')"
-	fi
+if [ "$CTL_RC" = 0 ]; then ok "virtdsp ctl set a 'PCM Playback Volume' -20 succeeds"; else
+	not_ok "virtdsp ctl set a 'PCM Playback Volume' -20 succeeds" "rc '$CTL_RC': $CTL_OUT"; fi
+value_of() { python3 -c 'import json, sys; print(json.loads(sys.argv[1])["result"]["value"])' "$1" 2>/dev/null; }
+v=$(value_of "$GET_A")
+if [ "$v" = -12 ] || [ "$v" = -12.0 ]; then ok "virtdsp ctl get a: the guest's own change is seen by the host (-12 dB)"
+else not_ok "virtdsp ctl get a: the guest's own change is seen by the host (-12 dB)" "$GET_A"; fi
+v=$(value_of "$GET_B")
+if [ "$v" = -6 ] || [ "$v" = -6.0 ]; then ok "virtdsp ctl get b: B's volume is still the topology's -6 dB"
+else not_ok "virtdsp ctl get b: B's volume is still the topology's -6 dB" "$GET_B"; fi
+# The daemon's control events: A's four writes by the guest, then the host's set; B none.
+evs=$(python3 -c '
+import json, sys
+for line in open(sys.argv[1]):
+    e = json.loads(line)
+    print("%s %s=%g by %s" % (e["guest"], e["control"].replace(" ", "_"), e["value"], e["by"]))
+' "$W/events.json" 2>&1)
+want="a PCM_Playback_Volume=-12 by guest
+a PCM_Playback_Switch=0 by guest
+a PCM_Playback_Switch=1 by guest
+a EQ_Band1_Type=3 by guest
+a PCM_Playback_Volume=-20 by host"
+if [ "$EVENTS_RC" = 0 ] && [ "$evs" = "$want" ]; then
+	ok "virtdsp ctl events: A's volume, mute, unmute and EQ by the guest, then the host's volume; none from B"
 else
-	todo "virtdsp ctl set a 'PCM Playback Volume' -20, read back by guest A's amixer and 'amixer events'" \
-		"virtdsp ctl (issue 5) is not in this build"
+	not_ok "virtdsp ctl events: A's changes by the guest, then the host's" "rc '$EVENTS_RC'" \
+		"${evs//$'\n'/ | }" "$(tr '\n' '|' <"$W/events.err")"
+fi
+# Each event's time (seconds since the daemon started, which is when the host files
+# start) falls in the transition between the two steady segments of A.wav it caused:
+# the control reaches the sound within a block (0.1 s) or two.
+segs=$("${LEVELS[@]}" "$W/a.wav" --expect-0=~ 2>/dev/null | sed -n 's/^ch0\.seg[0-9]*=.*@\([0-9.]*\)-\([0-9.]*\)s$/\1 \2/p')
+if lat=$(python3 -c '
+import json, sys
+segs = [tuple(map(float, l.split())) for l in sys.argv[1].splitlines()]
+evs = [json.loads(l)["time"] for l in open(sys.argv[2])]
+if len(segs) != len(evs) + 1:
+    print("segments %d for %d events" % (len(segs), len(evs))); sys.exit(1)
+bad = 0
+for k, t in enumerate(evs):
+    lo, hi = segs[k][1], segs[k + 1][0]
+    bad += not (lo - 0.25 <= t <= hi + 0.25)
+    print("%.2f in %.1f-%.1f" % (t, lo, hi))
+sys.exit(bad != 0)
+' "$segs" "$W/events.json" 2>&1); then
+	ok "each change is heard where its event says, within 0.25 s (event s in A.wav's transition s: ${lat//$'\n'/, })"
+else
+	not_ok "each change is heard where its event says, within 0.25 s" "${lat//$'\n'/ | }"
+fi
+has "guest A's amixer reads the host's value: 1000 (-20 dB)" "$GA/host_vol.txt" ": values=1000"
+has "guest A's simple control shows -20.00 dB" "$GA/host_simple.txt" "Mono: Playback 1000 [69%] [-20.00dB] [on]"
+# amixer events prints each ALSA control event on the console. The guest's own writes
+# raise none (virtio_snd's put returns 0, "unchanged"), so a value event for the volume
+# can only come from the device's CTL_NOTIFY.
+if sed -n '/^VDTEST: host_go=ctl/,$p' "$W/a/serial.log" |
+	grep -q "event value: numid=[0-9]*,iface=MIXER,name='PCM Playback Volume'"; then
+	ok "guest A's 'amixer events' got the volume's change event after the host's set"
+else
+	not_ok "guest A's 'amixer events' got the volume's change event after the host's set" \
+		"$(grep -a 'event\|host_go' "$W/a/serial.log" | tail -8 | tr '\n' '|')"
 fi
 
 # ---- the daemon's state file: A's last values, nothing for B ----------------------------------
 # (docs/serve.md, "State file": rewritten on every change, so B, which changed nothing, has no
-# entry.) With ctl, A's volume is the host's -20 dB, else the guest's -12 dB.
-want_vol=-12
-[ $HAVE_CTL = 0 ] || want_vol=-20
+# entry.) A's volume is the host's -20 dB.
+want_vol=-20
 st=$(awk '/^guest / { g = $2 } g && NF { print g ": " $0 }' "$W/state" 2>/dev/null)
 if grep -qxF "\"a\":     \"PCM Playback Volume\" = $want_vol" <<<"$st" &&
 	grep -qxF '"a":     "PCM Playback Switch" = 1' <<<"$st" &&
