@@ -21,6 +21,7 @@
 #include <virtdsp/accel.h>
 #include <virtdsp/format.h>
 
+#include "accel/accel-impl.h"
 #include "accel/protocol.h"
 #include "daemon/listen.h"
 #include "daemon/accel_server.h"
@@ -85,7 +86,7 @@ struct vd_accel_server {
 	bool shutting_down;
 	/* read by other threads (tests, diagnostics) */
 	_Atomic uint32_t n_conns, n_clients, n_sessions, n_tasks;
-	_Atomic uint64_t n_memory, n_malformed;
+	_Atomic uint64_t n_memory, n_malformed, n_requests;
 };
 
 struct reply {
@@ -139,6 +140,7 @@ void vd_accel_server_get_stats(const struct vd_accel_server *srv, struct vd_acce
 	st->tasks = atomic_load(&srv->n_tasks);
 	st->memory = atomic_load(&srv->n_memory);
 	st->disconnects_malformed = atomic_load(&srv->n_malformed);
+	st->requests = atomic_load(&srv->n_requests);
 }
 
 /* ---- replies ---- */
@@ -384,6 +386,8 @@ static int do_list(struct reply *rp)
 	return (int)count;
 }
 
+static int do_close(struct conn *c, struct session *s);
+
 static int do_open(struct conn *c, const struct vd_proto_request *req, struct reply *rp)
 {
 	struct vd_accel_server *srv = c->srv;
@@ -415,10 +419,24 @@ static int do_open(struct conn *c, const struct vd_proto_request *req, struct re
 	cl->sessions++;
 	atomic_fetch_add(&srv->n_sessions, 1);
 
+	/* Both go out as our own copies, closed once sent. */
+	int page = accel_engine_status_page(s->acc);
+	int poll_fd = fcntl(vd_accel_fd(s->acc), F_DUPFD_CLOEXEC, 0);
+	if (page < 0 || poll_fd < 0) {
+		r = page < 0 ? page : -errno;
+		if (page >= 0)
+			close(page);
+		if (poll_fd >= 0)
+			close(poll_fd);
+		do_close(c, s);
+		return reply_error(rp, r, "opening '%s' failed: no status page: %s", req->u.name, strerror(-r));
+	}
 	struct vd_proto_open_reply o = { .session = s->id, .state = (uint32_t)vd_accel_state(s->acc) };
 	reply_add(rp, &o, sizeof(o));
-	rp->fds[0] = vd_accel_fd(s->acc);
-	rp->nfds = 1;
+	rp->fds[0] = poll_fd;
+	rp->fds[1] = page;
+	rp->nfds = 2;
+	rp->close_fds = true;
 	return 0;
 }
 
@@ -786,7 +804,11 @@ static int conn_handle_one(struct conn *c)
 		conn_malformed(c, why);
 		return -1;
 	} else {
+		atomic_fetch_add(&c->srv->n_requests, 1);
 		r = dispatch(c, &req, &rp);
+		/* a pipelined START is answered only when refused */
+		if (r >= 0 && (req.hdr.flags & VD_PROTO_FLAG_NO_REPLY))
+			return 1;
 	}
 	vd_proto_put_header(rp.buf, req.hdr.type, req.hdr.id, r, (uint32_t)(rp.len - VD_PROTO_HDR_SIZE),
 			    (uint16_t)rp.nfds, VD_PROTO_FLAG_REPLY);

@@ -25,6 +25,7 @@ struct vd_accel_server_stats {
 	uint32_t tasks;
 	uint64_t memory;
 	uint64_t disconnects_malformed;	/**< connections dropped for a protocol violation */
+	uint64_t requests;		/**< well-formed requests handled (tests: which calls cost a message) */
 };
 
 /** One log line (no newline); called on the loop's thread. */
