@@ -20,13 +20,16 @@
 #include "daemon/guest.h"
 #include "daemon/host.h"
 #include "daemon/loop.h"
+#include "daemon/power.h"
 #include "virtio_snd/virtio_snd.h"
 
 #define MAX_GUESTS 64
+#define DEFAULT_IDLE_TIMEOUT_S 10	/* docs/serve.md, "Power" */
 
 struct serve {
 	struct vd_loop *loop;
 	struct vd_host *host;
+	struct vd_power *power;
 	struct vd_guest *guests[MAX_GUESTS];
 	unsigned n_guests;
 	int quiet;
@@ -79,6 +82,10 @@ static void usage(FILE *f)
 		"      --rt-priority N        SCHED_FIFO priority of the processing thread, 0 for\n"
 		"                             normal scheduling (default 10; falls back to normal\n"
 		"                             when not permitted)\n"
+		"      --idle-timeout SEC     suspend after SEC seconds without a running stream\n"
+		"                             or task: the processing thread parks and ALSA\n"
+		"                             devices close until the next START (default %d;\n"
+		"                             0: never)\n"
 		"      --describe             print the host graph (formats, inserted converters)\n"
 		"      --print-host-topology  print the built-in host topology and exit\n"
 		"      --print-guest-topology print the built-in guest topology and exit\n"
@@ -98,7 +105,7 @@ static void usage(FILE *f)
 		"Errors in topologies are reported as FILE:LINE:COLUMN: message.\n"
 		"Exit status: 0 after a clean shutdown, 1 if serving failed, 2 on a usage or\n"
 		"topology error.\n",
-		path);
+		DEFAULT_IDLE_TIMEOUT_S, path);
 }
 
 static void on_log(void *data, const char *line)
@@ -106,6 +113,24 @@ static void on_log(void *data, const char *line)
 	struct serve *sv = data;
 
 	fprintf(stderr, "virtdsp serve [%9.3f] %s\n", cli_now() - sv->t0, line);
+}
+
+static void on_power_changed(void *data, const struct vd_power_status *st)
+{
+	char line[256];
+
+	if (st->state == VD_POWER_SUSPENDED)
+		snprintf(line, sizeof(line), "power: suspended after %.1f s idle (processing thread parked, "
+			 "ALSA devices closed)", st->idle_timeout_ms / 1e3);
+	else if (st->state == VD_POWER_ACTIVE && st->resumes && st->since_ns)
+		snprintf(line, sizeof(line), "power: active (%u streams, %u task sessions); last resume took "
+			 "%.3f ms (resume %" PRIu64 ")", st->users[VD_POWER_USER_STREAM],
+			 st->users[VD_POWER_USER_TASK], st->last_resume_ns / 1e6, st->resumes);
+	else
+		snprintf(line, sizeof(line), "power: %s (%u streams, %u task sessions)",
+			 vd_power_state_name(st->state), st->users[VD_POWER_USER_STREAM],
+			 st->users[VD_POWER_USER_TASK]);
+	on_log(data, line);
 }
 
 static void print_diag(void *data, const struct vd_error *e)
@@ -310,6 +335,7 @@ int cmd_serve(int argc, char **argv)
 		{ "capture-file", required_argument, NULL, 'F' },
 		{ "rt-priority", required_argument, NULL, 'R' },
 		{ "describe", no_argument, NULL, 'D' },
+		{ "idle-timeout", required_argument, NULL, 'I' },
 		{ "print-host-topology", no_argument, NULL, 'P' },
 		{ "print-guest-topology", no_argument, NULL, 'Q' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -327,6 +353,7 @@ int cmd_serve(int argc, char **argv)
 	char path[256], err[512];
 	const char *socket_path = NULL, *output = NULL;
 	bool no_tasks = false, controls = false, describe = false, have_output = false;
+	uint32_t idle_timeout = DEFAULT_IDLE_TIMEOUT_S;
 	sigset_t set;
 	int c, r, status = 2;
 
@@ -418,6 +445,13 @@ int cmd_serve(int argc, char **argv)
 		case 'D':
 			describe = true;
 			break;
+		case 'I':
+			if (parse_u32(optarg, 0, &idle_timeout) < 0 || idle_timeout > 86400) {
+				fprintf(stderr, "virtdsp serve: --idle-timeout wants seconds from 0 (never) to "
+					"86400, not '%s'\n", optarg);
+				goto out;
+			}
+			break;
 		case 'P':
 		case 'Q':
 			fputs(c == 'P' ? vd_host_default_topology() : vd_snd_default_topology(), stdout);
@@ -487,6 +521,15 @@ int cmd_serve(int argc, char **argv)
 			status = 2;
 			goto out;
 		}
+		struct vd_power_hooks ph = { .changed = on_power_changed };
+
+		vd_host_power_hooks(sv.host, on_log, &sv, &ph);
+		ph.data = sv.host;
+		r = vd_power_new(sv.loop, (uint64_t)idle_timeout * 1000, &ph, &sv.power);
+		if (r < 0) {
+			fprintf(stderr, "virtdsp serve: power: %s\n", strerror(-r));
+			goto out;
+		}
 		if (describe) {
 			char *buf = malloc(1 << 16);
 			if (buf && vd_graph_describe(vd_host_graph(sv.host), buf, 1 << 16) >= 0)
@@ -500,6 +543,7 @@ int cmd_serve(int argc, char **argv)
 				.socket = gargs[i].socket,
 				.topology = gargs[i].topology,
 				.controls = controls || gargs[i].controls,
+				.power = sv.power,
 			};
 
 			r = vd_guest_new(sv.loop, vd_host_graph(sv.host), &gc, on_log, &sv,
@@ -519,6 +563,7 @@ int cmd_serve(int argc, char **argv)
 			fprintf(stderr, "virtdsp serve: %s\n", err);
 			goto out;
 		}
+		vd_accel_server_set_power(srv, sv.power);
 	}
 	if (sv.host) {
 		r = vd_host_start(sv.host);
@@ -585,6 +630,7 @@ out:
 		}
 	}
 	vd_accel_server_free(srv);
+	vd_power_free(sv.power);
 	vd_host_free(sv.host);
 	vd_loop_free(sv.loop);
 	for (unsigned i = 0; i < n_gargs; i++)

@@ -24,6 +24,7 @@
 #include "accel/protocol.h"
 #include "daemon/listen.h"
 #include "daemon/accel_server.h"
+#include "daemon/power.h"
 
 /* records read per wake-up of one connection, so one busy client cannot starve the others */
 #define RECV_BURST 16
@@ -42,6 +43,7 @@ struct session {
 	struct vd_accel_params params;	/* normalised (GET_PARAMS) once setup */
 	unsigned ntasks;
 	struct task_rec tasks[VD_ACCEL_MAX_TASKS];
+	bool powered;			/* counted as a VD_POWER_USER_TASK */
 	struct session *next;
 };
 
@@ -83,6 +85,7 @@ struct vd_accel_server {
 	unsigned next_serial;
 	uint32_t next_session;
 	bool shutting_down;
+	struct vd_power *power;		/* NULL: sessions are not counted */
 	/* read by other threads (tests, diagnostics) */
 	_Atomic uint32_t n_conns, n_clients, n_sessions, n_tasks;
 	_Atomic uint64_t n_memory, n_malformed;
@@ -129,6 +132,11 @@ int vd_accel_default_socket_path(char *buf, size_t size)
 	else
 		n = snprintf(buf, size, "/tmp/virtdsp-%u/virtdsp.sock", (unsigned)getuid());
 	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
+void vd_accel_server_set_power(struct vd_accel_server *srv, struct vd_power *power)
+{
+	srv->power = power;
 }
 
 void vd_accel_server_get_stats(const struct vd_accel_server *srv, struct vd_accel_server_stats *st)
@@ -257,8 +265,37 @@ static void uncharge_task(struct conn *c, struct session *s, unsigned i)
 	s->tasks[i] = s->tasks[--s->ntasks];
 }
 
+/* A session keeps the engine awake while one of its tasks is ACTIVE, as far
+ * as the daemon can see: it looks again at each of the session's requests
+ * (completions reach the client straight from the engine's poll fd). */
+static void power_update(struct vd_accel_server *srv, struct session *s)
+{
+	bool busy = false;
+
+	if (!srv->power)
+		return;
+	for (unsigned i = 0; i < s->ntasks && !busy; i++) {
+		struct vd_accel_task_status st = { .seqno = s->tasks[i].seqno };
+
+		busy = vd_accel_task_status(s->acc, &st) == 0 && st.state == VD_ACCEL_TASK_ACTIVE;
+	}
+	if (busy == s->powered)
+		return;
+	if (!busy) {
+		vd_power_put(srv->power, VD_POWER_USER_TASK);
+	} else if (vd_power_get(srv->power, VD_POWER_USER_TASK) < 0) {
+		/* tasks run on the accel engine's own thread: they do not need the host resumed */
+		logf_(srv, "session %u: the engine did not resume", s->id);
+		return;
+	}
+	s->powered = busy;
+}
+
 static void session_close(struct conn *c, struct session *s)
 {
+	if (s->powered && c->srv->power)
+		vd_power_put(c->srv->power, VD_POWER_USER_TASK);
+	s->powered = false;
 	while (s->ntasks)
 		uncharge_task(c, s, s->ntasks - 1);
 	vd_accel_close(s->acc);
@@ -787,6 +824,10 @@ static int conn_handle_one(struct conn *c)
 		return -1;
 	} else {
 		r = dispatch(c, &req, &rp);
+		struct session *s = find_session(c, req.session);
+
+		if (s)
+			power_update(c->srv, s);
 	}
 	vd_proto_put_header(rp.buf, req.hdr.type, req.hdr.id, r, (uint32_t)(rp.len - VD_PROTO_HDR_SIZE),
 			    (uint16_t)rp.nfds, VD_PROTO_FLAG_REPLY);

@@ -31,6 +31,7 @@ struct vd_guest {
 	int listen_fd;
 	struct vd_loop_watch *listen_watch;
 	struct vd_snd_dev *dev;
+	struct vd_power *power;
 	struct slot slots[VD_SND_FD_COUNT];
 	bool connected;
 	pid_t peer;
@@ -211,6 +212,25 @@ static void drop(struct vd_guest *g, const char *why)
 	     "maps%s", why, now_s() - g->t_connect, active, fds0 - fds1, maps0 - maps1, streams);
 }
 
+/* The device pairs activations with deactivations (also when the guest dies),
+ * so the count cannot leak. */
+static int on_stream_active(void *data, unsigned stream, bool active)
+{
+	struct vd_guest *g = data;
+	int r;
+
+	if (!g->power)
+		return 0;
+	if (!active) {
+		vd_power_put(g->power, VD_POWER_USER_STREAM);
+		return 0;
+	}
+	r = vd_power_get(g->power, VD_POWER_USER_STREAM);
+	if (r < 0)
+		glog(g, "stream %u: cannot resume the engine: %s", stream, strerror(-r));
+	return r;
+}
+
 /* ---- the listening socket ---- */
 
 static void attach(struct vd_guest *g, int fd)
@@ -288,7 +308,8 @@ int vd_guest_new(struct vd_loop *loop, struct vd_graph *host, const struct vd_gu
 		 char *err, size_t errsz)
 {
 	struct vd_guest *g = calloc(1, sizeof(*g));
-	struct vd_snd_options o = { .controls = cfg->controls, .log = log, .log_data = log_data };
+	struct vd_snd_options o = { .controls = cfg->controls, .log = log, .log_data = log_data,
+				    .stream_active = on_stream_active, .stream_data = g };
 	int r;
 
 	err[0] = '\0';
@@ -298,6 +319,7 @@ int vd_guest_new(struct vd_loop *loop, struct vd_graph *host, const struct vd_gu
 		return -ENOMEM;
 	}
 	g->loop = loop;
+	g->power = cfg->power;
 	g->listen_fd = -1;
 	g->log = log;
 	g->log_data = log_data;

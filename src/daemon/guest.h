@@ -14,6 +14,7 @@
 #include <virtdsp/topology.h>
 
 #include "daemon/loop.h"
+#include "daemon/power.h"
 
 struct vd_guest;
 
@@ -22,6 +23,10 @@ struct vd_guest_config {
 	const char *socket;		/**< unix socket QEMU's chardev connects to */
 	const char *topology;		/**< guest topology file; NULL: the built-in default */
 	bool controls;			/**< VIRTIO_SND_F_CTLS: QEMU's controls=on must match */
+	/** Each running stream is a VD_POWER_USER_STREAM from START to
+	 * STOP/RELEASE/reset/disconnect; a START resumes a suspended engine.
+	 * NULL: not counted. Must outlive the guest. */
+	struct vd_power *power;
 };
 
 /** One log line (no newline); called on the loop's thread. */
