@@ -139,11 +139,31 @@ static int watch_device(struct vd_guest *g)
 	return 0;
 }
 
+/*
+ * The socket's messages may close kick fds (a reset closes them all). epoll
+ * forgets a watch only when the last descriptor of its file closes, and the
+ * front-end keeps its end of each eventfd: a watch left on a closed number
+ * would outlive it, and the same eventfd sent again (QEMU keeps its host
+ * notifiers across a guest's reset) would then be refused with EEXIST. So
+ * the kick watches go while their fds are still open; watch_device() renews
+ * them afterwards.
+ */
+static int handle_socket(struct vd_guest *g)
+{
+	for (unsigned k = 0; k < VD_SND_FD_COUNT; k++) {
+		if (k == VD_SND_FD_SOCKET || k == VD_SND_FD_NOTIFY)
+			continue;
+		vd_loop_remove(g->slots[k].watch);
+		g->slots[k].watch = NULL;
+	}
+	return vd_snd_dev_handle(g->dev, VD_SND_FD_SOCKET);
+}
+
 static void on_device_fd(void *data, int fd, uint32_t events)
 {
 	struct slot *s = data;
 	struct vd_guest *g = s->g;
-	int r = vd_snd_dev_handle(g->dev, s->kind);
+	int r = s->kind == VD_SND_FD_SOCKET ? handle_socket(g) : vd_snd_dev_handle(g->dev, s->kind);
 
 	(void)fd;
 	if (r == -ECONNRESET) {
@@ -285,7 +305,7 @@ static void on_listen(void *data, int fd, uint32_t events)
 		if (g->connected) {
 			/* A restarted QEMU can reconnect before its old connection's
 			 * hang-up has been seen: settle the old one first. */
-			int r = vd_snd_dev_handle(g->dev, VD_SND_FD_SOCKET);
+			int r = handle_socket(g);
 
 			if (r < 0)
 				drop(g, r == -ECONNRESET ? "the connection was closed" : "device fault");
