@@ -521,10 +521,9 @@ int cmd_serve(int argc, char **argv)
 			status = 2;
 			goto out;
 		}
-		struct vd_power_hooks ph = { .changed = on_power_changed };
+		struct vd_power_hooks ph;
 
-		vd_host_power_hooks(sv.host, on_log, &sv, &ph);
-		ph.data = sv.host;
+		vd_host_power_hooks(sv.host, on_log, on_power_changed, &sv, &ph);
 		r = vd_power_new(sv.loop, (uint64_t)idle_timeout * 1000, &ph, &sv.power);
 		if (r < 0) {
 			fprintf(stderr, "virtdsp serve: power: %s\n", strerror(-r));

@@ -59,8 +59,10 @@ struct vd_host {
 	struct vd_rt_stats last;	/* counters of every stopped scheduler, summed */
 	bool suspended;			/* devices closed; the thread restarts on resume */
 	bool run_on_resume;		/* the thread was running when suspended */
-	void (*log)(void *data, const char *line);	/* for the power hooks */
-	void *log_data;
+	/* the power hooks' */
+	void (*log)(void *data, const char *line);
+	void (*changed)(void *data, const struct vd_power_status *st);
+	void *data;
 	int rt_priority;
 	uint64_t period_ns;
 	uint32_t period_frames, rate;
@@ -311,18 +313,29 @@ static int hook_resume(void *data)
 
 	if (r < 0 && h->log) {
 		snprintf(line, sizeof(line), "power: cannot resume the host: %s", err);
-		h->log(h->log_data, line);
+		h->log(h->data, line);
 	}
 	return r;
 }
 
-void vd_host_power_hooks(struct vd_host *h, void (*log)(void *data, const char *line), void *log_data,
+static void hook_changed(void *data, const struct vd_power_status *st)
+{
+	struct vd_host *h = data;
+
+	if (h->changed)
+		h->changed(h->data, st);
+}
+
+void vd_host_power_hooks(struct vd_host *h, void (*log)(void *data, const char *line),
+			 void (*changed)(void *data, const struct vd_power_status *st), void *data,
 			 struct vd_power_hooks *hooks)
 {
 	h->log = log;
-	h->log_data = log_data;
+	h->changed = changed;
+	h->data = data;
 	hooks->suspend = hook_suspend;
 	hooks->resume = hook_resume;
+	hooks->changed = hook_changed;
 	hooks->data = h;
 }
 

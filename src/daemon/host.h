@@ -76,9 +76,11 @@ void vd_host_sched_stats(struct vd_host *h, struct vd_rt_stats *st);
 int vd_host_suspend(struct vd_host *h);
 int vd_host_resume(struct vd_host *h, char *err, size_t errsz);
 bool vd_host_suspended(const struct vd_host *h);
-/** Fill @hooks' suspend and resume for vd_power_new() with @h's (changed is left
- * alone). A failed resume is described to @log (may be NULL) as one line. */
-void vd_host_power_hooks(struct vd_host *h, void (*log)(void *data, const char *line), void *log_data,
+/** Fill @hooks for vd_power_new(): suspend and resume @h, and pass each
+ * transition on to @changed (may be NULL). A failed resume is described to
+ * @log (may be NULL) as one line. Both get @data. */
+void vd_host_power_hooks(struct vd_host *h, void (*log)(void *data, const char *line),
+			 void (*changed)(void *data, const struct vd_power_status *st), void *data,
 			 struct vd_power_hooks *hooks);
 /**
  * Stop the processing thread now (its counters are kept for vd_host_sched_stats):
