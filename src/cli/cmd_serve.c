@@ -120,7 +120,7 @@ static void on_power_changed(void *data, const struct vd_power_status *st)
 	char line[256];
 
 	if (st->state == VD_POWER_SUSPENDED)
-		snprintf(line, sizeof(line), "power: suspended after %.1f s idle (processing thread parked, "
+		snprintf(line, sizeof(line), "power: suspended after %.1f s idle (processing thread stopped, "
 			 "ALSA devices closed)", st->idle_timeout_ms / 1e3);
 	else if (st->state == VD_POWER_ACTIVE && st->resumes && st->since_ns)
 		snprintf(line, sizeof(line), "power: active (%u streams, %u task sessions); last resume took "
