@@ -2,16 +2,22 @@
  *
  * Makes a test file per codec (30 s of 44.1 kHz stereo tones and noise,
  * encoded with flac, lame, oggenc, opusenc), then for each codec times
- *  - "tasks":  the "decode" accelerator in-process, 64 KiB input tasks, one
- *              in flight, the output read where it lies (the mmap);
- *  - "direct": the library alone, whole file in memory, the same output
- *              format (libFLAC stream decoder, mpg123 feed, vorbisfile
- *              ov_read_float, libogg + libopus float);
+ *  - "direct": the library alone, whole file in memory, producing the same
+ *              PCM as the task path (libFLAC stream decoder interleaving to
+ *              S16, mpg123 feed to S16, vorbisfile ov_read_float interleaved
+ *              to F32, libogg + libopus float with the pre-skip and end
+ *              trimmed), into a small reused buffer;
+ *  - "tasks":  the "decode" accelerator in-process, one task in flight, for
+ *              each task size asked for; the client copies the input into
+ *              the task's buffer and takes the output where it lies (mmap);
  *  - "cli":    the reference decoder program (flac -d, mpg123, oggdec,
  *              opusdec) writing to /dev/null: its CPU time as a child.
- * CPU time (process, or children's), best of N runs; figures in seconds
- * of CPU per second of audio and as ratios to "direct". Usage:
- *   bench_decode [runs] [task_kib]
+ * An untimed first pass checks that direct and task outputs are
+ * bit-identical (hash and length). Then each run times every variant once,
+ * in an order that rotates from run to run; figures are CPU ms (process,
+ * or children's), median and range over the runs, and the ratio
+ * tasks/direct as the median (and range) of the per-run ratios. Usage:
+ *   bench_decode [runs] [task_kib[,task_kib...]]     (default: 7 4,16,64)
  */
 #include <errno.h>
 #include <math.h>
@@ -37,11 +43,36 @@
 
 #define SECONDS 30
 #define RATE 44100
+#define MAX_SIZES 8
+#define MAX_RUNS 64
 
 struct blob {
 	uint8_t *p;
 	size_t n;
 };
+
+/* What a decode produced: its length and (when asked, untimed) an FNV-1a hash. */
+struct sink {
+	size_t bytes;
+	bool hashing;
+	uint64_t hash;
+};
+
+static void sink_add(struct sink *k, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	k->bytes += n;
+	if (!k->hashing)
+		return;
+	for (size_t i = 0; i < n; i++)
+		k->hash = (k->hash ^ b[i]) * 0x100000001b3ull;
+}
+
+static struct sink sink_new(bool hashing)
+{
+	return (struct sink){ .hashing = hashing, .hash = 0xcbf29ce484222325ull };
+}
 
 static double cpu_now(void)
 {
@@ -109,14 +140,14 @@ static int make_wav(const char *path)
 
 /* ---- through tasks ---- */
 
-static double via_tasks(uint32_t codec, enum vd_sample_format fmt, struct blob in, size_t frag, size_t *out_bytes)
+static double via_tasks(uint32_t codec, enum vd_sample_format fmt, struct blob in, size_t frag, struct sink *k)
 {
 	struct vd_accel *s = NULL;
 	struct vd_accel_params p = { .codec = codec, .fragment_size = (uint32_t)frag, .fragments = 1 };
 	struct vd_accel_task t = { 0 };
 	struct stat st;
 	uint8_t *inm, *outm;
-	size_t off = 0, total = 0, out_len;
+	size_t off = 0, out_len;
 	uint64_t seqno;
 	bool used = false;
 	uint32_t flags = 0;
@@ -129,16 +160,18 @@ static double via_tasks(uint32_t codec, enum vd_sample_format fmt, struct blob i
 	out_len = (size_t)st.st_size;
 	inm = mmap(NULL, frag, PROT_READ | PROT_WRITE, MAP_SHARED, t.input_fd, 0);
 	outm = mmap(NULL, out_len, PROT_READ, MAP_SHARED, t.output_fd, 0);
+	if (inm == MAP_FAILED || outm == MAP_FAILED)
+		return -1;
 	seqno = t.seqno;
 	t0 = cpu_now();
 	while (off < in.n || (flags & VD_ACCEL_OUT_MORE_PENDING)) {
 		struct vd_accel_task ts = { 0 };
 		struct vd_accel_task_status status = { 0 };
-		size_t k = (flags & VD_ACCEL_OUT_MORE_PENDING) ? 0 : in.n - off < frag ? in.n - off : frag;
+		size_t n = (flags & VD_ACCEL_OUT_MORE_PENDING) ? 0 : in.n - off < frag ? in.n - off : frag;
 
-		memcpy(inm, in.p + off, k);
-		off += k;
-		ts.input_size = k;
+		memcpy(inm, in.p + off, n);
+		off += n;
+		ts.input_size = n;
 		ts.flags = off == in.n ? VD_ACCEL_TASK_END_OF_STREAM : 0;
 		if (used)
 			ts.origin_seqno = seqno;
@@ -152,7 +185,7 @@ static double via_tasks(uint32_t codec, enum vd_sample_format fmt, struct blob i
 		status.seqno = seqno;
 		vd_accel_task_status(s, &status);
 		/* The PCM is the client's where it lies (mmap), as the direct path's is in its buffer. */
-		total += status.output_size;
+		sink_add(k, outm, status.output_size);
 		flags = status.output_flags;
 	}
 	t0 = cpu_now() - t0;
@@ -161,7 +194,6 @@ static double via_tasks(uint32_t codec, enum vd_sample_format fmt, struct blob i
 	close(t.input_fd);
 	close(t.output_fd);
 	vd_accel_close(s);
-	*out_bytes = total;
 	return t0;
 }
 
@@ -172,18 +204,18 @@ struct mem {
 	size_t n, off;
 	int16_t *pcm;
 	size_t pcm_cap;
-	size_t total;
+	struct sink *k;
 };
 
 static FLAC__StreamDecoderReadStatus fl_read(const FLAC__StreamDecoder *d, FLAC__byte *buf, size_t *bytes, void *data)
 {
 	struct mem *m = data;
-	size_t k = m->n - m->off < *bytes ? m->n - m->off : *bytes;
+	size_t n = m->n - m->off < *bytes ? m->n - m->off : *bytes;
 
-	memcpy(buf, m->p + m->off, k);
-	m->off += k;
-	*bytes = k;
-	return k ? FLAC__STREAM_DECODER_READ_STATUS_CONTINUE : FLAC__STREAM_DECODER_READ_STATUS_END_OF_STREAM;
+	memcpy(buf, m->p + m->off, n);
+	m->off += n;
+	*bytes = n;
+	return n ? FLAC__STREAM_DECODER_READ_STATUS_CONTINUE : FLAC__STREAM_DECODER_READ_STATUS_END_OF_STREAM;
 }
 
 static FLAC__StreamDecoderWriteStatus fl_write(const FLAC__StreamDecoder *d, const FLAC__Frame *fr,
@@ -199,7 +231,7 @@ static FLAC__StreamDecoderWriteStatus fl_write(const FLAC__StreamDecoder *d, con
 	for (uint32_t i = 0; i < n; i++)
 		for (uint32_t c = 0; c < ch; c++)
 			m->pcm[i * ch + c] = (int16_t)buf[c][i];
-	m->total += (size_t)n * ch * 2;
+	sink_add(m->k, m->pcm, (size_t)n * ch * 2);
 	return FLAC__STREAM_DECODER_WRITE_STATUS_CONTINUE;
 }
 
@@ -207,9 +239,9 @@ static void fl_error(const FLAC__StreamDecoder *d, FLAC__StreamDecoderErrorStatu
 {
 }
 
-static double direct_flac(struct blob in, size_t *out)
+static double direct_flac(struct blob in, struct sink *k)
 {
-	struct mem m = { .p = in.p, .n = in.n };
+	struct mem m = { .p = in.p, .n = in.n, .k = k };
 	FLAC__StreamDecoder *d = FLAC__stream_decoder_new();
 	double t0 = cpu_now();
 
@@ -218,15 +250,14 @@ static double direct_flac(struct blob in, size_t *out)
 	t0 = cpu_now() - t0;
 	FLAC__stream_decoder_delete(d);
 	free(m.pcm);
-	*out = m.total;
 	return t0;
 }
 
-static double direct_mp3(struct blob in, size_t *out)
+static double direct_mp3(struct blob in, struct sink *k)
 {
 	mpg123_handle *mh = mpg123_new(NULL, NULL);
 	const long *rates;
-	size_t nr, total = 0;
+	size_t nr;
 	double t0 = cpu_now();
 
 	mpg123_param(mh, MPG123_ADD_FLAGS, MPG123_QUIET, 0);
@@ -242,35 +273,33 @@ static double direct_mp3(struct blob in, size_t *out)
 		off_t num;
 		int r = mpg123_decode_frame(mh, &num, &audio, &bytes);
 		if (r == MPG123_OK)
-			total += bytes;
+			sink_add(k, audio, bytes);
 		else if (r != MPG123_NEW_FORMAT)
 			break;
 	}
 	t0 = cpu_now() - t0;
 	mpg123_delete(mh);
-	*out = total;
 	return t0;
 }
 
 static size_t ov_readf(void *ptr, size_t size, size_t nmemb, void *src)
 {
 	struct mem *m = src;
-	size_t k = size * nmemb, left = m->n - m->off;
+	size_t n = size * nmemb, left = m->n - m->off;
 
-	if (k > left)
-		k = left;
-	memcpy(ptr, m->p + m->off, k);
-	m->off += k;
-	return size ? k / size : 0;
+	if (n > left)
+		n = left;
+	memcpy(ptr, m->p + m->off, n);
+	m->off += n;
+	return size ? n / size : 0;
 }
 
-static double direct_vorbis(struct blob in, size_t *out)
+static double direct_vorbis(struct blob in, struct sink *k)
 {
 	struct mem m = { .p = in.p, .n = in.n };
 	ov_callbacks cb = { .read_func = ov_readf };
 	OggVorbis_File vf;
 	float *buf = malloc(4096 * 2 * sizeof(float));
-	size_t total = 0;
 	double t0 = cpu_now();
 	int link;
 
@@ -284,16 +313,16 @@ static double direct_vorbis(struct blob in, size_t *out)
 		for (long i = 0; i < n; i++)	/* interleave, as a client of ov_read_float would */
 			for (int c = 0; c < 2; c++)
 				buf[i * 2 + c] = pcm[c][i];
-		total += (size_t)n * 8;
+		sink_add(k, buf, (size_t)n * 8);
 	}
 	t0 = cpu_now() - t0;
 	ov_clear(&vf);
 	free(buf);
-	*out = total;
 	return t0;
 }
 
-static double direct_opus(struct blob in, size_t *out)
+/* RFC 7845 as opusdec applies it: header gain, pre-skip dropped, the end trimmed to the last granule. */
+static double direct_opus(struct blob in, struct sink *k)
 {
 	ogg_sync_state oy;
 	ogg_stream_state os;
@@ -302,8 +331,9 @@ static double direct_opus(struct blob in, size_t *out)
 	OpusMSDecoder *st = NULL;
 	float *pcm = malloc(5760 * 2 * sizeof(float));
 	unsigned char map[2] = { 0, 1 };
-	int packets = 0, err;
-	size_t total = 0;
+	int packets = 0, err, ch = 2;
+	uint32_t skip = 0;
+	int64_t decoded = 0;
 	double t0 = cpu_now();
 
 	ogg_sync_init(&oy);
@@ -314,15 +344,26 @@ static double direct_opus(struct blob in, size_t *out)
 			ogg_stream_init(&os, ogg_page_serialno(&pg));
 		ogg_stream_pagein(&os, &pg);
 		while (ogg_stream_packetout(&os, &op) == 1) {
+			int n, start;
+
 			if (packets++ == 0) {
-				st = opus_multistream_decoder_create(48000, op.packet[9], 1, op.packet[9] - 1, map, &err);
+				ch = op.packet[9];
+				skip = op.packet[10] | (uint32_t)op.packet[11] << 8;
+				st = opus_multistream_decoder_create(48000, ch, 1, ch - 1, map, &err);
+				opus_multistream_decoder_ctl(st, OPUS_SET_GAIN((int16_t)(op.packet[16] | op.packet[17] << 8)));
 				continue;
 			}
 			if (packets == 2)
 				continue;
-			int n = opus_multistream_decode_float(st, op.packet, (opus_int32)op.bytes, pcm, 5760, 0);
-			if (n > 0)
-				total += (size_t)n * 8;
+			n = opus_multistream_decode_float(st, op.packet, (opus_int32)op.bytes, pcm, 5760, 0);
+			if (n <= 0)
+				continue;
+			decoded += n;
+			if (op.e_o_s && op.granulepos >= 0 && decoded > op.granulepos)
+				n = decoded - op.granulepos >= n ? 0 : n - (int)(decoded - op.granulepos);
+			start = (uint32_t)n < skip ? n : (int)skip;
+			skip -= (uint32_t)start;
+			sink_add(k, pcm + (size_t)start * ch, (size_t)(n - start) * ch * sizeof(float));
 		}
 	}
 	t0 = cpu_now() - t0;
@@ -330,20 +371,44 @@ static double direct_opus(struct blob in, size_t *out)
 	ogg_stream_clear(&os);
 	ogg_sync_clear(&oy);
 	free(pcm);
-	*out = total;
 	return t0;
+}
+
+/* ---- statistics ---- */
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+struct spread {
+	double med, min, max;
+};
+
+static struct spread spread_of(const double *v, int n)
+{
+	double s[MAX_RUNS];
+
+	memcpy(s, v, sizeof(*v) * (size_t)n);
+	qsort(s, (size_t)n, sizeof(*s), cmp_double);
+	return (struct spread){ n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2, s[0], s[n - 1] };
 }
 
 int main(int argc, char **argv)
 {
-	int runs = argc > 1 ? atoi(argv[1]) : 5;
-	size_t frag = (argc > 2 ? (size_t)atoi(argv[2]) : 64) << 10;
+	int runs = argc > 1 ? atoi(argv[1]) : 7;
+	size_t frag[MAX_SIZES];
+	int nsizes = 0;
 	char dir[] = "/tmp/vd-bench-decode-XXXXXX", cmd[1024], path[512];
+	const char *list = argc > 2 ? argv[2] : "4,16,64";
+	double load[2][3] = { { 0 } };
 	struct {
 		const char *name, *ext, *enc, *cli;
 		uint32_t codec;
 		enum vd_sample_format fmt;
-		double (*direct)(struct blob, size_t *);
+		double (*direct)(struct blob, struct sink *);
 	} c[] = {
 		{ "FLAC", "flac", "flac -s -f -o %s/t.flac %s/t.wav",
 		  "flac -s -d -f --force-raw-format --endian=little --sign=signed -o /dev/null %s/t.flac",
@@ -356,51 +421,115 @@ int main(int argc, char **argv)
 		  "opusdec --quiet --rate 48000 --float %s/t.opus /dev/null",
 		  VD_ACCEL_CODEC_OPUS, VD_FORMAT_F32, direct_opus },
 	};
+	struct spread ratio[4][MAX_SIZES + 1];
+	bool have[4] = { false };
 
+	for (const char *q = list; *q && nsizes < MAX_SIZES; nsizes++) {
+		char *e;
+		long kib = strtol(q, &e, 10);
+		if (e == q || kib < 1 || kib > 16384) {
+			fprintf(stderr, "usage: bench_decode [runs] [task_kib[,task_kib...]] (1..16384 KiB)\n");
+			return 2;
+		}
+		frag[nsizes] = (size_t)kib << 10;
+		q = *e == ',' ? e + 1 : e;
+	}
+	if (runs < 1 || runs > MAX_RUNS) {
+		fprintf(stderr, "bench_decode: runs must be 1..%d\n", MAX_RUNS);
+		return 2;
+	}
 	if (!mkdtemp(dir))
 		return 1;
 	snprintf(path, sizeof(path), "%s/t.wav", dir);
 	if (make_wav(path) < 0)
 		return 1;
-	printf("decode: %d s of 44.1 kHz stereo, best of %d, CPU ms (and x realtime); tasks of %zu KiB, one in flight\n",
-	       SECONDS, runs, frag >> 10);
-	printf("%-7s %10s %10s %10s %10s %14s %12s\n", "codec", "file KiB", "direct", "tasks", "cli", "tasks/direct",
-	       "cli/direct");
+	getloadavg(load[0], 3);
+	printf("decode: %d s of 44.1 kHz stereo; %d runs, each timing every variant once in a rotating order;\n"
+	       "CPU ms: median [min..max]; tasks: one in flight; load average %.1f\n\n", SECONDS, runs, load[0][0]);
+	printf("%-7s %8s %-22s", "codec", "file KiB", "direct");
+	for (int i = 0; i < nsizes; i++) {
+		char h[32];
+		snprintf(h, sizeof(h), "tasks %zu KiB", frag[i] >> 10);
+		printf(" %-22s", h);
+	}
+	printf(" %-22s %s\n", "cli", "output");
 	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
-		double best_d = 1e9, best_t = 1e9, best_c = 1e9;
-		size_t out_d = 0, out_t = 0;
+		int nv = nsizes + 2;	/* direct, tasks per size, cli */
+		double t[MAX_SIZES + 2][MAX_RUNS], r[MAX_RUNS];
+		struct sink ref = sink_new(true);
+		const char *verdict = "bit-identical";
 		struct blob in;
 
-		if (!strcmp(c[i].ext, "flac") || !strcmp(c[i].ext, "ogg"))
-			snprintf(cmd, sizeof(cmd), c[i].enc, dir, dir);
-		else
-			snprintf(cmd, sizeof(cmd), c[i].enc, dir, dir);
+		snprintf(cmd, sizeof(cmd), c[i].enc, dir, dir);
 		if (run(cmd) < 0) {
 			printf("%-7s encoder missing (%s)\n", c[i].name, cmd);
 			continue;
 		}
 		snprintf(path, sizeof(path), "%s/t.%s", dir, c[i].ext);
 		in = slurp(path);
-		for (int r = 0; r < runs; r++) {
-			double t = c[i].direct(in, &out_d), u, v;
-			if (t >= 0 && t < best_d)
-				best_d = t;
-			u = via_tasks(c[i].codec, c[i].fmt, in, frag, &out_t);
-			if (u >= 0 && u < best_t)
-				best_t = u;
-			snprintf(cmd, sizeof(cmd), c[i].cli, dir);
-			v = children_cpu();
-			if (run(cmd) == 0 && children_cpu() - v < best_c)
-				best_c = children_cpu() - v;
+		/* Untimed: both paths must produce the same PCM, or the comparison means nothing. */
+		if (c[i].direct(in, &ref) < 0)
+			verdict = "direct FAILED";
+		for (int j = 0; j < nsizes; j++) {
+			struct sink k = sink_new(true);
+			if (via_tasks(c[i].codec, c[i].fmt, in, frag[j], &k) < 0 || k.bytes != ref.bytes ||
+			    k.hash != ref.hash)
+				verdict = "DIFFERS";
 		}
-		printf("%-7s %10zu %6.1f (%3.0fx) %5.1f (%3.0fx) %5.1f (%3.0fx) %11.3f %12.3f\n", c[i].name, in.n >> 10,
-		       best_d * 1e3, SECONDS / best_d, best_t * 1e3, SECONDS / best_t, best_c * 1e3, SECONDS / best_c,
-		       best_t / best_d, best_c / best_d);
-		if (out_t != out_d)
-			printf("        (output bytes differ: tasks %zu, direct %zu: gapless trim and pre-skip)\n", out_t,
-			       out_d);
+		for (int run_i = 0; run_i < runs; run_i++)
+			for (int j = 0; j < nv; j++) {
+				int v = (j + run_i) % nv;
+				struct sink k = sink_new(false);
+				double x;
+
+				if (v == 0) {
+					x = c[i].direct(in, &k);
+				} else if (v <= nsizes) {
+					x = via_tasks(c[i].codec, c[i].fmt, in, frag[v - 1], &k);
+				} else {
+					double before = children_cpu();
+					snprintf(cmd, sizeof(cmd), c[i].cli, dir);
+					x = run(cmd) == 0 ? children_cpu() - before : -1;
+				}
+				t[v][run_i] = x < 0 ? NAN : x * 1e3;
+			}
+		printf("%-7s %8zu", c[i].name, in.n >> 10);
+		for (int v = 0; v < nv; v++) {
+			struct spread sp = spread_of(t[v], runs);
+			char cell[64];
+			snprintf(cell, sizeof(cell), "%.1f [%.1f..%.1f]", sp.med, sp.min, sp.max);
+			printf(" %-22s", cell);
+		}
+		printf(" %s (%zu bytes)\n", verdict, ref.bytes);
+		for (int v = 1; v < nv; v++) {
+			for (int run_i = 0; run_i < runs; run_i++)
+				r[run_i] = t[v][run_i] / t[0][run_i];
+			ratio[i][v - 1] = spread_of(r, runs);
+		}
+		have[i] = true;
 		free(in.p);
 	}
+	printf("\nratio to direct of the same run: median [min..max]\n");
+	printf("%-7s", "codec");
+	for (int j = 0; j < nsizes; j++) {
+		char h[32];
+		snprintf(h, sizeof(h), "tasks %zu KiB", frag[j] >> 10);
+		printf(" %-22s", h);
+	}
+	printf(" %-22s\n", "cli");
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		if (!have[i])
+			continue;
+		printf("%-7s", c[i].name);
+		for (int j = 0; j <= nsizes; j++) {
+			char cell[64];
+			snprintf(cell, sizeof(cell), "%.3f [%.3f..%.3f]", ratio[i][j].med, ratio[i][j].min, ratio[i][j].max);
+			printf(" %-22s", cell);
+		}
+		printf("\n");
+	}
+	getloadavg(load[1], 3);
+	printf("\nload average at the end %.1f (2 cores); pin with taskset -c N\n", load[1][0]);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	run(cmd);
 	return 0;

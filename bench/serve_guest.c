@@ -458,10 +458,19 @@ static double pct(const double *v, size_t n, double p)
 	return v[i - 1];
 }
 
-int serve_fleet_timing(struct serve_fleet *f, struct serve_timing *t)
+static bool overlaps(uint64_t a, uint64_t b, const uint64_t *from, const uint64_t *to, unsigned n)
 {
-	size_t total = 0, k = 0;
-	double *iv, *dev, period;
+	for (unsigned i = 0; i < n; i++)
+		if (from[i] < b && to[i] > a)
+			return true;
+	return false;
+}
+
+int serve_fleet_timing(struct serve_fleet *f, const uint64_t *from, const uint64_t *to, unsigned n,
+		       struct serve_timing *t)
+{
+	size_t total = 0, k = 0, c = 0;
+	double *iv, *dev, *clear, period;
 
 	memset(t, 0, sizeof(*t));
 	period = 1e3 * f->cfg.period_frames / f->cfg.rate;
@@ -474,9 +483,11 @@ int serve_fleet_timing(struct serve_fleet *f, struct serve_timing *t)
 		return 0;
 	iv = malloc(total * sizeof(*iv));
 	dev = malloc(total * sizeof(*dev));
-	if (!iv || !dev) {
+	clear = malloc(total * sizeof(*clear));
+	if (!iv || !dev || !clear) {
 		free(iv);
 		free(dev);
+		free(clear);
 		return -ENOMEM;
 	}
 	for (unsigned i = 0; i < f->n; i++)
@@ -487,6 +498,8 @@ int serve_fleet_timing(struct serve_fleet *f, struct serve_timing *t)
 			dev[k] = d > period ? d - period : period - d;
 			if (d < period / 2)
 				t->doubles++;
+			if (!overlaps(f->g[i].ts[j - 1], f->g[i].ts[j], from, to, n))
+				clear[c++] = dev[k];
 			k++;
 		}
 	qsort(iv, total, sizeof(*iv), cmp_double);
@@ -499,7 +512,15 @@ int serve_fleet_timing(struct serve_fleet *f, struct serve_timing *t)
 	t->dev_p50 = pct(dev, total, 0.50);
 	t->dev_p99 = pct(dev, total, 0.99);
 	t->dev_max = dev[total - 1];
+	t->clear_intervals = c;
+	if (c) {
+		qsort(clear, c, sizeof(*clear), cmp_double);
+		t->clear_dev_p50 = pct(clear, c, 0.50);
+		t->clear_dev_p99 = pct(clear, c, 0.99);
+		t->clear_dev_max = clear[c - 1];
+	}
 	free(iv);
 	free(dev);
+	free(clear);
 	return 0;
 }

@@ -54,8 +54,12 @@ struct serve_timing {
 	double dev_p50, dev_p99, dev_max;		/* |interval - period|, ms */
 	uint64_t doubles;		/* intervals < period / 2 (two completions at once) */
 	uint64_t guest_errors;		/* completions with a bad status, refills that failed */
+	/* the same without the intervals that overlap one of the spans given (pauses of the VM) */
+	uint64_t clear_intervals;
+	double clear_dev_p50, clear_dev_p99, clear_dev_max;
 };
-/** 0, or -ENOMEM. */
-int serve_fleet_timing(struct serve_fleet *f, struct serve_timing *t);
+/** 0, or -ENOMEM. @from/@to: @n spans (CLOCK_MONOTONIC ns) whose intervals are left out of clear_*. */
+int serve_fleet_timing(struct serve_fleet *f, const uint64_t *from, const uint64_t *to, unsigned n,
+		       struct serve_timing *t);
 
 #endif

@@ -5,7 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential meson ninja-build pkg-config clang libclang-rt-14-dev
-  libsndfile1-dev libasound2-dev libasound2-plugins alsa-utils
+  libsndfile1-dev libasound2-dev libasound2-plugins alsa-utils libjson-c-dev
   libcmocka-dev valgrind python3
   libsoxr-dev libsamplerate0-dev libspeexdsp-dev
   sox gnuplot-nox

@@ -10,6 +10,7 @@ tools/setup-deps.sh || { echo "dependency setup failed"; exit 1; }
 passed=0
 failed=0
 failures=()
+rm -f "$ROOT/.test-failures.txt"
 
 # Each suite result counts once; meson test results are counted per test.
 count_meson() { # $1 = build dir
@@ -19,6 +20,28 @@ count_meson() { # $1 = build dir
   p=$(python3 -c 'import json,sys; r=[json.loads(l) for l in open(sys.argv[1])]; print(sum(1 for t in r if t["result"] in ("OK","EXPECTEDFAIL")))' "$json")
   f=$(python3 -c 'import json,sys; r=[json.loads(l) for l in open(sys.argv[1])]; print("\n".join(t["name"] for t in r if t["result"] not in ("OK","EXPECTEDFAIL","SKIP")))' "$json")
   passed=$((passed + p))
+  # What failed, kept for the end of the output (CI shows only the tail): TAP "not ok"
+  # lines with their diagnostics, or the last lines of a cmocka/other failing test.
+  python3 - "$json" "$1" >>"$ROOT/.test-failures.txt" <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    t = json.loads(line)
+    if t["result"] in ("OK", "EXPECTEDFAIL", "SKIP"):
+        continue
+    out = (t.get("stdout") or "").splitlines()
+    keep, grab = [], False
+    for l in out:
+        if l.startswith("not ok") or "[  FAILED  ]" in l or "[  ERROR   ]" in l:
+            keep.append(l); grab = True
+        elif grab and l.startswith("#"):
+            keep.append(l)
+        else:
+            grab = False
+    if not keep:
+        keep = out[-15:]
+    print("--- %s: %s (%s)" % (sys.argv[2], t["name"], t["result"]))
+    print("\n".join("    " + l[:300] for l in keep[:40]))
+PY
   if [ -n "$f" ]; then
     while read -r name; do failures+=("$1: $name"); failed=$((failed + 1)); done <<<"$f"
   fi
@@ -72,6 +95,7 @@ fi
 
 echo
 if [ ${#failures[@]} -gt 0 ]; then
+  [ -s "$ROOT/.test-failures.txt" ] && cat "$ROOT/.test-failures.txt"
   printf 'FAILED: %s\n' "${failures[@]}"
 fi
 echo "$passed passed, $failed failed"

@@ -358,7 +358,8 @@ static int convert(struct accel_codec *c, const void *data, uint32_t frames, str
 		if (res < 0)
 			return res;
 	} else {
-		memcpy(t.data, data, in_bytes);
+		/* memmove: a core may have put the block in the task's output, a little further on. */
+		memmove(t.data, data, in_bytes);
 		t.size = in_bytes;
 	}
 	c->chain_drained = false;

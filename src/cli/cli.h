@@ -14,6 +14,7 @@ struct cli_command {
 int cmd_run(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_ctl(int argc, char **argv);
 
 /** Terminal progress bar on stderr; silent when stderr is not a terminal. */
 struct cli_progress {

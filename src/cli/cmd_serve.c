@@ -5,9 +5,11 @@
  * resources; SIGUSR1 logs the state of every guest. */
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -17,10 +19,12 @@
 
 #include "cli.h"
 #include "daemon/accel_server.h"
+#include "daemon/ctl_server.h"
 #include "daemon/guest.h"
 #include "daemon/host.h"
 #include "daemon/loop.h"
 #include "daemon/power.h"
+#include "daemon/state.h"
 #include "virtio_snd/virtio_snd.h"
 
 #define MAX_GUESTS 64
@@ -30,6 +34,8 @@ struct serve {
 	struct vd_loop *loop;
 	struct vd_host *host;
 	struct vd_power *power;
+	struct vd_ctl_server *ctl;	/* for power events; NULL without a control socket */
+	struct vd_state *state;
 	struct vd_guest *guests[MAX_GUESTS];
 	unsigned n_guests;
 	int quiet;
@@ -42,14 +48,18 @@ struct guest_arg {
 	const char *socket;
 	const char *topology;
 	bool controls;
+	bool has_owner;
+	uid_t owner;
 };
 
 static void usage(FILE *f)
 {
-	char path[256];
+	char path[256], ctl[256];
 
 	if (vd_accel_default_socket_path(path, sizeof(path)) < 0)
 		snprintf(path, sizeof(path), "(too long)");
+	if (vd_ctl_default_socket_path(ctl, sizeof(ctl)) < 0)
+		snprintf(ctl, sizeof(ctl), "(too long)");
 	fprintf(f,
 		"usage: virtdsp serve [options]\n"
 		"\n"
@@ -65,10 +75,11 @@ static void usage(FILE *f)
 		"state of every guest.\n"
 		"\n"
 		"guests and the host graph:\n"
-		"  -g, --guest NAME=SOCKET[,topology=FILE][,controls]\n"
+		"  -g, --guest NAME=SOCKET[,topology=FILE][,controls][,owner=UID|USER]\n"
 		"                             serve guest NAME on SOCKET (QEMU: -chardev\n"
 		"                             socket,path=SOCKET); its streams from FILE (default:\n"
-		"                             the built-in guest topology); repeat for more guests\n"
+		"                             the built-in guest topology); owner may change it\n"
+		"                             through the control socket; repeat for more guests\n"
 		"      --controls             offer control elements to every guest (QEMU's\n"
 		"                             controls=on must match)\n"
 		"      --host-topology FILE   the host graph (default: the built-in one, which\n"
@@ -83,9 +94,15 @@ static void usage(FILE *f)
 		"                             normal scheduling (default 10; falls back to normal\n"
 		"                             when not permitted)\n"
 		"      --idle-timeout SEC     suspend after SEC seconds without a running stream\n"
-		"                             or task: the processing thread parks and ALSA\n"
+		"                             or task: the processing thread stops and ALSA\n"
 		"                             devices close until the next START (default %d;\n"
 		"                             0: never)\n"
+		"      --state-file PATH      keep the guests' control values in PATH across\n"
+		"                             reconnects and restarts (default:\n"
+		"                             $XDG_STATE_HOME/virtdsp/state, or\n"
+		"                             ~/.local/state/virtdsp/state; root:\n"
+		"                             /var/lib/virtdsp/state)\n"
+		"      --no-state             keep control values in memory only\n"
 		"      --describe             print the host graph (formats, inserted converters)\n"
 		"      --print-host-topology  print the built-in host topology and exit\n"
 		"      --print-guest-topology print the built-in guest topology and exit\n"
@@ -98,6 +115,13 @@ static void usage(FILE *f)
 		"      --max-memory BYTES     task buffer memory per client, suffix k/M/G (default 1G)\n"
 		"      --max-connections N    connections of all clients together (default 256)\n"
 		"\n"
+		"control socket (virtdsp ctl; docs/protocol.md):\n"
+		"      --ctl-socket PATH      listen on PATH (default %s)\n"
+		"      --no-ctl               no control socket\n"
+		"      --ctl-mode MODE        the socket's mode, octal (default 0600, 0660 with\n"
+		"                             --ctl-group); who may connect may read everything\n"
+		"      --ctl-group GROUP      the socket's group (name or number)\n"
+		"\n"
 		"  -q, --quiet                no start and shutdown lines (connections, refusals\n"
 		"                             and errors are still logged)\n"
 		"  -h, --help                 this text\n"
@@ -105,7 +129,7 @@ static void usage(FILE *f)
 		"Errors in topologies are reported as FILE:LINE:COLUMN: message.\n"
 		"Exit status: 0 after a clean shutdown, 1 if serving failed, 2 on a usage or\n"
 		"topology error.\n",
-		DEFAULT_IDLE_TIMEOUT_S, path);
+		DEFAULT_IDLE_TIMEOUT_S, path, ctl);
 }
 
 static void on_log(void *data, const char *line)
@@ -117,6 +141,8 @@ static void on_log(void *data, const char *line)
 
 static void on_power_changed(void *data, const struct vd_power_status *st)
 {
+	struct serve *sv = data;
+	struct vd_ctl_event ev = { .kind = VD_CTL_EVENT_POWER, .power = st };
 	char line[256];
 
 	if (st->state == VD_POWER_SUSPENDED)
@@ -130,7 +156,15 @@ static void on_power_changed(void *data, const struct vd_power_status *st)
 		snprintf(line, sizeof(line), "power: %s (%u streams, %u task sessions)",
 			 vd_power_state_name(st->state), st->users[VD_POWER_USER_STREAM],
 			 st->users[VD_POWER_USER_TASK]);
-	on_log(data, line);
+	on_log(sv, line);
+	vd_ctl_server_emit(sv->ctl, &ev);
+}
+
+static void power_status(void *data, struct vd_power_status *st)
+{
+	struct serve *sv = data;
+
+	vd_power_status(sv->power, st);
 }
 
 static void print_diag(void *data, const struct vd_error *e)
@@ -215,7 +249,37 @@ static bool is_name(const char *s, size_t n)
 	return true;
 }
 
-/* NAME=SOCKET[,topology=FILE][,controls] */
+static int parse_user(const char *s, uid_t *out)
+{
+	struct passwd *pw = getpwnam(s);
+	uint32_t v;
+
+	if (pw) {
+		*out = pw->pw_uid;
+		return 0;
+	}
+	if (parse_u32(s, 0, &v) < 0)
+		return -EINVAL;
+	*out = (uid_t)v;
+	return 0;
+}
+
+static int parse_group(const char *s, gid_t *out)
+{
+	struct group *gr = getgrnam(s);
+	uint32_t v;
+
+	if (gr) {
+		*out = gr->gr_gid;
+		return 0;
+	}
+	if (parse_u32(s, 0, &v) < 0)
+		return -EINVAL;
+	*out = (gid_t)v;
+	return 0;
+}
+
+/* NAME=SOCKET[,topology=FILE][,controls][,owner=UID|USER] */
 static int parse_guest(const char *arg, struct guest_arg *g)
 {
 	const char *eq = strchr(arg, '=');
@@ -241,9 +305,16 @@ static int parse_guest(const char *arg, struct guest_arg *g)
 			g->topology = opt + 9;
 		} else if (strcmp(opt, "controls") == 0) {
 			g->controls = true;
+		} else if (strncmp(opt, "owner=", 6) == 0 && opt[6]) {
+			if (parse_user(opt + 6, &g->owner) < 0) {
+				fprintf(stderr, "virtdsp serve: --guest %s: owner '%s' is neither a user nor a "
+					"uid\n", g->name, opt + 6);
+				goto bad;
+			}
+			g->has_owner = true;
 		} else {
 			fprintf(stderr, "virtdsp serve: --guest %s: unknown option '%s' (known: "
-				"topology=FILE, controls)\n", g->name, opt);
+				"topology=FILE, controls, owner=UID|USER)\n", g->name, opt);
 			goto bad;
 		}
 	}
@@ -293,7 +364,13 @@ static void print_sinks(struct serve *sv)
 		for (uint32_t c = 0; c < s.format.channels && c < 8 && n < (int)sizeof(line) - 16; c++)
 			n += snprintf(line + n, sizeof(line) - (size_t)n, s.peak[c] > 0 ? " %.2f" : " -inf",
 				      s.peak[c] > 0 ? 20 * log10(s.peak[c]) : 0.0);
-		snprintf(line + n, sizeof(line) - (size_t)n, " dBFS");
+		n += snprintf(line + n, sizeof(line) - (size_t)n, " dBFS");
+		/* a file sink's writer thread could not keep up: say how much is missing from the file */
+		double dropped = 0;
+		if (vd_graph_get_param(g, s.name, "dropped", &dropped) == 0 && dropped > 0 &&
+		    n < (int)sizeof(line))
+			snprintf(line + n, sizeof(line) - (size_t)n, "; %.0f frames dropped (the disk fell behind)",
+				 dropped);
 		on_log(sv, line);
 	}
 }
@@ -336,8 +413,14 @@ int cmd_serve(int argc, char **argv)
 		{ "rt-priority", required_argument, NULL, 'R' },
 		{ "describe", no_argument, NULL, 'D' },
 		{ "idle-timeout", required_argument, NULL, 'I' },
+		{ "state-file", required_argument, NULL, 'W' },
+		{ "no-state", no_argument, NULL, 'n' },
 		{ "print-host-topology", no_argument, NULL, 'P' },
 		{ "print-guest-topology", no_argument, NULL, 'Q' },
+		{ "ctl-socket", required_argument, NULL, 'X' },
+		{ "no-ctl", no_argument, NULL, 'Y' },
+		{ "ctl-mode", required_argument, NULL, 'Z' },
+		{ "ctl-group", required_argument, NULL, 'G' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -345,13 +428,19 @@ int cmd_serve(int argc, char **argv)
 	struct vd_accel_server_limits lim;
 	struct serve sv = { .t0 = cli_now() };
 	struct vd_accel_server *srv = NULL;
+	struct vd_ctl_server *ctl = NULL;
+	struct vd_ctl_server_config cc = { .server = "virtdsp " VIRTDSP_VERSION };
+	char ctl_path[256];
+	bool no_ctl = false;
 	struct vd_diag diag = { .report = print_diag };
 	struct guest_arg *gargs = calloc((size_t)argc + 1, sizeof(*gargs));
 	struct vd_host_path *paths = calloc((size_t)argc + 1, sizeof(*paths));
 	struct vd_host_options ho = { .rt_priority = 10 };
 	unsigned n_gargs = 0;
 	char path[256], err[512];
-	const char *socket_path = NULL, *output = NULL;
+	const char *socket_path = NULL, *output = NULL, *state_path = NULL;
+	char state_buf[512];
+	bool no_state = false;
 	bool no_tasks = false, controls = false, describe = false, have_output = false;
 	uint32_t idle_timeout = DEFAULT_IDLE_TIMEOUT_S;
 	sigset_t set;
@@ -452,11 +541,43 @@ int cmd_serve(int argc, char **argv)
 				goto out;
 			}
 			break;
+		case 'W':
+			state_path = optarg;
+			break;
+		case 'n':	/* long only */
+			no_state = true;
+			break;
 		case 'P':
 		case 'Q':
 			fputs(c == 'P' ? vd_host_default_topology() : vd_snd_default_topology(), stdout);
 			status = 0;
 			goto out;
+		case 'X':
+			cc.path = optarg;
+			break;
+		case 'Y':
+			no_ctl = true;
+			break;
+		case 'Z': {
+			char *end;
+			unsigned long m = strtoul(optarg, &end, 8);
+
+			if (!optarg[0] || *end || m > 0777) {
+				fprintf(stderr, "virtdsp serve: --ctl-mode wants an octal mode such as 0660, not "
+					"'%s'\n", optarg);
+				goto out;
+			}
+			cc.mode = (unsigned)m;
+			break;
+		}
+		case 'G':
+			if (parse_group(optarg, &cc.group) < 0) {
+				fprintf(stderr, "virtdsp serve: --ctl-group: '%s' is neither a group nor a gid\n",
+					optarg);
+				goto out;
+			}
+			cc.set_group = true;
+			break;
 		case 'q':
 			sv.quiet = 1;
 			break;
@@ -529,6 +650,25 @@ int cmd_serve(int argc, char **argv)
 			fprintf(stderr, "virtdsp serve: power: %s\n", strerror(-r));
 			goto out;
 		}
+		r = vd_host_watch(sv.host, sv.loop, on_log, &sv);
+		if (r < 0) {
+			fprintf(stderr, "virtdsp serve: cannot watch the host endpoints: %s\n", strerror(-r));
+			goto out;
+		}
+		if (!no_state && !state_path && n_gargs) {
+			if (vd_state_default_path(state_buf, sizeof(state_buf)) == 0)
+				state_path = state_buf;
+			else
+				on_log(&sv, "no state file (neither HOME nor XDG_STATE_HOME is set); control "
+				       "values are kept in memory only");
+		}
+		r = vd_state_new(no_state ? NULL : state_path, &sv.state);
+		if (r < 0) {
+			fprintf(stderr, "virtdsp serve: out of memory\n");
+			goto out;
+		}
+		if (vd_state_load(sv.state, err, sizeof(err)) < 0)
+			on_log(&sv, err);	/* a bad file never stops the daemon: defaults */
 		if (describe) {
 			char *buf = malloc(1 << 16);
 			if (buf && vd_graph_describe(vd_host_graph(sv.host), buf, 1 << 16) >= 0)
@@ -543,6 +683,10 @@ int cmd_serve(int argc, char **argv)
 				.topology = gargs[i].topology,
 				.controls = controls || gargs[i].controls,
 				.power = sv.power,
+				.jacks = sv.host,
+				.state = sv.state,
+				.has_owner = gargs[i].has_owner,
+				.owner = gargs[i].owner,
 			};
 
 			r = vd_guest_new(sv.loop, vd_host_graph(sv.host), &gc, on_log, &sv,
@@ -564,6 +708,34 @@ int cmd_serve(int argc, char **argv)
 		}
 		vd_accel_server_set_power(srv, sv.power);
 	}
+	if (!no_ctl) {
+		if (!cc.path) {
+			if (vd_ctl_default_socket_path(ctl_path, sizeof(ctl_path)) < 0) {
+				fprintf(stderr, "virtdsp serve: the default control socket path is too long; use "
+					"--ctl-socket\n");
+				goto out;
+			}
+			cc.path = ctl_path;
+		}
+		cc.guests = sv.guests;
+		cc.n_guests = sv.n_guests;
+		cc.log = on_log;
+		cc.log_data = &sv;
+		if (sv.power) {
+			cc.power_status = power_status;
+			cc.power_data = &sv;
+		}
+		r = vd_ctl_server_new(sv.loop, &cc, &ctl, err, sizeof(err));
+		sv.ctl = ctl;
+		if (r == -EADDRINUSE && cc.path == ctl_path) {
+			/* a second daemon with defaults still serves its guests and tasks */
+			fprintf(stderr, "virtdsp serve: control socket: %s; running without one (give "
+				"--ctl-socket)\n", err);
+		} else if (r < 0) {
+			fprintf(stderr, "virtdsp serve: control socket: %s\n", err);
+			goto out;
+		}
+	}
 	if (sv.host) {
 		r = vd_host_start(sv.host);
 		if (r < 0) {
@@ -584,6 +756,12 @@ int cmd_serve(int argc, char **argv)
 				 rs.realtime ? "SCHED_FIFO" : ho.rt_priority ? "normal scheduling (SCHED_FIFO "
 				 "not permitted)" : "normal scheduling");
 			on_log(&sv, err);
+			if (sv.n_guests) {
+				snprintf(err, sizeof(err), "control values: %s%s",
+					 vd_state_path(sv.state) ? "state file " : "kept in memory only (--no-state)",
+					 vd_state_path(sv.state) ? vd_state_path(sv.state) : "");
+				on_log(&sv, err);
+			}
 			for (unsigned i = 0; i < sv.n_guests; i++) {
 				snprintf(err, sizeof(err), "guest %s: listening on %s (%s, %s)", gargs[i].name,
 					 gargs[i].socket, gargs[i].topology ? gargs[i].topology :
@@ -596,6 +774,8 @@ int cmd_serve(int argc, char **argv)
 			fprintf(stderr, "virtdsp serve: listening on %s (per client: %" PRIu32 " sessions, %"
 				PRIu32 " tasks, %" PRIu64 " bytes)\n", socket_path, lim.max_sessions,
 				lim.max_tasks, lim.max_memory);
+		if (ctl)
+			fprintf(stderr, "virtdsp serve: control socket %s\n", cc.path);
 	}
 	r = vd_loop_run(sv.loop);
 	if (r < 0) {
@@ -617,6 +797,8 @@ int cmd_serve(int argc, char **argv)
 	}
 	status = 0;
 out:
+	vd_ctl_server_free(ctl);
+	sv.ctl = NULL;	/* the guests' last power transitions below have no subscriber left */
 	/* guests before the host graph: their feeds leave the attach points while it still runs */
 	for (unsigned i = sv.n_guests; i-- > 0;)
 		vd_guest_free(sv.guests[i]);
@@ -631,6 +813,7 @@ out:
 	vd_accel_server_free(srv);
 	vd_power_free(sv.power);
 	vd_host_free(sv.host);
+	vd_state_free(sv.state);
 	vd_loop_free(sv.loop);
 	for (unsigned i = 0; i < n_gargs; i++)
 		free(gargs[i].name);

@@ -8,6 +8,7 @@ static const struct cli_command commands[] = {
 	{ "run", "push audio files through a topology, faster than real time", cmd_run },
 	{ "convert", "convert or decode a file (rate, format, channels; FLAC/MP3/Opus/Vorbis) through the task API", cmd_convert },
 	{ "serve", "run the daemon: virtio-snd for QEMU guests (vhost-user) and task-offload sessions", cmd_serve },
+	{ "ctl", "ask or change a running daemon: guests, streams, controls, topology, power, events", cmd_ctl },
 };
 
 static void usage(FILE *f)

@@ -1,10 +1,16 @@
 /* daemon/host.c - the host graph of `virtdsp serve`: topology (a file or the
  * built-in one), live build, the real-time period from its attach points,
- * and the scheduler thread that drives it (see host.h). */
+ * the scheduler thread that drives it, and its endpoints' connection state
+ * with the attach points each one is heard through (see host.h). */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <virtdsp/attach.h>
 
@@ -13,6 +19,7 @@
 #include "graph/graph-impl.h"
 
 #define MAX_POINTS 64
+#define MAX_ENDPOINTS 64	/* a point's endpoints are a bit mask */
 
 /* The built-in host topology, in three parts so that the capture source can
  * be a file instead of the tone; HOST_HEAD TONE TAIL is the shipped text. */
@@ -50,6 +57,20 @@
 struct point {
 	const char *name;		/* the topology's string */
 	bool capture;
+	uint64_t endpoints;		/* bit i: endpoints[i] is fed by / feeds this point */
+};
+
+struct endpoint {
+	const char *name;		/* the graph node's */
+	struct vd_endpoint_conn *conn;	/* in the node's state */
+	bool seen;			/* the state listeners were last told */
+	struct vd_alsa_jack *jack;	/* ALSA jack controls followed, or NULL */
+	struct vd_loop_watch *watch;
+};
+
+struct listener {
+	vd_host_conn_fn fn;
+	void *data;
 };
 
 struct vd_host {
@@ -60,14 +81,22 @@ struct vd_host {
 	bool suspended;			/* devices closed; the thread restarts on resume */
 	bool run_on_resume;		/* the thread was running when suspended */
 	/* the power hooks' */
-	void (*log)(void *data, const char *line);
-	void (*changed)(void *data, const struct vd_power_status *st);
-	void *data;
+	void (*power_log)(void *data, const char *line);
+	void (*power_changed)(void *data, const struct vd_power_status *st);
+	void *power_data;
 	int rt_priority;
 	uint64_t period_ns;
 	uint32_t period_frames, rate;
 	size_t n_points;
 	struct point points[MAX_POINTS];
+	size_t n_endpoints;
+	struct endpoint endpoints[MAX_ENDPOINTS];
+	int notify_fd;			/* eventfd the endpoints signal on a change */
+	struct vd_loop_watch *notify_watch;
+	struct listener *listeners;
+	size_t n_listeners;
+	void (*log)(void *data, const char *line);
+	void *log_data;
 };
 
 const char *vd_host_default_topology(void)
@@ -125,6 +154,64 @@ static int find_period(struct vd_host *h, char *err, size_t errsz)
 	return 0;
 }
 
+/* Every endpoint of the graph, and for each attach point the endpoints its
+ * audio reaches (playback: downstream) or comes from (capture: upstream),
+ * through whatever nodes lie between. */
+static int find_endpoints(struct vd_host *h, char *err, size_t errsz)
+{
+	struct vd_graph *g = h->g;
+	struct gnode **stack = calloc(g->n_nodes ? g->n_nodes : 1, sizeof(*stack));
+
+	if (!stack) {
+		snprintf(err, errsz, "out of memory");
+		return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < g->n_nodes; i++) {
+		struct vd_endpoint_conn *c = vd_endpoint_conn_of(g->nodes[i]->ops, g->nodes[i]->self);
+
+		if (!c)
+			continue;
+		if (h->n_endpoints == MAX_ENDPOINTS) {
+			free(stack);
+			snprintf(err, errsz, "more than %d endpoints in the host topology", MAX_ENDPOINTS);
+			return -EINVAL;
+		}
+		h->endpoints[h->n_endpoints].name = g->nodes[i]->name;
+		h->endpoints[h->n_endpoints].conn = c;
+		h->endpoints[h->n_endpoints].seen = vd_endpoint_conn_get(c);
+		vd_endpoint_conn_bind(c, h->notify_fd);
+		h->n_endpoints++;
+	}
+	for (size_t p = 0; p < h->n_points; p++) {
+		struct point *pt = &h->points[p];
+		size_t top = 0;
+
+		for (uint32_t i = 0; i < g->n_nodes; i++)
+			g->nodes[i]->visited = false;
+		stack[top++] = vd_graph_find(g, pt->name);
+		stack[0]->visited = true;
+		while (top) {
+			struct gnode *n = stack[--top];
+			uint32_t nl = pt->capture ? n->n_in : n->n_out;
+
+			for (size_t e = 0; e < h->n_endpoints; e++)
+				if (h->endpoints[e].conn == vd_endpoint_conn_of(n->ops, n->self))
+					pt->endpoints |= 1ull << e;
+			for (uint32_t l = 0; l < nl; l++) {
+				struct glink *lk = pt->capture ? n->in[l] : n->out[l];
+				struct gnode *next = !lk ? NULL : pt->capture ? lk->from : lk->to;
+
+				if (next && !next->visited) {
+					next->visited = true;
+					stack[top++] = next;
+				}
+			}
+		}
+	}
+	free(stack);
+	return 0;
+}
+
 int vd_host_new(const struct vd_host_options *opts, struct vd_host **out, struct vd_diag *diag,
 		char *err, size_t errsz)
 {
@@ -138,6 +225,12 @@ int vd_host_new(const struct vd_host_options *opts, struct vd_host **out, struct
 		return -ENOMEM;
 	}
 	h->rt_priority = opts->rt_priority;
+	h->notify_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (h->notify_fd < 0) {
+		r = -errno;
+		snprintf(err, errsz, "eventfd: %s", strerror(-r));
+		goto fail;
+	}
 	if (opts->topology && opts->capture_file) {
 		snprintf(err, errsz, "--capture-file is for the built-in host topology; in %s, give the "
 			 "capture source's path with --input NAME=FILE", opts->topology);
@@ -180,6 +273,8 @@ int vd_host_new(const struct vd_host_options *opts, struct vd_host **out, struct
 		goto fail;
 	}
 	r = find_period(h, err, errsz);
+	if (r == 0)
+		r = find_endpoints(h, err, errsz);
 	if (r < 0)
 		goto fail;
 	*out = h;
@@ -311,9 +406,9 @@ static int hook_resume(void *data)
 	char err[512], line[600];
 	int r = vd_host_resume(h, err, sizeof(err));
 
-	if (r < 0 && h->log) {
+	if (r < 0 && h->power_log) {
 		snprintf(line, sizeof(line), "power: cannot resume the host: %s", err);
-		h->log(h->data, line);
+		h->power_log(h->power_data, line);
 	}
 	return r;
 }
@@ -322,17 +417,17 @@ static void hook_changed(void *data, const struct vd_power_status *st)
 {
 	struct vd_host *h = data;
 
-	if (h->changed)
-		h->changed(h->data, st);
+	if (h->power_changed)
+		h->power_changed(h->power_data, st);
 }
 
 void vd_host_power_hooks(struct vd_host *h, void (*log)(void *data, const char *line),
 			 void (*changed)(void *data, const struct vd_power_status *st), void *data,
 			 struct vd_power_hooks *hooks)
 {
-	h->log = log;
-	h->changed = changed;
-	h->data = data;
+	h->power_log = log;
+	h->power_changed = changed;
+	h->power_data = data;
 	hooks->suspend = hook_suspend;
 	hooks->resume = hook_resume;
 	hooks->changed = hook_changed;
@@ -344,9 +439,17 @@ void vd_host_free(struct vd_host *h)
 	if (!h)
 		return;
 	vd_host_stop(h);
+	for (size_t i = 0; i < h->n_endpoints; i++) {
+		vd_loop_remove(h->endpoints[i].watch);
+		vd_alsa_jack_close(h->endpoints[i].jack);
+	}
+	vd_loop_remove(h->notify_watch);
 	/* the graph first: it borrows the topology's strings, and freeing it finalises the files */
 	vd_graph_free(h->g);
 	vd_topology_free(h->t);
+	if (h->notify_fd >= 0)
+		close(h->notify_fd);
+	free(h->listeners);
 	free(h);
 }
 
@@ -395,4 +498,173 @@ void vd_host_sched_stats(struct vd_host *h, struct vd_rt_stats *st)
 	} else {
 		*st = h->last;
 	}
+}
+
+/* ---- endpoint connection state ---- */
+
+static void hlog(struct vd_host *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void hlog(struct vd_host *h, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	if (!h->log)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	h->log(h->log_data, line);
+}
+
+/* Compare every endpoint with what listeners were last told; tell them once. */
+static void scan(struct vd_host *h)
+{
+	uint64_t count;
+	bool changed = false;
+
+	/* EAGAIN (nothing signalled) is fine: a direct call looks all the same */
+	if (read(h->notify_fd, &count, sizeof(count)) < 0)
+		count = 0;
+	for (size_t i = 0; i < h->n_endpoints; i++) {
+		struct endpoint *e = &h->endpoints[i];
+		bool now = vd_endpoint_conn_get(e->conn);
+
+		if (now == e->seen)
+			continue;
+		e->seen = now;
+		changed = true;
+		hlog(h, "host endpoint '%s' %s", e->name, now ? "connected" : "disconnected");
+	}
+	for (size_t i = 0; changed && i < h->n_listeners; i++)
+		h->listeners[i].fn(h->listeners[i].data);
+}
+
+static void on_notify(void *data, int fd, uint32_t events)
+{
+	(void)fd;
+	(void)events;
+	scan(data);
+}
+
+static void on_jack(void *data, int fd, uint32_t events)
+{
+	struct endpoint *e = data;
+	int r = vd_alsa_jack_handle(e->jack);
+
+	(void)fd;
+	(void)events;
+	if (r < 0) {
+		/* a card that went away: its PCM errors say the rest */
+		vd_loop_remove(e->watch);
+		e->watch = NULL;
+		vd_alsa_jack_close(e->jack);
+		e->jack = NULL;
+		vd_endpoint_conn_set(e->conn, false);
+	}
+}
+
+int vd_host_watch(struct vd_host *h, struct vd_loop *loop, void (*log)(void *data, const char *line),
+		  void *log_data)
+{
+	int r;
+
+	if (h->notify_watch)
+		return -EBUSY;
+	h->log = log;
+	h->log_data = log_data;
+	r = vd_loop_add_fd(loop, h->notify_fd, EPOLLIN, on_notify, h, &h->notify_watch);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < h->n_endpoints; i++) {
+		struct endpoint *e = &h->endpoints[i];
+		struct gnode *n = vd_graph_find(h->g, e->name);
+		bool capture;
+		int card;
+
+		if (n->ops != &vd_node_alsa_sink && n->ops != &vd_node_alsa_source)
+			continue;
+		card = vd_endpoint_alsa_card(n->self, &capture);
+		r = vd_alsa_jack_open(card, capture, e->conn, &e->jack);
+		if (r == -ENOENT)
+			continue;
+		if (r < 0) {
+			hlog(h, "host endpoint '%s': cannot follow card %d's jack controls: %s", e->name,
+			     card, strerror(-r));
+			continue;
+		}
+		r = vd_loop_add_fd(loop, vd_alsa_jack_fd(e->jack), EPOLLIN, on_jack, e, &e->watch);
+		if (r < 0) {
+			vd_alsa_jack_close(e->jack);
+			e->jack = NULL;
+			return r;
+		}
+		hlog(h, "host endpoint '%s' follows %u jack controls of card %d (%s now)", e->name,
+		     vd_alsa_jack_count(e->jack), card, vd_endpoint_conn_get(e->conn) ? "plugged" : "unplugged");
+	}
+	scan(h);
+	return 0;
+}
+
+int vd_host_add_listener(struct vd_host *h, vd_host_conn_fn fn, void *data)
+{
+	struct listener *l = realloc(h->listeners, (h->n_listeners + 1) * sizeof(*l));
+
+	if (!l)
+		return -ENOMEM;
+	h->listeners = l;
+	l[h->n_listeners++] = (struct listener){ fn, data };
+	return 0;
+}
+
+void vd_host_remove_listener(struct vd_host *h, vd_host_conn_fn fn, void *data)
+{
+	for (size_t i = 0; i < h->n_listeners; i++)
+		if (h->listeners[i].fn == fn && h->listeners[i].data == data) {
+			memmove(&h->listeners[i], &h->listeners[i + 1],
+				(h->n_listeners - i - 1) * sizeof(*h->listeners));
+			h->n_listeners--;
+			return;
+		}
+}
+
+size_t vd_host_endpoint_count(const struct vd_host *h)
+{
+	return h->n_endpoints;
+}
+
+const char *vd_host_endpoint_name(const struct vd_host *h, size_t i, bool *connected)
+{
+	if (i >= h->n_endpoints)
+		return NULL;
+	if (connected)
+		*connected = h->endpoints[i].seen;
+	return h->endpoints[i].name;
+}
+
+int vd_host_set_endpoint_connected(struct vd_host *h, const char *name, bool connected)
+{
+	for (size_t i = 0; i < h->n_endpoints; i++)
+		if (strcmp(h->endpoints[i].name, name) == 0) {
+			vd_endpoint_conn_set(h->endpoints[i].conn, connected);
+			scan(h);
+			return 0;
+		}
+	return -ENOENT;
+}
+
+int vd_host_point_connected(const struct vd_host *h, const char *point, bool *connected)
+{
+	for (size_t p = 0; p < h->n_points; p++) {
+		uint64_t m = h->points[p].endpoints;
+
+		if (strcmp(h->points[p].name, point) != 0)
+			continue;
+		/* heard somewhere is enough; a point that reaches no endpoint is never unplugged */
+		*connected = m == 0;
+		for (size_t i = 0; i < h->n_endpoints; i++)
+			if (m >> i & 1 && h->endpoints[i].seen)
+				*connected = true;
+		return 0;
+	}
+	return -ENOENT;
 }

@@ -13,6 +13,7 @@
 #include <virtdsp/sched.h>
 #include <virtdsp/topology.h>
 
+#include "daemon/loop.h"
 #include "daemon/power.h"
 
 struct vd_host;
@@ -87,5 +88,26 @@ void vd_host_power_hooks(struct vd_host *h, void (*log)(void *data, const char *
  * after it, sink statistics can be read safely. Idempotent.
  */
 void vd_host_stop(struct vd_host *h);
+
+/*
+ * Host endpoints' connection state (docs/endpoints.md, "Connection state"):
+ * each file, ALSA, null and silence endpoint is connected or not; an attach
+ * point is connected while at least one endpoint its audio reaches (playback)
+ * or comes from (capture) is. Guests show that as their jacks.
+ */
+/** Watch the endpoints' change eventfd and ALSA cards' jack controls on @loop. Once. */
+int vd_host_watch(struct vd_host *h, struct vd_loop *loop, void (*log)(void *data, const char *line),
+		  void *log_data);
+/** Called on the loop's thread after one or more endpoints changed state. */
+typedef void (*vd_host_conn_fn)(void *data);
+int vd_host_add_listener(struct vd_host *h, vd_host_conn_fn fn, void *data);
+void vd_host_remove_listener(struct vd_host *h, vd_host_conn_fn fn, void *data);
+size_t vd_host_endpoint_count(const struct vd_host *h);
+/** Endpoint @i's node name and the state listeners were last told, or NULL. */
+const char *vd_host_endpoint_name(const struct vd_host *h, size_t i, bool *connected);
+/** Force an endpoint's state (tests, `virtdsp ctl`); listeners are told before it returns. -ENOENT. */
+int vd_host_set_endpoint_connected(struct vd_host *h, const char *name, bool connected);
+/** Whether attach point @point is connected. -ENOENT if there is no such point. */
+int vd_host_point_connected(const struct vd_host *h, const char *point, bool *connected);
 
 #endif

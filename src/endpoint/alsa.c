@@ -11,6 +11,7 @@
 #include "endpoint/endpoint.h"
 
 struct alsa {
+	struct vd_endpoint_conn conn;	/* first: vd_endpoint_conn_of() */
 	char *name;
 	char *device;
 	snd_pcm_stream_t stream;
@@ -124,6 +125,7 @@ static int alsa_init(const struct vd_node_init *init, void **self, snd_pcm_strea
 	a = calloc(1, sizeof(*a));
 	if (!a)
 		return -ENOMEM;
+	vd_endpoint_conn_init(&a->conn, true);	/* it opened (below) or init fails */
 	a->stream = stream;
 	a->duration = -1;
 	a->pipeline_period = init->period;
@@ -453,7 +455,24 @@ static int recover(struct alsa *a, int err)
 
 	if (ret == 0 && (err == -EPIPE || err == -ESTRPIPE))
 		atomic_fetch_add_explicit(&a->xruns, 1, memory_order_relaxed);
+	/* an unplugged device: the daemon's loop shows it to guests as a jack */
+	if (ret < 0 && (err == -ENODEV || err == -EBADFD || ret == -ENODEV))
+		vd_endpoint_conn_set(&a->conn, false);
 	return ret;
+}
+
+int vd_endpoint_alsa_card(void *self, bool *capture)
+{
+	struct alsa *a = self;
+	snd_pcm_info_t *info;
+
+	*capture = a->stream == SND_PCM_STREAM_CAPTURE;
+	if (!a->pcm)
+		return -1;
+	snd_pcm_info_alloca(&info);
+	if (snd_pcm_info(a->pcm, info) < 0)
+		return -1;
+	return snd_pcm_info_get_card(info);
 }
 
 static int alsa_sink_process(void *self, struct vd_buffer *in, uint32_t n_in,

@@ -1,9 +1,9 @@
 /* endpoint/endpoint.h - host endpoint node types (files, ALSA, null, attach points) and their shared helpers.
  *
- * Endpoints are ordinary nodes flagged VD_NODE_ENDPOINT. The file and ALSA
- * endpoints do blocking I/O inside process(): they are offline-safe, not
- * real-time-safe (docs/endpoints.md explains how a writer thread would lift
- * that).
+ * Endpoints are ordinary nodes flagged VD_NODE_ENDPOINT. The file source and
+ * ALSA endpoints do blocking I/O inside process(): they are offline-safe, not
+ * real-time-safe; a file sink in a live graph hands its I/O to a writer
+ * thread (docs/endpoints.md, "Real-time use").
  */
 #ifndef VD_ENDPOINT_H
 #define VD_ENDPOINT_H
@@ -61,6 +61,64 @@ int vd_endpoint_alsa_reopen(void *self, struct vd_error *err);
 void vd_endpoint_fill_silence(enum vd_sample_format fmt, void *dst, size_t n);
 
 #include <stdatomic.h>
+
+/* ---- connection state of host endpoints (docs/endpoints.md, "Connection state") ---- */
+
+/*
+ * Whether the device or file behind an endpoint is there: an unplugged USB
+ * card or headphones pulled out is "disconnected". Written by whichever
+ * thread sees the change (the processing thread for ALSA I/O errors, the
+ * daemon for jack controls and `virtdsp ctl`), read by the daemon. Writing
+ * is real-time safe: one atomic exchange and, when the value changed, one
+ * non-blocking write to the daemon's eventfd.
+ */
+struct vd_endpoint_conn {
+	_Atomic bool connected;
+	_Atomic int notify_fd;		/* eventfd the daemon watches; -1: nobody */
+};
+
+void vd_endpoint_conn_init(struct vd_endpoint_conn *c, bool connected);
+/** Returns whether the state changed (and the notify fd, if any, was signalled). */
+bool vd_endpoint_conn_set(struct vd_endpoint_conn *c, bool connected);
+bool vd_endpoint_conn_get(const struct vd_endpoint_conn *c);
+void vd_endpoint_conn_bind(struct vd_endpoint_conn *c, int notify_fd);
+/** Read the optional `connected` property (default true) into @c. */
+int vd_endpoint_conn_props(struct vd_endpoint_conn *c, struct vd_props *p, struct vd_error *err);
+/**
+ * The connection state of a node instance, or NULL when the node is not a
+ * host endpoint (file, ALSA, null or silence). Those nodes keep it as the
+ * first member of their state, which is what this relies on.
+ */
+struct vd_endpoint_conn *vd_endpoint_conn_of(const struct vd_node_ops *ops, void *self);
+
+/** An alsa-sink/alsa-source instance's card index (-1: none, e.g. a plugin) and direction. */
+int vd_endpoint_alsa_card(void *self, bool *capture);
+
+/* ---- ALSA jack controls (alsa_jack.c) ---- */
+
+struct vd_alsa_jack;
+/**
+ * Whether the card's jack control @name ("Headphone Jack", "Front Mic Jack",
+ * ...) tells about a playback (@capture false) or capture endpoint.
+ */
+bool vd_alsa_jack_relevant(const char *name, bool capture);
+/**
+ * Follow card @card's jack controls relevant to @capture: @conn is connected
+ * while at least one of them is plugged. -ENOENT when the card has none (the
+ * endpoint then keeps its I/O-derived state), or snd_ctl_open's error.
+ */
+int vd_alsa_jack_open(int card, bool capture, struct vd_endpoint_conn *conn,
+		      struct vd_alsa_jack **out);
+/** The same on ALSA control device @ctl_name ("hw:0", or a ctl plugin's name in tests). */
+int vd_alsa_jack_open_ctl(const char *ctl_name, bool capture, struct vd_endpoint_conn *conn,
+			  struct vd_alsa_jack **out);
+/** The fd to watch for readability (snd_ctl_subscribe_events). */
+int vd_alsa_jack_fd(const struct vd_alsa_jack *j);
+/** Read pending ctl events and update the state. 0 or a negative ALSA error. */
+int vd_alsa_jack_handle(struct vd_alsa_jack *j);
+/** How many jack controls are followed. */
+unsigned vd_alsa_jack_count(const struct vd_alsa_jack *j);
+void vd_alsa_jack_close(struct vd_alsa_jack *j);
 
 /* ---- attach-point buses (bus.c): live attach points mix or fan out connected feeds ---- */
 #include <virtdsp/attach.h>

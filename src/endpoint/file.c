@@ -1,12 +1,19 @@
-/* endpoint/file.c - file-source and file-sink: audio files through libsndfile, bit-exact in both directions. */
+/* endpoint/file.c - file-source and file-sink: audio files through libsndfile, bit-exact in both
+ * directions; in a live graph the sink's file I/O runs on its own writer thread. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sndfile.h>
+
+#include <virtdsp/ring.h>
 
 #include "endpoint/endpoint.h"
 
@@ -233,6 +240,7 @@ static void write_channel_map(SNDFILE *sf, uint32_t channels, const uint8_t *pos
 /* ---- file-source ---- */
 
 struct file_source {
+	struct vd_endpoint_conn conn;	/* first: vd_endpoint_conn_of() */
 	char *name;
 	char *path;
 	SNDFILE *sf;
@@ -241,6 +249,7 @@ struct file_source {
 	int64_t total;		/* -1 if unknown */
 	int64_t pos;
 	bool eos;
+	bool loop;		/* start again at the end, never EOS */
 };
 
 /* The format a decoded codec is delivered in: its native precision. */
@@ -295,6 +304,7 @@ int vd_endpoint_file_source_new(const struct vd_file_source_config *cfg, void **
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
+	vd_endpoint_conn_init(&s->conn, true);
 	s->name = strdup(cfg->name ? cfg->name : "file-source");
 	s->path = strdup(cfg->path);
 	if (!s->name || !s->path) {
@@ -357,10 +367,13 @@ static int file_source_init(const struct vd_node_init *init, void **self,
 	const char *path = NULL;
 	enum vd_sample_format fmt = VD_FORMAT_UNKNOWN;
 	uint32_t rate = 0, channels = 0;
+	bool loop = false;
+	bool connected = true;
 	int ret, c = -1;
 	char *full;
 
 	if ((ret = vd_props_string(init->props, "path", &path, err)) < 0 ||
+	    (ret = vd_props_bool(init->props, "loop", &loop, err)) < 0 ||
 	    (ret = vd_props_enum(init->props, "container", container_names, &c, err)) < 0 ||
 	    (ret = vd_props_format(init->props, "format", &fmt, err)) < 0 ||
 	    (ret = vd_props_uint(init->props, "rate", 1, 1000000, &rate, err)) < 0 ||
@@ -394,10 +407,17 @@ static int file_source_init(const struct vd_node_init *init, void **self,
 		return -ENOMEM;
 	cfg.path = full;
 	cfg.loc = &p->loc;
-	ret = vd_endpoint_file_source_new(&cfg, self, err);
+	ret = vd_props_bool(init->props, "connected", &connected, err);
+	if (ret == 0)
+		ret = vd_endpoint_file_source_new(&cfg, self, err);
+	if (ret == 0)
+		vd_endpoint_conn_init(*self, connected);
 	free(full);
 	if (ret < 0)
 		return ret;
+	struct file_source *s = *self;
+	/* an empty file would loop without producing anything: it just ends */
+	s->loop = loop && s->total != 0;
 	*n_inputs = 0;
 	*n_outputs = 1;
 	return 0;
@@ -467,6 +487,30 @@ static int file_source_process(void *self, struct vd_buffer *in, uint32_t n_in,
 		out[0].flags = VD_BUFFER_EOS;
 		return 0;
 	}
+	if (s->loop) {
+		size_t stride = vd_format_frame_size(&s->fmt);
+		sf_count_t done = 0;
+
+		bool rewound = false;
+
+		/* a file shorter than the buffer repeats within it */
+		while (done < want) {
+			got = read_frames(s, (uint8_t *)out[0].data + done * stride, want - done);
+			if (got < 0 || (got == 0 && (rewound || sf_error(s->sf) != SF_ERR_NO_ERROR)))
+				return -EIO;
+			if (got == 0) {
+				if (sf_seek(s->sf, 0, SEEK_SET) != 0)
+					return -EIO;
+				rewound = true;
+				continue;
+			}
+			rewound = false;
+			done += got;
+		}
+		out[0].frames = (uint32_t)done;
+		out[0].flags = 0;
+		return 0;
+	}
 	if (s->total >= 0 && want > s->total - s->pos)
 		want = s->total - s->pos;
 	got = want ? read_frames(s, out[0].data, want) : 0;
@@ -497,7 +541,9 @@ static void file_source_reset(void *self)
 
 static int64_t file_source_total_frames(void *self)
 {
-	return ((struct file_source *)self)->total;
+	struct file_source *s = self;
+
+	return s->loop ? -1 : s->total;
 }
 
 const struct vd_node_ops vd_node_file_source = {
@@ -516,7 +562,45 @@ const struct vd_node_ops vd_node_file_source = {
 
 /* ---- file-sink ---- */
 
+/*
+ * Live sinks (docs/endpoints.md, "Real-time use"): process() only copies
+ * into an SPSC ring; a writer thread owns the SNDFILE from prepare() to
+ * free() and wakes every WRITER_WAKE_NS to drain it. Requests travel as
+ * byte positions in the stream (reset_at, eos_at) published by generation
+ * counters, so the writer acts on them exactly where they happened.
+ */
+#define RING_SECONDS 2			/* what a stalled disk may hold up before frames are dropped */
+#define RING_MIN_BYTES (64u << 10)
+#define WRITER_WAKE_NS 10000000ull	/* 10 ms */
+#define HEADER_EVERY_NS 500000000ull	/* rewrite the header at least this often while data flows */
+#define WRITER_CHUNK_FRAMES 4096u
+
+struct live {
+	struct vd_ring ring;
+	void *mem;
+	pthread_t thread;
+	bool running;
+	_Atomic bool quit;
+	/* processing thread -> writer */
+	_Atomic uint64_t produced;		/* bytes committed to the ring, ever */
+	_Atomic uint64_t reset_at, eos_at;	/* positions in produced */
+	_Atomic uint32_t reset_gen, eos_gen;
+	/* writer -> anyone (parameters) */
+	_Atomic uint64_t dropped;		/* frames that found the ring full */
+	_Atomic uint64_t written;		/* frames in the current file */
+	_Atomic uint64_t max_fill;		/* bytes, high-water mark of the ring */
+	_Atomic uint64_t headers;		/* header rewrites while running */
+	_Atomic int error;			/* first write error (-errno), then data is discarded */
+	/* processing thread only */
+	bool eos;
+	/* writer only */
+	uint64_t consumed;
+	void *buf;
+	uint32_t buf_frames;
+};
+
 struct file_sink {
+	struct vd_endpoint_conn conn;	/* first: vd_endpoint_conn_of() */
 	char *name;
 	char *path;
 	int container;
@@ -531,7 +615,12 @@ struct file_sink {
 	uint64_t frames;
 	bool started;		/* something was written since open */
 	bool eos;
+	bool live;		/* VD_NODE_INIT_LIVE: a writer thread does the I/O */
+	struct live lv;
 };
+
+static void live_stop(struct file_sink *s);
+static int live_start(struct file_sink *s);
 
 static int sink_close(struct file_sink *s)
 {
@@ -549,6 +638,7 @@ static void file_sink_free(void *self)
 
 	if (!s)
 		return;
+	live_stop(s);
 	/* sf_close() rewrites the header, so even a failed run leaves a valid file. */
 	sink_close(s);
 	free(s->scratch);
@@ -584,6 +674,7 @@ int vd_endpoint_file_sink_new(const struct vd_file_sink_config *cfg, void **self
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
+	vd_endpoint_conn_init(&s->conn, true);
 	s->name = strdup(cfg->name ? cfg->name : "file-sink");
 	s->path = strdup(cfg->path);
 	if (!s->name || !s->path) {
@@ -628,6 +719,7 @@ static int file_sink_init(const struct vd_node_init *init, void **self,
 	struct vd_file_sink_config cfg = { .name = init->name, .container = -1 };
 	const struct vd_prop *p = vd_props_find(init->props, "path");
 	const char *path = NULL;
+	bool connected = true;
 	int container = -1, ret;
 	char *full;
 
@@ -646,10 +738,15 @@ static int file_sink_init(const struct vd_node_init *init, void **self,
 	cfg.path = full;
 	cfg.loc = &p->loc;
 	cfg.container = container;
-	ret = vd_endpoint_file_sink_new(&cfg, self, err);
+	ret = vd_props_bool(init->props, "connected", &connected, err);
+	if (ret == 0)
+		ret = vd_endpoint_file_sink_new(&cfg, self, err);
+	if (ret == 0)
+		vd_endpoint_conn_init(*self, connected);
 	free(full);
 	if (ret < 0)
 		return ret;
+	((struct file_sink *)*self)->live = init->flags & VD_NODE_INIT_LIVE;
 	*n_inputs = 1;
 	*n_outputs = 0;
 	return 0;
@@ -735,6 +832,7 @@ static int file_sink_prepare(void *self, const struct vd_audio_format *in, uint3
 {
 	struct file_sink *s = self;
 	size_t scratch = 0;
+	int ret;
 
 	if (!s->sf_format || in[0].format != s->fmt.format || in[0].rate != s->fmt.rate ||
 	    in[0].channels != s->fmt.channels)
@@ -745,6 +843,10 @@ static int file_sink_prepare(void *self, const struct vd_audio_format *in, uint3
 		scratch = sizeof(short);
 	else if (s->mode == IO_INT_S24 || s->mode == IO_INT_S24_3)
 		scratch = sizeof(int);
+	live_stop(s);
+	/* a live sink's conversions run on the writer thread, one writer chunk at a time */
+	if (s->live)
+		max_frames = WRITER_CHUNK_FRAMES;
 	free(s->scratch);
 	s->scratch = NULL;
 	if (scratch) {
@@ -754,7 +856,14 @@ static int file_sink_prepare(void *self, const struct vd_audio_format *in, uint3
 	}
 	s->max_frames = max_frames;
 	sink_close(s);
-	return sink_open(s, err);
+	ret = sink_open(s, err);
+	if (ret < 0 || !s->live)
+		return ret;
+	ret = live_start(s);
+	if (ret < 0)
+		return vd_error_set(err, ret, NULL, "%s: cannot start the writer thread of '%s': %s",
+				    s->name, s->path, strerror(-ret));
+	return 0;
 }
 
 static sf_count_t write_frames(struct file_sink *s, const void *src, sf_count_t frames)
@@ -793,12 +902,210 @@ static sf_count_t write_frames(struct file_sink *s, const void *src, sf_count_t 
 	return -1;
 }
 
+/* ---- live file-sink: the writer thread ---- */
+
+static uint64_t mono_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
+
+static uint32_t ring_bytes_for(const struct file_sink *s, size_t stride)
+{
+	uint64_t want = (uint64_t)s->fmt.rate * RING_SECONDS * stride;
+	uint32_t size = RING_MIN_BYTES;
+
+	while (size < want && size < (1u << 30))
+		size <<= 1;
+	return size;
+}
+
+/* Take the ring up to stream position @target: into the file, or dropped (a reset). */
+static void drain_to(struct file_sink *s, uint64_t target, bool discard)
+{
+	struct live *lv = &s->lv;
+	size_t stride = vd_format_frame_size(&s->fmt);
+	uint32_t chunk = lv->buf_frames * (uint32_t)stride;
+
+	while (lv->consumed < target) {
+		uint32_t want = target - lv->consumed < chunk ? (uint32_t)(target - lv->consumed) : chunk;
+		uint32_t got = vd_ring_read(&lv->ring, lv->buf, want);
+		sf_count_t frames = (sf_count_t)(got / stride);
+
+		if (!got)
+			break;
+		lv->consumed += got;
+		if (discard || !s->sf || atomic_load_explicit(&lv->error, memory_order_relaxed))
+			continue;
+		if (write_frames(s, lv->buf, frames) != frames)
+			atomic_store_explicit(&lv->error, -EIO, memory_order_relaxed);
+		else
+			atomic_fetch_add_explicit(&lv->written, (uint64_t)frames, memory_order_relaxed);
+	}
+}
+
+static void *writer_main(void *arg)
+{
+	struct file_sink *s = arg;
+	struct live *lv = &s->lv;
+	uint32_t seen_reset = atomic_load_explicit(&lv->reset_gen, memory_order_acquire);
+	uint32_t seen_eos = atomic_load_explicit(&lv->eos_gen, memory_order_acquire);
+	uint64_t header_due = mono_ns() + HEADER_EVERY_NS, header_at = 0;
+
+	for (;;) {
+		bool quit = atomic_load_explicit(&lv->quit, memory_order_acquire);
+		uint32_t gen = atomic_load_explicit(&lv->reset_gen, memory_order_acquire);
+
+		if (gen != seen_reset) {
+			uint64_t at = atomic_load_explicit(&lv->reset_at, memory_order_relaxed);
+
+			drain_to(s, at, true);
+			seen_reset = gen;
+			/* an EOS before the reset ended the stream that the reset replaces */
+			gen = atomic_load_explicit(&lv->eos_gen, memory_order_acquire);
+			if (atomic_load_explicit(&lv->eos_at, memory_order_relaxed) <= at)
+				seen_eos = gen;
+			sink_close(s);
+			atomic_store_explicit(&lv->written, 0, memory_order_relaxed);
+			header_at = 0;
+			if (sink_open(s, NULL) < 0)
+				atomic_store_explicit(&lv->error, -EIO, memory_order_relaxed);
+			else
+				atomic_store_explicit(&lv->error, 0, memory_order_relaxed);
+		}
+		uint64_t produced = atomic_load_explicit(&lv->produced, memory_order_acquire);
+		uint64_t fill = produced - lv->consumed;
+
+		if (fill > atomic_load_explicit(&lv->max_fill, memory_order_relaxed))
+			atomic_store_explicit(&lv->max_fill, fill, memory_order_relaxed);
+		drain_to(s, produced, false);
+		gen = atomic_load_explicit(&lv->eos_gen, memory_order_acquire);
+		if (gen != seen_eos &&
+		    lv->consumed >= atomic_load_explicit(&lv->eos_at, memory_order_relaxed)) {
+			seen_eos = gen;
+			if (s->sf && sink_close(s) < 0)
+				atomic_store_explicit(&lv->error, -EIO, memory_order_relaxed);
+		}
+		/* A killed daemon leaves the header as last written: keep it close to the data. */
+		uint64_t now = mono_ns(), written = atomic_load_explicit(&lv->written, memory_order_relaxed);
+		if (s->sf && written != header_at && now >= header_due) {
+			sf_command(s->sf, SFC_UPDATE_HEADER_NOW, NULL, 0);
+			atomic_fetch_add_explicit(&lv->headers, 1, memory_order_relaxed);
+			header_at = written;
+			header_due = now + HEADER_EVERY_NS;
+		}
+		if (quit)
+			break;
+		struct timespec ts = { 0, (long)WRITER_WAKE_NS };
+		nanosleep(&ts, NULL);
+	}
+	return NULL;
+}
+
+static int live_start(struct file_sink *s)
+{
+	struct live *lv = &s->lv;
+	size_t stride = vd_format_frame_size(&s->fmt);
+	uint32_t size = ring_bytes_for(s, stride);
+	pthread_attr_t attr;
+	sigset_t all, old;
+	int ret;
+
+	memset(lv, 0, sizeof(*lv));
+	lv->buf_frames = WRITER_CHUNK_FRAMES;
+	lv->mem = malloc(size);
+	lv->buf = malloc((size_t)lv->buf_frames * stride);
+	if (!lv->mem || !lv->buf) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	vd_ring_init(&lv->ring, lv->mem, size);
+	/* An ordinary thread, whatever the caller is, and deaf to signals: the daemon reads
+	 * them through a signalfd, which only works while no thread accepts them. */
+	pthread_attr_init(&attr);
+	pthread_attr_setinheritsched(&attr, PTHREAD_EXPLICIT_SCHED);
+	pthread_attr_setschedpolicy(&attr, SCHED_OTHER);
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	ret = -pthread_create(&lv->thread, &attr, writer_main, s);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
+	if (ret < 0)
+		goto fail;
+	pthread_setname_np(lv->thread, "vd-file-writer");
+	lv->running = true;
+	return 0;
+fail:
+	free(lv->mem);
+	free(lv->buf);
+	lv->mem = lv->buf = NULL;
+	return ret;
+}
+
+/* Join the writer after its last drain; the file stays open for the caller to close. */
+static void live_stop(struct file_sink *s)
+{
+	struct live *lv = &s->lv;
+
+	if (!lv->running)
+		return;
+	atomic_store_explicit(&lv->quit, true, memory_order_release);
+	pthread_join(lv->thread, NULL);
+	lv->running = false;
+	free(lv->mem);
+	free(lv->buf);
+	lv->mem = lv->buf = NULL;
+}
+
+/* Processing thread: copy whole frames into the ring, drop (and count) what does not fit. */
+static int live_process(struct file_sink *s, struct vd_buffer *in)
+{
+	struct live *lv = &s->lv;
+	uint32_t stride = (uint32_t)vd_format_frame_size(&s->fmt);
+	uint32_t frames = in[0].frames, room = vd_ring_writable(&lv->ring) / stride;
+	uint32_t n = frames < room ? frames : room;
+
+	if (lv->eos) {
+		in[0].frames = 0;
+		return frames ? -EPIPE : 0;
+	}
+	if (n) {
+		vd_ring_write(&lv->ring, in[0].data, n * stride);
+		atomic_fetch_add_explicit(&lv->produced, (uint64_t)n * stride, memory_order_release);
+	}
+	if (n < frames)
+		atomic_fetch_add_explicit(&lv->dropped, frames - n, memory_order_relaxed);
+	if (in[0].flags & VD_BUFFER_EOS) {
+		lv->eos = true;
+		atomic_store_explicit(&lv->eos_at, atomic_load_explicit(&lv->produced, memory_order_relaxed),
+				      memory_order_relaxed);
+		atomic_fetch_add_explicit(&lv->eos_gen, 1, memory_order_release);
+	}
+	return 0;
+}
+
+static void live_reset(struct file_sink *s)
+{
+	struct live *lv = &s->lv;
+	uint64_t at = atomic_load_explicit(&lv->produced, memory_order_relaxed);
+
+	if (at == atomic_load_explicit(&lv->reset_at, memory_order_relaxed) && !lv->eos)
+		return;
+	lv->eos = false;
+	atomic_store_explicit(&lv->reset_at, at, memory_order_relaxed);
+	atomic_fetch_add_explicit(&lv->reset_gen, 1, memory_order_release);
+}
+
 static int file_sink_process(void *self, struct vd_buffer *in, uint32_t n_in,
 			     struct vd_buffer *out, uint32_t n_out)
 {
 	struct file_sink *s = self;
 	uint32_t frames = in[0].frames;
 
+	if (s->live)
+		return live_process(s, in);
 	if (!s->sf) {
 		/* Closed at EOS: only further EOS markers are expected until a reset. */
 		in[0].frames = 0;
@@ -816,6 +1123,7 @@ static int file_sink_process(void *self, struct vd_buffer *in, uint32_t n_in,
 		}
 		s->started = true;
 		s->frames += chunk;
+		atomic_store_explicit(&s->lv.written, s->frames, memory_order_relaxed);
 		done += chunk;
 	}
 	if (in[0].flags & VD_BUFFER_EOS) {
@@ -834,10 +1142,70 @@ static void file_sink_reset(void *self)
 {
 	struct file_sink *s = self;
 
+	if (s->live) {
+		live_reset(s);
+		return;
+	}
 	if (s->sf && !s->started)
 		return;
 	sink_close(s);
 	sink_open(s, NULL);
+}
+
+enum { SINK_PARAM_FRAMES, SINK_PARAM_DROPPED, SINK_PARAM_ERROR, SINK_PARAM_RING_MS, SINK_PARAM_PEAK_MS,
+       SINK_PARAM_COUNT };
+
+static int file_sink_enum_params(void *self, uint32_t index, struct vd_param_info *info)
+{
+	static const struct vd_param_info params[SINK_PARAM_COUNT] = {
+		{ .id = SINK_PARAM_FRAMES, .name = "frames", .type = VD_PARAM_INT,
+		  .flags = VD_PARAM_READ | VD_PARAM_VOLATILE, .max = 9.007199254740992e15, .step = 1 },
+		{ .id = SINK_PARAM_DROPPED, .name = "dropped", .type = VD_PARAM_INT,
+		  .flags = VD_PARAM_READ | VD_PARAM_VOLATILE, .max = 9.007199254740992e15, .step = 1 },
+		{ .id = SINK_PARAM_ERROR, .name = "error", .type = VD_PARAM_INT,
+		  .flags = VD_PARAM_READ | VD_PARAM_VOLATILE, .min = -4095, .max = 0, .step = 1 },
+		{ .id = SINK_PARAM_RING_MS, .name = "ring_ms", .type = VD_PARAM_FLOAT,
+		  .flags = VD_PARAM_READ, .max = 1e9 },
+		{ .id = SINK_PARAM_PEAK_MS, .name = "ring_peak_ms", .type = VD_PARAM_FLOAT,
+		  .flags = VD_PARAM_READ | VD_PARAM_VOLATILE, .max = 1e9 },
+	};
+
+	if (index >= SINK_PARAM_COUNT)
+		return -ENOENT;
+	*info = params[index];
+	return 0;
+}
+
+static int file_sink_get_param(void *self, uint32_t id, double *value)
+{
+	struct file_sink *s = self;
+	double bytes_per_ms = s->fmt.rate ? vd_format_frame_size(&s->fmt) * s->fmt.rate / 1000.0 : 0;
+
+	switch (id) {
+	case SINK_PARAM_FRAMES:
+		*value = (double)atomic_load_explicit(&s->lv.written, memory_order_relaxed);
+		return 0;
+	case SINK_PARAM_DROPPED:
+		*value = (double)atomic_load_explicit(&s->lv.dropped, memory_order_relaxed);
+		return 0;
+	case SINK_PARAM_ERROR:
+		*value = atomic_load_explicit(&s->lv.error, memory_order_relaxed);
+		return 0;
+	case SINK_PARAM_RING_MS:
+		*value = s->live && bytes_per_ms > 0 ? s->lv.ring.size / bytes_per_ms : 0;
+		return 0;
+	case SINK_PARAM_PEAK_MS:
+		*value = bytes_per_ms > 0 ? atomic_load_explicit(&s->lv.max_fill, memory_order_relaxed) /
+					    bytes_per_ms : 0;
+		return 0;
+	default:
+		return -ENOENT;
+	}
+}
+
+static int file_sink_set_param(void *self, uint32_t id, double value)
+{
+	return id < SINK_PARAM_COUNT ? -EPERM : -ENOENT;
 }
 
 const struct vd_node_ops vd_node_file_sink = {
@@ -851,4 +1219,7 @@ const struct vd_node_ops vd_node_file_sink = {
 	.prepare = file_sink_prepare,
 	.process = file_sink_process,
 	.reset = file_sink_reset,
+	.enum_params = file_sink_enum_params,
+	.set_param = file_sink_set_param,
+	.get_param = file_sink_get_param,
 };

@@ -9,6 +9,7 @@
 /* ---- null-sink ---- */
 
 struct null_sink {
+	struct vd_endpoint_conn conn;	/* first: vd_endpoint_conn_of() */
 	_Atomic uint64_t frames;	/* read from any thread through get_param */
 	_Atomic bool eos;
 };
@@ -21,6 +22,7 @@ int vd_endpoint_null_new(void **self)
 
 	if (!s)
 		return -ENOMEM;
+	vd_endpoint_conn_init(&s->conn, true);
 	*self = s;
 	return 0;
 }
@@ -32,6 +34,11 @@ static int null_init(const struct vd_node_init *init, void **self,
 
 	if (ret < 0)
 		return ret;
+	ret = vd_endpoint_conn_props(*self, init->props, err);
+	if (ret < 0) {
+		free(*self);
+		return ret;
+	}
 	*n_inputs = 1;
 	*n_outputs = 0;
 	return 0;
@@ -131,6 +138,7 @@ const struct vd_node_ops vd_node_null_sink = {
 /* ---- silence-source ---- */
 
 struct silence {
+	struct vd_endpoint_conn conn;	/* first: vd_endpoint_conn_of() */
 	struct vd_audio_format fmt;
 	uint64_t total;
 	uint64_t pos;
@@ -142,6 +150,7 @@ int vd_endpoint_silence_new(const struct vd_audio_format *fmt, uint64_t frames, 
 
 	if (!s)
 		return -ENOMEM;
+	vd_endpoint_conn_init(&s->conn, true);
 	s->fmt = *fmt;
 	s->total = frames;
 	*self = s;
@@ -167,6 +176,11 @@ static int silence_init(const struct vd_node_init *init, void **self,
 	ret = vd_endpoint_silence_new(&f, (uint64_t)llround(duration * rate), self);
 	if (ret < 0)
 		return ret;
+	ret = vd_endpoint_conn_props(*self, init->props, err);
+	if (ret < 0) {
+		free(*self);
+		return ret;
+	}
 	*n_inputs = 0;
 	*n_outputs = 1;
 	return 0;

@@ -210,6 +210,13 @@ int vd_snd_dev_set_jack(struct vd_snd_dev *dev, uint32_t jack, bool connected)
 	return 0;
 }
 
+const char *vd_snd_dev_jack_point(const struct vd_snd_dev *dev, uint32_t jack)
+{
+	if (jack >= dev->topo.n_jacks)
+		return NULL;
+	return dev->topo.streams[dev->topo.jacks[jack].stream].point;
+}
+
 /* ---- the daemon's interface ---- */
 
 int vd_snd_dev_new(const char *name, const char *guest_topology, struct vd_graph *host,
@@ -410,6 +417,24 @@ unsigned vd_snd_dev_jack_count(const struct vd_snd_dev *dev)
 	return dev->topo.n_jacks;
 }
 
+int vd_snd_dev_jack_state(const struct vd_snd_dev *dev, uint32_t jack, bool *connected)
+{
+	if (jack >= dev->topo.n_jacks)
+		return -EINVAL;
+	*connected = dev->topo.jacks[jack].connected;
+	return 0;
+}
+
+const struct vd_topology *vd_snd_dev_topology(const struct vd_snd_dev *dev)
+{
+	return dev->topo.t;
+}
+
+enum vd_snd_state vd_snd_dev_stream_state(const struct vd_snd_dev *dev, unsigned index)
+{
+	return index < dev->topo.n_streams ? dev->streams[index].state : VD_SND_STATE_NONE;
+}
+
 int vd_snd_dev_stream_stats(struct vd_snd_dev *dev, unsigned index, struct vd_snd_stream_stats *st)
 {
 	struct snd_stream *s;
@@ -424,6 +449,20 @@ int vd_snd_dev_stream_stats(struct vd_snd_dev *dev, unsigned index, struct vd_sn
 	st->frames = atomic_load_explicit(&s->st_frames, memory_order_relaxed);
 	st->underruns = atomic_load_explicit(&s->st_underruns, memory_order_relaxed);
 	st->held = atomic_load_explicit(&s->st_held, memory_order_relaxed);
+	st->xruns = atomic_load_explicit(&s->st_xruns, memory_order_relaxed);
+	st->name = s->info->name;
+	st->capture = s->info->direction == VIRTIO_SND_D_INPUT;
+	if (s->have_params && vd_snd_format_to_vd(s->p.format, &st->format) == 0) {
+		uint32_t fb = (uint32_t)vd_format_sample_size(st->format) * s->p.channels;
+
+		st->have_params = true;
+		st->rate = vd_snd_rate_hz(s->p.rate);
+		st->channels = s->p.channels;
+		st->period_frames = fb ? s->p.period_bytes / fb : 0;
+		st->buffer_frames = fb ? s->p.buffer_bytes / fb : 0;
+		if (s->graph)
+			st->latency_frames = s->latency_frames;
+	}
 	if (s->graph)
 		vd_graph_describe(s->graph, st->description, sizeof(st->description));
 	return 0;

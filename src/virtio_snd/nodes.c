@@ -272,6 +272,7 @@ static void underrun(struct snd_stream *s)
 	if (s->starved)
 		return;
 	s->starved = true;
+	atomic_fetch_add_explicit(&s->st_xruns, 1, memory_order_relaxed);
 	if (atomic_load_explicit(&s->xrun_events, memory_order_relaxed)) {
 		uint64_t one = 1;
 		ssize_t w;

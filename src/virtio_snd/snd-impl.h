@@ -43,6 +43,7 @@ struct snd_stream_info {
 };
 
 struct snd_jack {
+	unsigned stream;		/* whose attach node shows it */
 	uint32_t defconf, caps;
 	bool connected;
 };
@@ -206,7 +207,7 @@ struct snd_stream {
 	_Atomic bool running;		/* RUNNING: consume/fill; else hold */
 	_Atomic bool xrun_events;	/* EVT_XRUNS selected */
 	_Atomic uint32_t xrun_pending;	/* XRUN events for the dispatch thread */
-	_Atomic uint64_t st_completed, st_errors, st_frames, st_underruns;
+	_Atomic uint64_t st_completed, st_errors, st_frames, st_underruns, st_xruns;
 	_Atomic uint32_t st_held;
 
 	/* processing thread (set up by the dispatch thread before the feed connects) */

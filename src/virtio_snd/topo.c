@@ -283,6 +283,7 @@ static int probe_stream(struct snd_topo *st, unsigned k, struct vd_graph *host, 
 		if (anode->jack >= 0 && st->n_jacks < SND_MAX_JACKS) {
 			struct snd_jack *j = &st->jacks[st->n_jacks++];
 
+			j->stream = k;
 			j->defconf = (uint32_t)anode->jack << HDA_DEFCFG_DEVICE_SHIFT |
 				     HDA_DEFCFG_LOC_EXTERNAL << HDA_DEFCFG_LOCATION_SHIFT;
 			j->caps = HDA_PINCAP_PRES_DETECT;

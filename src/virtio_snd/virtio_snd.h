@@ -109,6 +109,8 @@ int vd_snd_dev_handle(struct vd_snd_dev *dev, enum vd_snd_fd_kind kind);
 
 /** Jack @jack's connection changed (sends JACK_(DIS)CONNECTED). -EINVAL if no such jack. */
 int vd_snd_dev_set_jack(struct vd_snd_dev *dev, uint32_t jack, bool connected);
+/** The host attach point jack @jack's stream uses (the daemon maps it to host endpoints), or NULL. */
+const char *vd_snd_dev_jack_point(const struct vd_snd_dev *dev, uint32_t jack);
 
 /*
  * Control elements the guest topology declares (docs/virtio-snd.md,
@@ -146,6 +148,10 @@ const char *vd_snd_dev_control_item(const struct vd_snd_dev *dev, unsigned id, u
 
 unsigned vd_snd_dev_stream_count(const struct vd_snd_dev *dev);
 unsigned vd_snd_dev_jack_count(const struct vd_snd_dev *dev);
+/** Whether jack @jack is connected now: 0 or -EINVAL (no such jack). */
+int vd_snd_dev_jack_state(const struct vd_snd_dev *dev, uint32_t jack, bool *connected);
+/** The parsed guest topology (its objects: pipelines, nodes, endpoints), for `virtdsp ctl`. */
+const struct vd_topology *vd_snd_dev_topology(const struct vd_snd_dev *dev);
 
 enum vd_snd_state {
 	VD_SND_STATE_NONE,		/**< no parameters yet */
@@ -158,6 +164,14 @@ enum vd_snd_state {
 
 struct vd_snd_stream_stats {
 	enum vd_snd_state state;
+	const char *name;		/**< the stream node's name in the guest topology */
+	bool capture;			/**< rx (capture) rather than tx (playback) */
+	bool have_params;		/**< SET_PARAMS done: the fields below are valid */
+	enum vd_sample_format format;
+	uint32_t rate, channels;
+	uint32_t period_frames, buffer_frames;
+	uint32_t latency_frames;	/**< the pipeline's delay once prepared, stream frames */
+	uint64_t xruns;			/**< underrun episodes (what XRUN events report) */
 	uint64_t completed;		/**< I/O messages completed OK */
 	uint64_t errors;		/**< I/O messages completed with IO_ERR */
 	uint64_t frames;		/**< frames played (tx) or captured into buffers (rx) */
@@ -165,6 +179,8 @@ struct vd_snd_stream_stats {
 	uint32_t held;			/**< messages held now (processing thread's view) */
 	char description[256];		/**< the stream's pipeline once prepared (vd_graph_describe) */
 };
+/** Stream @index's state (cheap: for change detection after each handle), or NONE if no such stream. */
+enum vd_snd_state vd_snd_dev_stream_state(const struct vd_snd_dev *dev, unsigned index);
 /** State and counters of stream @index (dispatch thread; the counters are read
  * atomically while the processing thread runs). -EINVAL if no such stream. */
 int vd_snd_dev_stream_stats(struct vd_snd_dev *dev, unsigned index, struct vd_snd_stream_stats *st);

@@ -12,36 +12,10 @@ WAVTOOL=(python3 "$G/wavtool.py")
 W=${VD_GUEST_TEST_OUT:-$(mktemp -d "${TMPDIR:-/tmp}/vdguest-test.XXXXXX")}
 mkdir -p "$W"
 
-n=0
-failed=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; shift; for l in "$@"; do echo "#   $l"; done; }
-check() { # description, command... : ok when the command succeeds
-	local d=$1; shift
-	local out
-	if out=$("$@" 2>&1); then ok "$d"; else not_ok "$d" "command: $*" "${out//$'\n'/ | }"; fi
-}
-now() { date +%s.%N; }
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
-result() { # results.txt key -> value
-	sed -n "s/^$2=//p" "$1" | head -1
-}
-expect() { # description, results file, key, expected value
-	local v
-	v=$(result "$2" "$3")
-	if [ "$v" = "$4" ]; then ok "$1"; else not_ok "$1" "$3 is '$v', expected '$4'"; fi
-}
-expect_range() { # description, results file, key, min, max
-	local v
-	v=$(result "$2" "$3")
-	if [ -n "$v" ] && awk -v v="$v" -v lo="$4" -v hi="$5" 'BEGIN { exit !(v >= lo && v <= hi) }'; then
-		ok "$1 ($3=$v)"
-	else
-		not_ok "$1" "$3 is '$v', expected within [$4, $5]"
-	fi
-}
+# shellcheck source=tests/guest/tap.sh
+. "$ROOT/tests/guest/tap.sh"
 
-echo "1..21"
+echo "1..22"
 T0=$(now)
 
 # --- host set-up and guest image (cached after the first run) ----------------------------
@@ -66,10 +40,7 @@ R=$W/wav
 	--amixer --out "$R" >"$W/wav.log" 2>&1
 rc=$?
 BOOT_WAV_S=$(since "$t")
-if [ $rc = 0 ]; then ok "wav: guest boots, aplay runs, guest reports result=pass"; else
-	not_ok "wav: guest boots, aplay runs, guest reports result=pass" "run-guest.sh exit $rc" \
-		"$(grep -v '^VDTEST: pkg' "$W/wav.log" | tail -15 | tr '\n' '|')"
-fi
+guest_ran "wav: guest boots, aplay runs, guest reports result=pass" $rc "$W/wav.log"
 expect "wav: stock aplay played hw:0,0 with rc 0" "$R/results.txt" play.rc 0
 expect "wav: period size is the requested 480 frames" "$R/results.txt" play.period_size 480
 # QEMU's wav backend loses the last few ms (2-7 ms seen); allow 50 ms, demand exactness.
@@ -90,17 +61,18 @@ R=$W/alsa
 	--record 1:48000:2:S16_LE --sleep-jitter=100 --out "$R" >"$W/alsa.log" 2>&1
 rc=$?
 BOOT_ALSA_S=$(since "$t")
-if [ $rc = 0 ]; then ok "alsa-file: aplay and arecord run, guest reports result=pass"; else
-	not_ok "alsa-file: aplay and arecord run, guest reports result=pass" "run-guest.sh exit $rc" \
-		"$(grep -v '^VDTEST: pkg' "$W/alsa.log" | tail -15 | tr '\n' '|')"
-fi
+guest_ran "alsa-file: aplay and arecord run, guest reports result=pass" $rc "$W/alsa.log"
 check "alsa-file: host playback file is the played signal, complete and bit-exact" \
 	"${WAVTOOL[@]}" compare "$W/play.wav" "$R/play.raw" --out-raw s16:2:48000 --exact-length
 check "alsa-file: guest recording is the capture source's first second, bit-exact" \
 	"${WAVTOOL[@]}" compare "$W/capture-expected.wav" "$R/guest/record.wav" --exact-length
 expect "alsa-file: 100 guest sleep-loop ticks timestamped" "$R/results.txt" jitter.count 100
-# A 10 ms sleep can only be longer than 10 ms; a shorter one means broken timestamps.
-expect_range "alsa-file: 10 ms guest sleeps are never shorter than 10 ms" "$R/results.txt" jitter.min_ms 9.9 1000
+# A 10 ms sleep takes at least 10 ms, so the typical interval between ticks is >= 10 ms;
+# broken timestamps would put intervals near 0. Under TCG the guest's clock is emulated and
+# one tick in a few runs lands a few hundred us early (9.59 ms seen once in three runs), so
+# the minimum is only bounded well away from 0.
+expect_range "alsa-file: 10 ms guest sleeps take 10 ms (median)" "$R/results.txt" jitter.p50_ms 9.95 50
+expect_range "alsa-file: no guest sleep interval is implausibly short" "$R/results.txt" jitter.min_ms 5 1000
 
 # --- 3: alsa-file, play and record at the same time ------------------------------------------
 t=$(now)
@@ -109,10 +81,7 @@ R=$W/both
 	--record 1:48000:2:S16_LE --both --out "$R" >"$W/both.log" 2>&1
 rc=$?
 BOOT_BOTH_S=$(since "$t")
-if [ $rc = 0 ]; then ok "both: simultaneous aplay and arecord, guest reports result=pass"; else
-	not_ok "both: simultaneous aplay and arecord, guest reports result=pass" "run-guest.sh exit $rc" \
-		"$(grep -v '^VDTEST: pkg' "$W/both.log" | tail -15 | tr '\n' '|')"
-fi
+guest_ran "both: simultaneous aplay and arecord, guest reports result=pass" $rc "$W/both.log"
 check "both: playback bit-exact while capturing" \
 	"${WAVTOOL[@]}" compare "$W/play.wav" "$R/play.raw" --out-raw s16:2:48000 --exact-length
 check "both: recording bit-exact while playing" \

@@ -27,41 +27,8 @@ PB=(--period 480 --buffer 24000)
 # keeps about 16 periods queued in the device, so this covers a guest stall of 0.8 s).
 PL=(--period 2400 --buffer 48000)
 
-n=0
-failed=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; shift; for l in "$@"; do echo "#   $l"; done; }
-check() { # description, command... : ok when the command succeeds
-	local d=$1; shift
-	local out
-	if out=$("$@" 2>&1); then ok "$d"; else not_ok "$d" "command: $*" "${out//$'\n'/ | }"; fi
-}
-check_kv() { # description, command... : ok when it succeeds; its key=value output in the line
-	local d=$1; shift
-	local out
-	if out=$("$@" 2>&1); then
-		ok "$d ($(grep -v '^result=' <<<"$out" | tr '\n' ' ' | sed 's/ $//'))"
-	else
-		not_ok "$d" "command: $*" "${out//$'\n'/ | }"
-	fi
-}
-now() { date +%s.%N; }
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
-result() { sed -n "s/^$2=//p" "$1" | head -1; }
-expect() { # description, results file, key, expected value
-	local v
-	v=$(result "$2" "$3")
-	if [ "$v" = "$4" ]; then ok "$1"; else not_ok "$1" "$3 is '$v', expected '$4'"; fi
-}
-expect_range() { # description, results file, key, min, max
-	local v
-	v=$(result "$2" "$3")
-	if [ -n "$v" ] && awk -v v="$v" -v lo="$4" -v hi="$5" 'BEGIN { exit !(v >= lo && v <= hi) }'; then
-		ok "$1 ($3=$v)"
-	else
-		not_ok "$1" "$3 is '$v', expected within [$4, $5]"
-	fi
-}
+# shellcheck source=tests/guest/tap.sh
+. "$ROOT/tests/guest/tap.sh"
 
 # ---- the daemon ------------------------------------------------------------------------
 DPID="" DLOG=""
@@ -70,7 +37,8 @@ start_daemon() { # tag, serve arguments... (one --guest each; waits until every 
 	local guests
 	guests=$(printf '%s\n' "$@" | grep -c '^--guest$')
 	DLOG=$W/$tag.daemon.log
-	"$VIRTDSP" serve --no-tasks "$@" 2>"$DLOG" &
+	# a fresh state file per run: values set by an earlier run must not leak in
+	"$VIRTDSP" serve --no-tasks --state-file "$W/$tag.state" "$@" 2>"$DLOG" &
 	DPID=$!
 	for _ in $(seq 100); do
 		[ "$(grep -c 'listening on' "$DLOG")" -ge "$guests" ] && return 0

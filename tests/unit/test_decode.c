@@ -19,6 +19,7 @@
 #include <math.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1446,6 +1447,98 @@ static void test_convert_cli(void **state)
 	}
 }
 
+/* `virtdsp convert --socket` against a `virtdsp serve` the test starts: the same files as in-process. */
+static void test_convert_cli_socket(void **state)
+{
+	struct fx *x = *state;
+	const char *root = getenv("VD_BUILD_ROOT");
+	char bin[512], sock[512], args[2048], out[512], local[512], err[512], derr[512];
+	struct blob w, l, e;
+	struct stat st;
+	int rate, ch, status;
+	pid_t pid;
+
+	snprintf(bin, sizeof(bin), "%s/src/cli/virtdsp", root ? root : ".");
+	snprintf(sock, sizeof(sock), "%s/d.sock", x->dir);
+	snprintf(out, sizeof(out), "%s/sock.wav", x->dir);
+	snprintf(local, sizeof(local), "%s/local.wav", x->dir);
+	snprintf(err, sizeof(err), "%s/sock.err", x->dir);
+	snprintf(derr, sizeof(derr), "%s/daemon.err", x->dir);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		FILE *f = freopen(derr, "w", stderr);
+		(void)f;
+		execl(bin, "virtdsp", "serve", "--socket", sock, "--quiet", (char *)NULL);
+		_exit(127);
+	}
+	/* Up to 20 s for the daemon to listen (a loaded CI machine, ASan). */
+	for (int i = 0; i < 2000 && stat(sock, &st) < 0; i++)
+		usleep(10000);
+	if (stat(sock, &st) < 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		fail_msg("virtdsp serve did not create %s", sock);
+	}
+	/* FLAC: flac -d's samples. */
+	snprintf(args, sizeof(args), "'%s/a.flac' '%s' --socket '%s'", x->dir, out, sock);
+	assert_int_equal(run_cli(args, err), 0);
+	w = wav_samples(out, &rate, &ch);
+	assert_int_equal(rate, 44100);
+	assert_int_equal(ch, 2);
+	assert_int_equal(w.n, x->ref_flac[F_A].n);
+	assert_memory_equal(w.p, x->ref_flac[F_A].p, w.n);
+	free(w.p);
+	/* MP3 to S16: mpg123's samples. */
+	snprintf(args, sizeof(args), "'%s/a.mp3' '%s' -f s16 --socket '%s'", x->dir, out, sock);
+	assert_int_equal(run_cli(args, err), 0);
+	w = wav_samples(out, &rate, &ch);
+	assert_int_equal(w.n, x->ref_mp3_s16[F_A].n);
+	assert_memory_equal(w.p, x->ref_mp3_s16[F_A].p, w.n);
+	free(w.p);
+	/* Opus resampled and mixed down in the daemon's session: the same file as in-process. */
+	snprintf(args, sizeof(args), "'%s/a.opus' '%s' -r 44100 -c 1 -f s16 --socket '%s'", x->dir, out, sock);
+	assert_int_equal(run_cli(args, err), 0);
+	snprintf(args, sizeof(args), "'%s/a.opus' '%s' -r 44100 -c 1 -f s16", x->dir, local);
+	assert_int_equal(run_cli(args, err), 0);
+	w = slurp(out);
+	l = slurp(local);
+	assert_true(w.n > 44100);
+	assert_int_equal(w.n, l.n);
+	assert_memory_equal(w.p, l.p, w.n);
+	free(w.p);
+	free(l.p);
+	/* A stream the daemon's decoder refuses: exit 1 with the decoder's reason, no output file. */
+	{
+		char bad[512];
+		FILE *f;
+
+		snprintf(bad, sizeof(bad), "%s/bad.flac", x->dir);
+		f = fopen(bad, "wb");
+		fwrite("fLaC", 1, 4, f);
+		fwrite(x->mp3[F_A].p, 1, 5000, f);	/* no STREAMINFO: MP3 data */
+		fclose(f);
+		unlink(out);
+		snprintf(args, sizeof(args), "'%s' '%s' --socket '%s'", bad, out, sock);
+		assert_int_equal(run_cli(args, err), 1);
+		e = slurp(err);
+		e.p = realloc(e.p, e.n + 1);
+		e.p[e.n] = 0;
+		if (!contains((char *)e.p, "virtdsp convert: cannot decode") ||
+		    !contains((char *)e.p, "not a FLAC stream (first metadata block is type"))
+			fail_msg("stderr: %s", (char *)e.p);
+		free(e.p);
+		assert_int_equal(stat(out, &st), -1);
+	}
+	/* The daemon served all of it and shuts down cleanly. */
+	assert_int_equal(kill(pid, SIGTERM), 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		e = slurp(derr);
+		fail_msg("virtdsp serve ended with status 0x%x: %.*s", status, (int)e.n, (char *)e.p);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1468,6 +1561,7 @@ int main(void)
 		cmocka_unit_test(test_backlog_limit),
 		cmocka_unit_test(test_socket),
 		cmocka_unit_test(test_convert_cli),
+		cmocka_unit_test(test_convert_cli_socket),
 	};
 
 	return cmocka_run_group_tests_name("decode", tests, setup, teardown);

@@ -816,6 +816,53 @@ static void test_reset_and_relative_paths(void **state)
 	vd_test_rmdir(dir);
 }
 
+/* loop = true: the file again and again, with no gap, never EOS and no known length. */
+static void test_source_loop(void **state)
+{
+	char *dir = vd_test_tmpdir(), path[512];
+	struct vd_audio_format offer, got;
+	struct pbuf b = { 0 };
+	struct vd_error err;
+	int16_t data[2 * 100], out[2 * 256];
+	uint32_t pos = 0;
+	void *self;
+
+	for (int i = 0; i < 200; i++)
+		data[i] = (int16_t)(i * 331 - 20000);
+	vd_audio_format_init(&offer, VD_FORMAT_S16, 48000, 2);
+	snprintf(path, sizeof(path), "%s/loop.wav", dir);
+	write_file(path, NULL, NULL, &offer, data, 100);
+	prop_str(&b, "path", path);
+	prop_ident(&b, "loop", "true");
+	assert_int_equal(node_init(&vd_node_file_source, &b, NULL, &self, &err), 0);
+	assert_int_equal(vd_node_file_source.negotiate(self, NULL, 0, &got, 1, &err), 0);
+	assert_int_equal(vd_node_file_source.prepare(self, NULL, 0, &got, 1, 256, &err), 0);
+	assert_int_equal(vd_node_file_source.total_frames(self), -1);
+	/* buffers longer than the file (it repeats within one) and shorter, 25 calls: 3700 frames */
+	for (int call = 0; call < 25; call++) {
+		uint32_t want = call % 2 ? 256 : 40;
+		struct vd_buffer o = { .data = out, .frames = want };
+
+		assert_int_equal(vd_node_file_source.process(self, NULL, 0, &o, 1), 0);
+		assert_int_equal(o.frames, want);
+		assert_int_equal(o.flags, 0);
+		for (uint32_t f = 0; f < want; f++, pos++)
+			for (int c = 0; c < 2; c++)
+				if (out[2 * f + c] != data[2 * (pos % 100) + c])
+					fail_msg("frame %u: %d, expected %d", pos, out[2 * f + c],
+						 data[2 * (pos % 100) + c]);
+	}
+	vd_node_file_source.free(self);
+
+	/* a bad value names the property */
+	memset(&b, 0, sizeof(b));
+	prop_str(&b, "path", path);
+	prop_ident(&b, "loop", "sometimes");
+	assert_int_not_equal(node_init(&vd_node_file_source, &b, NULL, &self, &err), 0);
+	assert_non_null(strstr(err.msg, "loop"));
+	vd_test_rmdir(dir);
+}
+
 static void graph_add(struct vd_graph *g, const char *name, const char *type, struct pbuf *b)
 {
 	struct vd_graph_node_desc d = { .name = name, .type = type, .props = props_of(b), .period = 256 };
@@ -905,6 +952,7 @@ int main(void)
 		cmocka_unit_test(test_finalised_on_free),
 		cmocka_unit_test(test_reset_and_relative_paths),
 		cmocka_unit_test(test_in_a_graph),
+		cmocka_unit_test(test_source_loop),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,7 +3,8 @@
  * CTL_ENUM_ITEMS, CTL_READ/WRITE and their refusals, the dB TLV, a volume
  * control changing the measured level at the host attach point (and not a
  * second guest's), persistence across RELEASE/PREPARE, host-side changes
- * arriving as CTL_NOTIFY, and declaration errors in guest topologies. */
+ * arriving as CTL_NOTIFY, the control_changed hook, and declaration errors
+ * in guest topologies. */
 #include <errno.h>
 #include <math.h>
 #include <setjmp.h>
@@ -143,8 +144,17 @@ enum { C_VOLUME, C_SWITCH, C_EQ_TYPE, C_EQ_GAIN, N_CTLS };
 
 /* ---- the rig ---- */
 
+/* What the control_changed hook was told, in order. */
+struct change {
+	unsigned id;
+	double value;
+	bool by_guest;
+};
+
 struct guest {
 	struct vd_snd_dev *dev;
+	struct change changes[16];
+	unsigned n_changes;
 	struct vd_ff ff;
 	uint64_t req, resp, ev[4], msg[QSIZE];
 	unsigned inflight;		/* tx messages not completed yet */
@@ -176,6 +186,14 @@ static void diag_cb(void *data, const struct vd_error *e)
 	snprintf(buf + n, 2048 - n, "%s\n", vd_error_format(e, line, sizeof(line)));
 }
 
+static void changed_cb(void *data, unsigned id, double value, bool by_guest)
+{
+	struct guest *g = data;
+
+	if (g->n_changes < 16)
+		g->changes[g->n_changes++] = (struct change){ id, value, by_guest };
+}
+
 static int pump(void *arg)
 {
 	return vd_snd_dev_handle(arg, VD_SND_FD_SOCKET);
@@ -184,7 +202,8 @@ static int pump(void *arg)
 static void guest_new(struct rig *r, struct guest *g, const char *point, bool controls)
 {
 	struct vd_diag diag = { .report = diag_cb, .data = r->diag };
-	struct vd_snd_options o = { .controls = controls, .log = log_cb, .log_data = g->log };
+	struct vd_snd_options o = { .controls = controls, .log = log_cb, .log_data = g->log,
+				    .control_changed = changed_cb, .control_data = g };
 	int sv[2];
 
 	snprintf(g->topo, sizeof(g->topo), guest_fmt, point);
@@ -687,6 +706,55 @@ static void test_host_change_notifies(void **state)
 	rig_free(r);
 }
 
+/* The control_changed hook: after a guest CTL_WRITE (by_guest) or a host set
+ * that changed the value, with the value in the parameter's units; never for
+ * refusals or for writes that change nothing. */
+static void test_control_changed_hook(void **state)
+{
+	struct rig *r = rig_new(1, true);
+	struct guest *g = &r->g[0];
+	double d;
+
+	assert_int_equal(g->n_changes, 0);	/* the topology's initial values are not changes */
+	assert_int_equal(ctl_write(g, C_VOLUME, 1000), VIRTIO_SND_S_OK);	/* -20 dB */
+	assert_int_equal(g->n_changes, 1);
+	assert_int_equal(g->changes[0].id, C_VOLUME);
+	assert_true(fabs(g->changes[0].value - -20.0) < 1e-9);
+	assert_true(g->changes[0].by_guest);
+	/* the hook runs after the value is stored */
+	assert_int_equal(vd_snd_dev_get_control(g->dev, C_VOLUME, &d), 0);
+	assert_true(fabs(d - -20.0) < 1e-9);
+
+	/* the same value again, a refused write, a read-only one: no call */
+	assert_int_equal(ctl_write(g, C_VOLUME, 1000), VIRTIO_SND_S_OK);
+	assert_int_equal(ctl_write(g, C_VOLUME, 5000), VIRTIO_SND_S_BAD_MSG);
+	assert_int_equal(ctl_write(g, C_EQ_GAIN, 100), VIRTIO_SND_S_NOT_SUPP);
+	assert_int_equal(g->n_changes, 1);
+
+	/* the guest's switch: 0 = off, reported as 0 (not the inverted mute) */
+	assert_int_equal(ctl_write(g, C_SWITCH, 0), VIRTIO_SND_S_OK);
+	assert_int_equal(g->n_changes, 2);
+	assert_int_equal(g->changes[1].id, C_SWITCH);
+	assert_true(g->changes[1].value == 0.0);
+	assert_true(g->changes[1].by_guest);
+
+	/* host sets: by_guest false; a refused or unchanged one: no call */
+	assert_int_equal(vd_snd_dev_set_control(g->dev, C_EQ_TYPE, 2.0), 0);
+	assert_int_equal(g->n_changes, 3);
+	assert_int_equal(g->changes[2].id, C_EQ_TYPE);
+	assert_true(g->changes[2].value == 2.0);
+	assert_false(g->changes[2].by_guest);
+	assert_int_equal(vd_snd_dev_set_control(g->dev, C_EQ_TYPE, 2.0), 0);
+	assert_int_equal(vd_snd_dev_set_control(g->dev, C_VOLUME, 99.0), -ERANGE);
+	assert_int_equal(g->n_changes, 3);
+	/* the host may change what the guest may not */
+	assert_int_equal(vd_snd_dev_set_control(g->dev, C_EQ_GAIN, -3.0), 0);
+	assert_int_equal(g->n_changes, 4);
+	assert_true(fabs(g->changes[3].value - -3.0) < 1e-9);
+	assert_false(g->changes[3].by_guest);
+	rig_free(r);
+}
+
 static int new_dev_err(struct rig *r, const char *text, char *out)
 {
 	struct vd_diag diag = { .report = diag_cb, .data = out };
@@ -743,6 +811,7 @@ int main(void)
 		cmocka_unit_test(test_tlv_db_scale),
 		cmocka_unit_test(test_volume_changes_level),
 		cmocka_unit_test(test_host_change_notifies),
+		cmocka_unit_test(test_control_changed_hook),
 		cmocka_unit_test(test_declaration_errors),
 	};
 

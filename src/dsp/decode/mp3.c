@@ -8,7 +8,11 @@
  * such, and a stream without any MPEG frame in its first 256 KiB is refused.
  * Blocks come out as S16, S32 or F32 straight from mpg123's synthesis
  * (whichever the caller prefers; F32 otherwise), so S16 output is exactly
- * what `mpg123 -e s16` writes.
+ * what `mpg123 -e s16` writes. mpg123 synthesises into whatever buffer it
+ * is given (mpg123_replace_buffer), so when the caller has room for a whole
+ * frame the frame is decoded straight there and never copied; otherwise
+ * into the core's own buffer. mpg123 trims gapless padding by moving the
+ * samples to the buffer's start, so a block always begins where it was put.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -19,11 +23,14 @@
 #include "dsp/decode/decode.h"
 
 #define NO_FRAME_LIMIT (256u << 10)
+/* The largest decoded frame: 1152 samples x 2 channels x 4 bytes (S32/F32). */
+#define MAX_OUTBLOCK (1152u * 2u * 4u)
 
 struct mp3_dec {
 	struct vd_dec d;
 	mpg123_handle *mh;
 	int enc;			/* mpg123 encoding of the blocks */
+	void *own;			/* MAX_OUTBLOCK bytes: where frames go when the caller has no room */
 	enum vd_sample_format fmt;
 	uint64_t fed;			/* bytes fed in this stream */
 	uint8_t head[12];		/* the stream's first bytes, to name another codec */
@@ -91,6 +98,7 @@ static void mp3_destroy(struct vd_dec *d)
 		return;
 	if (m->mh)
 		mpg123_delete(m->mh);
+	free(m->own);
 	free(m);
 }
 
@@ -100,6 +108,11 @@ static int mp3_create(enum vd_sample_format prefer, struct vd_dec **out)
 
 	if (!m)
 		return -ENOMEM;
+	m->own = aligned_alloc(64, MAX_OUTBLOCK);
+	if (!m->own) {
+		free(m);
+		return -ENOMEM;
+	}
 	m->d.ops = &vd_dec_mp3;
 	m->d.prefer = prefer;
 	switch (prefer) {
@@ -231,7 +244,14 @@ static int mp3_pull(struct vd_dec *d, bool eos, struct vd_dec_block *b, void *ds
 		unsigned char *audio = NULL;
 		size_t bytes = 0;
 		off_t num;
-		int r = mpg123_decode_frame(m->mh, &num, &audio, &bytes);
+		bool into = dst && dst_cap >= MAX_OUTBLOCK;
+		int r;
+
+		/* Set every time: mpg123 takes a buffer of its own again on a new format. */
+		if (mpg123_replace_buffer(m->mh, into ? dst : m->own, into ? dst_cap : MAX_OUTBLOCK) != MPG123_OK)
+			return fail(m, vd_dec_error(d, -ENOMEM, "mpg123 refused the output buffer: %s",
+						    mpg123_strerror(m->mh)));
+		r = mpg123_decode_frame(m->mh, &num, &audio, &bytes);
 
 		switch (r) {
 		case MPG123_NEW_FORMAT:
