@@ -27,6 +27,9 @@ struct alsa {
 	double duration;		/* source: seconds to capture, < 0 = until stopped */
 	uint32_t pipeline_period;
 	uint32_t max_frames;		/* prepare's, for a reopen */
+	/* the device failed or could not be reopened: a reopen that works reconnects it
+	 * (the processing thread sets it, stopped before any reopen looks) */
+	bool gone;
 
 	struct vd_audio_format fmt;	/* negotiated */
 	snd_pcm_uframes_t period, buffer;
@@ -428,6 +431,9 @@ int vd_endpoint_alsa_reopen(void *self, struct vd_error *err)
 	ret = snd_pcm_open(&a->pcm, a->device, a->stream, 0);
 	if (ret < 0) {
 		a->pcm = NULL;
+		/* not there: shown to guests as a disconnected jack until it opens again */
+		vd_endpoint_conn_set(&a->conn, false);
+		a->gone = true;
 		return vd_error_set(err, ret, NULL, "%s: cannot reopen ALSA device '%s' for %s: %s",
 				    a->name, a->device, stream_word(a), snd_strerror(ret));
 	}
@@ -444,6 +450,10 @@ int vd_endpoint_alsa_reopen(void *self, struct vd_error *err)
 	if (ret < 0) {
 		snd_pcm_close(a->pcm);
 		a->pcm = NULL;
+	} else if (a->gone) {
+		/* jack controls, if any, keep their own say: only a failure is undone here */
+		vd_endpoint_conn_set(&a->conn, true);
+		a->gone = false;
 	}
 	return ret;
 }
@@ -456,8 +466,10 @@ static int recover(struct alsa *a, int err)
 	if (ret == 0 && (err == -EPIPE || err == -ESTRPIPE))
 		atomic_fetch_add_explicit(&a->xruns, 1, memory_order_relaxed);
 	/* an unplugged device: the daemon's loop shows it to guests as a jack */
-	if (ret < 0 && (err == -ENODEV || err == -EBADFD || ret == -ENODEV))
+	if (ret < 0 && (err == -ENODEV || err == -EBADFD || ret == -ENODEV)) {
 		vd_endpoint_conn_set(&a->conn, false);
+		a->gone = true;
+	}
 	return ret;
 }
 

@@ -362,6 +362,15 @@ static void test_close_reopen(void **state)
 	vd_error_clear(&err);
 	assert_int_equal(vd_endpoint_alsa_reopen(self, &err), 0);
 	assert_int_equal(vd_endpoint_alsa_reopen(self, &err), 0);	/* idempotent */
+	/* a plain close and reopen leaves the connection state alone (jacks own it) */
+	struct vd_endpoint_conn *conn = vd_endpoint_conn_of(&vd_node_alsa_sink, self);
+	assert_non_null(conn);
+	assert_true(vd_endpoint_conn_get(conn));
+	vd_endpoint_conn_set(conn, false);	/* as an unplugged jack would */
+	assert_int_equal(vd_endpoint_alsa_close(self), 0);
+	assert_int_equal(vd_endpoint_alsa_reopen(self, &err), 0);
+	assert_false(vd_endpoint_conn_get(conn));
+	vd_endpoint_conn_set(conn, true);
 	in = (struct vd_buffer){ .data = data + n1 * 2, .frames = n2, .flags = VD_BUFFER_EOS };
 	assert_int_equal(vd_node_alsa_sink.process(self, &in, 1, NULL, 0), 0);
 	assert_int_equal(in.frames, n2);
@@ -412,10 +421,15 @@ static void test_reopen_fails_while_device_is_gone(void **state)
 	assert_non_null(strstr(err.msg, "ep: cannot reopen ALSA device 'vd_cap' for capture: "));
 	o = (struct vd_buffer){ .data = got, .frames = 300 };
 	assert_int_equal(vd_node_alsa_source.process(self, NULL, 0, &o, 1), -ENODEV);
+	/* shown as disconnected (a guest sees its jack go) until it opens again */
+	struct vd_endpoint_conn *conn = vd_endpoint_conn_of(&vd_node_alsa_source, self);
+	assert_non_null(conn);
+	assert_false(vd_endpoint_conn_get(conn));
 
 	assert_int_equal(rename(gone, path), 0);
 	vd_error_clear(&err);
 	assert_int_equal(vd_endpoint_alsa_reopen(self, &err), 0);
+	assert_true(vd_endpoint_conn_get(conn));
 	o = (struct vd_buffer){ .data = got, .frames = 300 };
 	assert_int_equal(vd_node_alsa_source.process(self, NULL, 0, &o, 1), 0);
 	assert_int_equal(o.frames, 300);
