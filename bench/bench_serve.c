@@ -957,8 +957,9 @@ int main(int argc, char **argv)
 			print_peer(&peer, one, at64, &idle);
 		}
 	}
-	printf("\nvirtdsp from the guest side (a real guest on `virtdsp serve` over vhost-user): not measured; "
-	       "`virtdsp serve` has no vhost-user front door yet, so the fake front-end figures stand.\n");
+	printf("\nvirtdsp from the guest side (a real guest on `virtdsp serve` over vhost-user): not measured "
+	       "here; tests/guest/test_serve.sh measures it (kprobe times of the guest's completions, "
+	       "docs/serve.md \"Timing\"), too slowly under TCG to repeat in a benchmark run.\n");
 
 	/* targets */
 	printf("\n");

@@ -3,7 +3,11 @@
  * records. The first input byte chooses the fd count the record claims to
  * have arrived with and the request the reply is matched against; the rest
  * is the record. Decoded requests are re-encoded and parsed again: what the
- * parser accepts must survive a round trip unchanged. */
+ * parser accepts must survive a round trip unchanged. The same bytes are
+ * also read as a status page (version 2), which a client maps from the
+ * daemon and must never trust: the seqlock readers must terminate and only
+ * return whole copies. */
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +38,10 @@ static void check_request(const uint8_t *rec, size_t n, unsigned nfds)
 		return;
 	}
 	if (why || req.hdr.type == 0 || req.hdr.type >= VD_PROTO_TYPE_COUNT)
+		abort();
+	/* NO_REPLY is accepted on TASK_START only, and no other flag at all */
+	if ((req.hdr.flags & ~VD_PROTO_FLAG_NO_REPLY) ||
+	    ((req.hdr.flags & VD_PROTO_FLAG_NO_REPLY) && req.hdr.type != VD_PROTO_TASK_START))
 		abort();
 	if (strcmp(vd_proto_type_name(req.hdr.type), "?") == 0)
 		abort();
@@ -66,7 +74,8 @@ static void check_reply(const uint8_t *rec, size_t n, unsigned nfds, uint8_t sel
 	} expect[] = {
 		{ VD_PROTO_HELLO, sizeof(struct vd_proto_hello_reply), 0, 0 },
 		{ VD_PROTO_LIST, 4 + VD_PROTO_MAX_LIST * sizeof(struct vd_proto_caps), 1, 0 },
-		{ VD_PROTO_OPEN, sizeof(struct vd_proto_open_reply), 0, 1 },
+		{ VD_PROTO_OPEN, sizeof(struct vd_proto_open_reply), 0, 2 },
+		{ VD_PROTO_TASK_START, sizeof(struct vd_proto_task), 0, 0 },
 		{ VD_PROTO_GET_CAPS, sizeof(struct vd_proto_caps), 0, 0 },
 		{ VD_PROTO_TASK_CREATE, sizeof(struct vd_proto_task), 0, 2 },
 		{ VD_PROTO_TASK_STATUS, sizeof(struct vd_proto_status), 0, 0 },
@@ -106,6 +115,35 @@ static void check_reply(const uint8_t *rec, size_t n, unsigned nfds, uint8_t sel
 	}
 }
 
+/* The record's bytes as the start of a status page (the rest zero). */
+static void check_page(const uint8_t *rec, size_t n)
+{
+	static struct vd_proto_page pg;
+	struct vd_proto_page_entry e;
+	uint32_t state, frag, gran, frags;
+
+	memset(&pg, 0, sizeof(pg));
+	memcpy(&pg, rec, n < sizeof(pg) ? n : sizeof(pg));
+	int r = vd_proto_page_read_header(&pg, &state, &frag, &gran, &frags);
+	if (r == 0 && (state != pg.state || frag != pg.fragment_size || gran != pg.granule ||
+		       frags != pg.fragments || (pg.seq & 1)))
+		abort();
+	if (r < 0 && (r != -EAGAIN || !(pg.seq & 1)))
+		abort();
+	for (unsigned i = 0; i < VD_PROTO_PAGE_ENTRIES + 1; i++) {
+		r = vd_proto_page_read_entry(&pg, i, &e);
+		if (i == VD_PROTO_PAGE_ENTRIES) {
+			if (r != -EINVAL)
+				abort();
+			break;
+		}
+		if (r == 0 && (e.seqno != pg.e[i].seqno || e.starts != pg.e[i].starts || (pg.e[i].seq & 1)))
+			abort();
+		if (r < 0 && (r != -EAGAIN || !(pg.e[i].seq & 1)))
+			abort();
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -123,6 +161,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(rec, data + 1, n);
 	check_request(rec, n, nfds);
 	check_reply(rec, n, nfds, (uint8_t)(sel >> 2));
+	check_page(rec, n);
 	free(rec);
 	return 0;
 }

@@ -63,7 +63,9 @@ rm -f "$out/host.wav"
 
 echo
 echo "== virtdsp serve --guest demo=$out/demo.sock --output $out/host.wav"
-$V serve --no-tasks --guest "demo=$out/demo.sock" --output "$out/host.wav" 2>"$out/serve.log" &
+# A state file of the demo's own: control values set earlier (virtdsp ctl) must not change it.
+$V serve --no-tasks --guest "demo=$out/demo.sock" --output "$out/host.wav" --state-file "$out/state" \
+	2>"$out/serve.log" &
 serve=$!
 trap 'kill -TERM $serve 2>/dev/null || true' EXIT
 for _ in $(seq 100); do grep -q 'listening on' "$out/serve.log" && break; sleep 0.1; done

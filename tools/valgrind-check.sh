@@ -56,11 +56,19 @@ fi
 fake="$b/tests/unit/test_serve"
 [ -x "$fake" ] || { echo "$fake is missing (build with tests)"; exit 1; }
 $vg --track-fds=yes --log-file="$tmp/guest.vg" "$b/src/cli/virtdsp" serve --no-tasks --rt-priority 0 \
-  --guest "vm=$tmp/vm.sock" --output "$tmp/host.wav" 2>"$tmp/guest.log" &
+  --guest "vm=$tmp/vm.sock" --output "$tmp/host.wav" --state-file "$tmp/state" --ctl-socket "$tmp/ctl.sock" \
+  2>"$tmp/guest.log" &
 serve=$!
 for _ in $(seq 300); do grep -q 'listening on' "$tmp/guest.log" 2>/dev/null && break; sleep 0.1; done
 grep -q 'listening on' "$tmp/guest.log" || { echo "virtdsp serve --guest did not start"; cat "$tmp/guest.log"; exit 1; }
 "$fake" --fake-guest "$tmp/vm.sock" --periods 20 || { echo "fake guest failed"; cat "$tmp/guest.log"; exit 1; }
+# The control socket and the state file under valgrind too: a host-side volume change is
+# stored, read back, and listed.
+"$b/src/cli/virtdsp" ctl --socket "$tmp/ctl.sock" set vm "PCM Playback Volume" -6dB >/dev/null &&
+  "$b/src/cli/virtdsp" ctl --socket "$tmp/ctl.sock" --json get vm "PCM Playback Volume" | grep -q '"value":-6' &&
+  "$b/src/cli/virtdsp" ctl --socket "$tmp/ctl.sock" status >/dev/null &&
+  grep -q 'PCM Playback Volume' "$tmp/state" ||
+  { echo "virtdsp ctl against the daemon failed"; cat "$tmp/guest.log"; exit 1; }
 for _ in $(seq 100); do grep -q 'vm: disconnected' "$tmp/guest.log" && break; sleep 0.1; done
 "$fake" --fake-guest "$tmp/vm.sock" --periods 10 --vanish || { echo "fake guest (vanishing) failed"; cat "$tmp/guest.log"; exit 1; }
 for _ in $(seq 100); do [ "$(grep -c 'vm: disconnected' "$tmp/guest.log")" -ge 2 ] && break; sleep 0.1; done

@@ -66,6 +66,14 @@ struct vd_accel {
 /* The in-process engine (src/accel/engine.c). */
 int accel_engine_list(struct vd_accel_caps *caps, uint32_t max);
 int accel_engine_open(const char *name, struct vd_accel **s);
+/*
+ * The session's status page (docs/protocol.md, protocol version 2): from
+ * the first call on, the engine mirrors every task's status into it.
+ * Returns a new descriptor the caller owns (a memfd sealed against
+ * resizing), -EOPNOTSUPP for a session that is not the engine's, or
+ * another -errno.
+ */
+int accel_engine_status_page(struct vd_accel *s);
 
 /* The socket client (src/accel/client.c), same contract as vd_accel_list/open. */
 int accel_client_list(const char *target, struct vd_accel_caps *caps, uint32_t max);

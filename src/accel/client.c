@@ -1,9 +1,13 @@
 /* accel/client.c - the socket backend of vd_accel_*: each call becomes one
- * request to `virtdsp serve` and waits for its reply (docs/protocol.md).
- * One connection per session, so sessions are as independent as in-process;
- * a mutex serialises the calls made on one session from several threads.
- * The buffers and the session's poll descriptor arrive with SCM_RIGHTS, so
- * audio and completions never pass through this code. */
+ * request to `virtdsp serve` and waits for its reply (docs/protocol.md),
+ * except the two a task costs on the hot path: STATUS is read from the
+ * session's status page once the daemon has handled the task's START, and
+ * a START the engine will certainly accept is sent without waiting
+ * (pipelined). One connection per session, so sessions are as independent
+ * as in-process; a mutex serialises the calls made on one session from
+ * several threads. The buffers, the poll descriptor and the status page
+ * arrive with SCM_RIGHTS, so audio and completions never pass through this
+ * code. */
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -11,8 +15,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <virtdsp/accel.h>
@@ -23,16 +30,32 @@
 /* descriptors we make room for in a reply, to close what a bad daemon attaches */
 #define REPLY_MAX_FDS 8
 
+/* What the library knows of a task's status page entry. */
+struct slot {
+	bool known;		/* a task of ours lives in this entry */
+	uint64_t seqno;		/* its seqno, counting STARTs still in the connection */
+	uint64_t sent;		/* STARTs sent that succeeded or may still succeed */
+};
+
 struct client_session {
 	struct vd_accel base;
 	pthread_mutex_t lock;
 	int sock;
 	int poll_fd;
+	const struct vd_proto_page *page;
 	uint32_t session;
 	uint32_t next_id;
 	enum vd_accel_session_state state;
 	int broken;		/* 0, or the -errno every call returns from now on */
+	bool pipelined;		/* a NO_REPLY START was sent: its refusal may arrive any time */
+	bool seqno_known;	/* last_seqno is the engine's (no CREATE failed since) */
+	uint64_t last_seqno;
+	struct slot slots[VD_PROTO_PAGE_ENTRIES];
+	/* the engine's started list (ACTIVE and FINISHED tasks, START order) as slot numbers */
+	uint8_t order[VD_PROTO_PAGE_ENTRIES];
+	unsigned norder;
 	char err[VD_PROTO_MAX_ERRMSG];
+	char broken_err[VD_PROTO_MAX_ERRMSG];	/* why, when a refusal failed the session */
 };
 
 /* One request/reply exchange. */
@@ -81,57 +104,123 @@ static void set_err(struct xfer *x, const char *msg)
 		snprintf(x->err, x->errsz, "%s", msg);
 }
 
-static int transact(int sock, uint32_t id, struct xfer *x)
+static int send_request(int sock, uint32_t type, uint32_t id, uint16_t flags, const void *req, size_t len,
+			char *err, size_t errsz)
 {
 	uint8_t buf[VD_PROTO_MAX_MSG];
+	ssize_t n;
+
+	vd_proto_put_header(buf, type, id, 0, (uint32_t)len, 0, flags);
+	if (len)
+		memcpy(buf + VD_PROTO_HDR_SIZE, req, len);
+	do {
+		n = send(sock, buf, VD_PROTO_HDR_SIZE + len, MSG_NOSIGNAL);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		if (err)
+			snprintf(err, errsz, "the daemon closed the connection");
+		return errno == EPIPE || errno == ECONNRESET ? -ECONNRESET : -errno;
+	}
+	return 0;
+}
+
+/* One record from the daemon: its length (> 0), or -errno (-ECONNRESET: hang-up;
+ * -EAGAIN: nothing there with @flags MSG_DONTWAIT). */
+static ssize_t recv_record(int sock, uint8_t *buf, int *fds, unsigned *nfds, int *msg_flags, int flags)
+{
 	union {
 		struct cmsghdr h;
 		char b[CMSG_SPACE(sizeof(int) * REPLY_MAX_FDS)];
 	} cm;
-	int fds[REPLY_MAX_FDS];
-	unsigned nfds = 0;
-	ssize_t n;
-
-	vd_proto_put_header(buf, x->type, id, 0, (uint32_t)x->req_len, 0, 0);
-	if (x->req_len)
-		memcpy(buf + VD_PROTO_HDR_SIZE, x->req, x->req_len);
-	do {
-		n = send(sock, buf, VD_PROTO_HDR_SIZE + x->req_len, MSG_NOSIGNAL);
-	} while (n < 0 && errno == EINTR);
-	if (n < 0) {
-		set_err(x, "the daemon closed the connection");
-		return errno == EPIPE || errno == ECONNRESET ? -ECONNRESET : -errno;
-	}
-
-	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
+	struct iovec iov = { .iov_base = buf, .iov_len = VD_PROTO_MAX_MSG };
 	struct msghdr m = {
 		.msg_iov = &iov, .msg_iovlen = 1,
 		.msg_control = cm.b, .msg_controllen = sizeof(cm.b),
 	};
+	ssize_t n;
+
+	*nfds = 0;
 	do {
-		n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
+		n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC | flags);
 	} while (n < 0 && errno == EINTR);
-	if (n < 0 && errno != ECONNRESET) {
-		set_err(x, "receiving the daemon's reply failed");
+	if (n < 0 && errno != ECONNRESET)
 		return -errno;
-	}
 	for (struct cmsghdr *h = CMSG_FIRSTHDR(&m); n > 0 && h; h = CMSG_NXTHDR(&m, h)) {
 		if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS)
 			continue;
 		size_t k = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (size_t i = 0; i < k && nfds < REPLY_MAX_FDS; i++)
-			memcpy(&fds[nfds++], CMSG_DATA(h) + i * sizeof(int), sizeof(int));
+		for (size_t i = 0; i < k && *nfds < REPLY_MAX_FDS; i++)
+			memcpy(&fds[(*nfds)++], CMSG_DATA(h) + i * sizeof(int), sizeof(int));
 	}
-	if (n <= 0) {
-		set_err(x, "the daemon closed the connection");
-		return -ECONNRESET;
+	*msg_flags = m.msg_flags;
+	return n <= 0 ? -ECONNRESET : n;
+}
+
+/* The daemon's refusal of a pipelined START: an error reply to a TASK_START
+ * that is not the one being waited for (@id, 0 for none). Returns its -errno
+ * with the message in @err, or 0 when @buf is something else. */
+static int async_refusal(const uint8_t *buf, size_t n, unsigned nfds, uint32_t id, char *err, size_t errsz)
+{
+	const void *payload;
+	size_t plen;
+	const char *msg;
+	struct vd_proto_hdr h;
+
+	if (vd_proto_parse_header(buf, n, nfds, &h) < 0 || h.type != VD_PROTO_TASK_START || h.id == id ||
+	    h.result >= 0)
+		return 0;
+	int r = vd_proto_parse_reply(buf, n, nfds, VD_PROTO_TASK_START, h.id, 0, 0, 0, &payload, &plen, &msg);
+	if (r >= 0 || r == -EPROTO)
+		return 0;
+	if (err)
+		snprintf(err, errsz, "pipelined START refused: %s", msg[0] ? msg : strerror(-r));
+	return r;
+}
+
+/* @async: the session has pipelined STARTs, whose refusals may come first;
+ * *@refused is then set when the result is such a refusal. */
+static int transact(int sock, uint32_t id, struct xfer *x, bool async, bool *refused_out)
+{
+	uint8_t buf[VD_PROTO_MAX_MSG];
+	int fds[REPLY_MAX_FDS];
+	unsigned nfds = 0;
+	int msg_flags = 0, refused = 0;
+	ssize_t n;
+
+	n = send_request(sock, x->type, id, 0, x->req, x->req_len, x->err, x->errsz);
+	if (n < 0)
+		return (int)n;
+	for (;;) {
+		n = recv_record(sock, buf, fds, &nfds, &msg_flags, 0);
+		if (n == -ECONNRESET) {
+			set_err(x, "the daemon closed the connection");
+			return -ECONNRESET;
+		}
+		if (n < 0) {
+			set_err(x, "receiving the daemon's reply failed");
+			return (int)n;
+		}
+		if (!async || (msg_flags & (MSG_TRUNC | MSG_CTRUNC)))
+			break;
+		int r = async_refusal(buf, (size_t)n, nfds, id, refused ? NULL : x->err, x->errsz);
+		if (!r)
+			break;
+		/* keep reading to our own reply, but the session is failed */
+		if (!refused)
+			refused = r;
+	}
+	if (refused) {
+		for (unsigned i = 0; i < nfds; i++)
+			close(fds[i]);
+		*refused_out = true;
+		return refused;
 	}
 
 	const void *payload = NULL;
 	size_t plen = 0;
 	const char *msg = "";
 	int r = -EPROTO;
-	if (!(m.msg_flags & (MSG_TRUNC | MSG_CTRUNC)))
+	if (!(msg_flags & (MSG_TRUNC | MSG_CTRUNC)))
 		r = vd_proto_parse_reply(buf, (size_t)n, nfds, x->type, id, x->out_len, x->out_max,
 					 x->want_fds, &payload, &plen, &msg);
 	if (r < 0) {
@@ -157,6 +246,42 @@ static struct client_session *cs_of(struct vd_accel *s)
 	return (struct client_session *)s;
 }
 
+/* Lock held. The error every call returns once the session has failed. */
+static int broken_error(struct client_session *cs)
+{
+	snprintf(cs->err, sizeof(cs->err), "%s",
+		 cs->broken_err[0] ? cs->broken_err :
+		 cs->broken == -ECONNRESET ? "the daemon closed the connection" :
+					    "the connection to the daemon is unusable");
+	return cs->broken;
+}
+
+/* Lock held. @r came with a refusal of a pipelined START: the session has failed. */
+static void fail_session(struct client_session *cs, int r, bool refused)
+{
+	cs->broken = r;
+	if (refused)
+		snprintf(cs->broken_err, sizeof(cs->broken_err), "%s", cs->err);
+}
+
+/* Lock held: one exchange. */
+static int session_call_locked(struct client_session *cs, struct xfer *x)
+{
+	bool refused = false;
+	int r;
+
+	if (cs->broken)
+		return broken_error(cs);
+	x->err = cs->err;
+	x->errsz = sizeof(cs->err);
+	r = transact(cs->sock, ++cs->next_id, x, cs->pipelined, &refused);
+	if (r == -ECONNRESET || r == -EPROTO || refused)
+		fail_session(cs, r, refused);
+	if (r >= 0 && x->type == VD_PROTO_SET_PARAMS)
+		cs->state = VD_ACCEL_STATE_SETUP;
+	return r;
+}
+
 /* One exchange on a session: serialised, and the connection marked broken
  * when the daemon went away or misbehaved. */
 static int session_call(struct client_session *cs, struct xfer *x)
@@ -164,21 +289,7 @@ static int session_call(struct client_session *cs, struct xfer *x)
 	int r;
 
 	pthread_mutex_lock(&cs->lock);
-	if (cs->broken) {
-		snprintf(cs->err, sizeof(cs->err), "%s",
-			 cs->broken == -ECONNRESET ? "the daemon closed the connection"
-						  : "the connection to the daemon is unusable");
-		r = cs->broken;
-		goto out;
-	}
-	x->err = cs->err;
-	x->errsz = sizeof(cs->err);
-	r = transact(cs->sock, ++cs->next_id, x);
-	if (r == -ECONNRESET || r == -EPROTO)
-		cs->broken = r;
-	if (r >= 0 && x->type == VD_PROTO_SET_PARAMS)
-		cs->state = VD_ACCEL_STATE_SETUP;
-out:
+	r = session_call_locked(cs, x);
 	pthread_mutex_unlock(&cs->lock);
 	return r;
 }
@@ -202,6 +313,7 @@ static void c_close(struct vd_accel *s)
 		session_call(cs, &x);
 	close(cs->sock);
 	close(cs->poll_fd);
+	munmap((void *)cs->page, sizeof(struct vd_proto_page));
 	pthread_mutex_destroy(&cs->lock);
 	free(cs);
 }
@@ -287,6 +399,115 @@ static enum vd_accel_session_state c_state(struct vd_accel *s)
 	return st;
 }
 
+/* ---- the status page's mirror ---- */
+
+static struct slot *slot_of(struct client_session *cs, uint64_t seqno)
+{
+	if (!seqno)
+		return NULL;
+	for (unsigned i = 0; i < VD_PROTO_PAGE_ENTRIES; i++)
+		if (cs->slots[i].known && cs->slots[i].seqno == seqno)
+			return &cs->slots[i];
+	return NULL;
+}
+
+/* A task just created: find its entry (written before CREATE's reply was sent). */
+static void learn_slot(struct client_session *cs, uint64_t seqno)
+{
+	struct vd_proto_page_entry e;
+
+	for (unsigned i = 0; i < VD_PROTO_PAGE_ENTRIES; i++) {
+		if (vd_proto_page_read_entry(cs->page, i, &e) == 0 && e.used && e.seqno == seqno) {
+			cs->slots[i] = (struct slot){ .known = true, .seqno = seqno, .sent = e.starts };
+			return;
+		}
+	}
+	/* not found (a scribbled page): this task's calls all go to the daemon */
+}
+
+/* The entry of @sl when it is the task's current status: every START sent has been handled. */
+static bool slot_current(struct client_session *cs, const struct slot *sl, struct vd_proto_page_entry *e)
+{
+	return vd_proto_page_read_entry(cs->page, (unsigned)(sl - cs->slots), e) == 0 && e->used &&
+	       e->seqno == sl->seqno && e->starts == sl->sent;
+}
+
+static void order_remove(struct client_session *cs, unsigned slot)
+{
+	for (unsigned i = 0; i < cs->norder; i++)
+		if (cs->order[i] == slot) {
+			memmove(&cs->order[i], &cs->order[i + 1], cs->norder - i - 1);
+			cs->norder--;
+			return;
+		}
+}
+
+/* A START of @slot succeeded (or was sent pipelined): it is the newest started task. */
+static void order_append(struct client_session *cs, unsigned slot)
+{
+	order_remove(cs, slot);
+	cs->order[cs->norder++] = (uint8_t)slot;
+}
+
+/* Is slot @i's task ACTIVE, or may it be (a START of it still in the connection)? */
+static bool maybe_active(struct client_session *cs, unsigned i)
+{
+	struct vd_proto_page_entry e;
+
+	return !slot_current(cs, &cs->slots[i], &e) || e.state == VD_ACCEL_TASK_ACTIVE;
+}
+
+/*
+ * Lock held: STARTing slot @i now changes neither direction of the poll
+ * fd's readiness at once, so it may run late (pipelined) without anyone
+ * seeing the difference. POLLOUT drops when the active tasks reach
+ * `fragments`; POLLIN drops when the oldest started task, finished, is
+ * reused and the next one is not finished. Doubts count as "changes".
+ */
+static bool readiness_kept(struct client_session *cs, unsigned i, uint32_t fragments)
+{
+	unsigned active = 0;
+	struct vd_proto_page_entry e;
+
+	for (unsigned k = 0; k < cs->norder; k++)
+		if (maybe_active(cs, cs->order[k]))
+			active++;
+	if (active + 1 >= fragments)
+		return false;
+	if (cs->norder && cs->order[0] == i)
+		return cs->norder > 1 && slot_current(cs, &cs->slots[cs->order[1]], &e) &&
+		       e.state == VD_ACCEL_TASK_FINISHED;
+	return true;
+}
+
+/* Lock held: would the engine accept START @t now, with no visible effect
+ * but the task's? Then *@slp is the task's slot. */
+static bool start_certain(struct client_session *cs, const struct vd_accel_task *t, struct slot **slp)
+{
+	struct vd_proto_page_entry e;
+	uint32_t state, fragment_size, granule, fragments;
+	struct slot *sl;
+
+	if (cs->broken || cs->state != VD_ACCEL_STATE_SETUP ||
+	    (t->flags & ~(uint32_t)(VD_ACCEL_TASK_NEW_STREAM | VD_ACCEL_TASK_END_OF_STREAM)))
+		return false;
+	if (vd_proto_page_read_header(cs->page, &state, &fragment_size, &granule, &fragments) < 0 ||
+	    state != VD_ACCEL_STATE_SETUP || !granule)
+		return false;
+	sl = slot_of(cs, t->origin_seqno ? t->origin_seqno : t->seqno);
+	if (!sl || !slot_current(cs, sl, &e))
+		return false;
+	if (t->origin_seqno ? (e.state == VD_ACCEL_TASK_ACTIVE || !cs->seqno_known)
+			    : e.state != VD_ACCEL_TASK_IDLE)
+		return false;
+	if (t->input_size > fragment_size || t->input_size > e.in_len || t->input_size % granule)
+		return false;
+	if (!readiness_kept(cs, (unsigned)(sl - cs->slots), fragments))
+		return false;
+	*slp = sl;
+	return true;
+}
+
 static int c_task_create(struct vd_accel *s, struct vd_accel_task *t)
 {
 	struct client_session *cs = cs_of(s);
@@ -297,9 +518,18 @@ static int c_task_create(struct vd_accel *s, struct vd_accel_task *t)
 
 	session_req(cs, &req.s);
 	vd_proto_task_to_wire(t, &req.t);
-	int r = session_call(cs, &x);
-	if (r < 0)
+	pthread_mutex_lock(&cs->lock);
+	int r = session_call_locked(cs, &x);
+	if (r < 0) {
+		/* the daemon may have created the task, taken a seqno, and freed it (limits) */
+		cs->seqno_known = false;
+		pthread_mutex_unlock(&cs->lock);
 		return r;
+	}
+	cs->last_seqno = w.seqno;
+	cs->seqno_known = true;
+	learn_slot(cs, w.seqno);
+	pthread_mutex_unlock(&cs->lock);
 	t->seqno = w.seqno;
 	t->origin_seqno = w.origin_seqno;
 	t->input_size = w.input_size;
@@ -317,9 +547,52 @@ static int c_task_start(struct vd_accel *s, struct vd_accel_task *t)
 	struct xfer x = { .type = VD_PROTO_TASK_START, .req = &req, .req_len = sizeof(req),
 			  .out = &w, .out_len = sizeof(w) };
 
+	struct slot *sl = NULL;
+	int r;
+
 	session_req(cs, &req.s);
 	vd_proto_task_to_wire(t, &req.t);
-	int r = session_call(cs, &x);
+	pthread_mutex_lock(&cs->lock);
+	if (start_certain(cs, t, &sl)) {
+		uint64_t seqno = t->seqno;
+		if (t->origin_seqno) {
+			if (++cs->last_seqno == 0)
+				++cs->last_seqno;
+			seqno = cs->last_seqno;
+		}
+		r = send_request(cs->sock, VD_PROTO_TASK_START, ++cs->next_id, VD_PROTO_FLAG_NO_REPLY,
+				 &req, sizeof(req), cs->err, sizeof(cs->err));
+		if (r < 0) {
+			if (r == -ECONNRESET)
+				fail_session(cs, r, false);
+			pthread_mutex_unlock(&cs->lock);
+			return r;
+		}
+		cs->pipelined = true;
+		sl->seqno = seqno;
+		sl->sent++;
+		order_append(cs, (unsigned)(sl - cs->slots));
+		pthread_mutex_unlock(&cs->lock);
+		t->seqno = seqno;
+		t->origin_seqno = 0;
+		return 0;
+	}
+	/* Not certain: the engine decides, and says why if it refuses. */
+	sl = slot_of(cs, t->origin_seqno ? t->origin_seqno : t->seqno);
+	r = session_call_locked(cs, &x);
+	if (r >= 0) {
+		if (sl) {
+			sl->seqno = w.seqno;
+			sl->sent++;
+			order_append(cs, (unsigned)(sl - cs->slots));
+		}
+		if (t->origin_seqno) {
+			/* a reuse takes the next seqno: this one is the latest */
+			cs->last_seqno = w.seqno;
+			cs->seqno_known = true;
+		}
+	}
+	pthread_mutex_unlock(&cs->lock);
 	if (r < 0)
 		return r;
 	t->seqno = w.seqno;
@@ -329,25 +602,44 @@ static int c_task_start(struct vd_accel *s, struct vd_accel_task *t)
 	return 0;
 }
 
-static int seqno_call(struct vd_accel *s, uint32_t type, uint64_t seqno)
+static int c_task_stop(struct vd_accel *s, uint64_t seqno)
 {
 	struct client_session *cs = cs_of(s);
 	struct vd_proto_seqno_req req = { .seqno = seqno };
-	struct xfer x = { .type = type, .req = &req, .req_len = sizeof(req) };
+	struct xfer x = { .type = VD_PROTO_TASK_STOP, .req = &req, .req_len = sizeof(req) };
+	struct slot *sl;
 
 	session_req(cs, &req.s);
-	int r = session_call(cs, &x);
+	pthread_mutex_lock(&cs->lock);
+	int r = session_call_locked(cs, &x);
+	/* STOP takes a task off the started list, as the engine does */
+	if (r >= 0 && seqno == 0)
+		cs->norder = 0;
+	else if (r >= 0 && (sl = slot_of(cs, seqno)))
+		order_remove(cs, (unsigned)(sl - cs->slots));
+	pthread_mutex_unlock(&cs->lock);
 	return r < 0 ? r : 0;
-}
-
-static int c_task_stop(struct vd_accel *s, uint64_t seqno)
-{
-	return seqno_call(s, VD_PROTO_TASK_STOP, seqno);
 }
 
 static int c_task_free(struct vd_accel *s, uint64_t seqno)
 {
-	return seqno_call(s, VD_PROTO_TASK_FREE, seqno);
+	struct client_session *cs = cs_of(s);
+	struct vd_proto_seqno_req req = { .seqno = seqno };
+	struct xfer x = { .type = VD_PROTO_TASK_FREE, .req = &req, .req_len = sizeof(req) };
+	struct slot *sl;
+
+	session_req(cs, &req.s);
+	pthread_mutex_lock(&cs->lock);
+	int r = session_call_locked(cs, &x);
+	if (r >= 0 && seqno == 0) {
+		memset(cs->slots, 0, sizeof(cs->slots));
+		cs->norder = 0;
+	} else if (r >= 0 && (sl = slot_of(cs, seqno))) {
+		sl->known = false;
+		order_remove(cs, (unsigned)(sl - cs->slots));
+	}
+	pthread_mutex_unlock(&cs->lock);
+	return r < 0 ? r : 0;
 }
 
 static int c_task_status(struct vd_accel *s, struct vd_accel_task_status *st)
@@ -358,6 +650,27 @@ static int c_task_status(struct vd_accel *s, struct vd_accel_task_status *st)
 	struct xfer x = { .type = VD_PROTO_TASK_STATUS, .req = &req, .req_len = sizeof(req),
 			  .out = &w, .out_len = sizeof(w) };
 
+	struct vd_proto_page_entry e;
+	struct slot *sl;
+
+	pthread_mutex_lock(&cs->lock);
+	if (cs->broken) {
+		int r = broken_error(cs);
+		pthread_mutex_unlock(&cs->lock);
+		return r;
+	}
+	if (cs->state == VD_ACCEL_STATE_SETUP && (sl = slot_of(cs, st->seqno)) && slot_current(cs, sl, &e)) {
+		/* every START of it has been handled: the page is its status */
+		pthread_mutex_unlock(&cs->lock);
+		memset(st, 0, sizeof(*st));
+		st->seqno = e.seqno;
+		st->input_size = e.input_size;
+		st->output_size = e.output_size;
+		st->output_flags = e.output_flags;
+		st->state = e.state;
+		return 0;
+	}
+	pthread_mutex_unlock(&cs->lock);
 	session_req(cs, &req.s);
 	memset(&req.st, 0, sizeof(req.st));
 	req.st.seqno = st->seqno;
@@ -373,27 +686,93 @@ static int c_fd(struct vd_accel *s)
 	return cs_of(s)->poll_fd;
 }
 
-/* Waiting needs no request: the poll fd is the daemon session's own. Only
- * the state check is local, made the way the engine makes it. */
+/* Lock held: read what the daemon sent unasked (a refused pipelined START)
+ * or its hang-up. Returns the -errno that failed the session, or 0. */
+static int check_refusals(struct client_session *cs)
+{
+	uint8_t buf[VD_PROTO_MAX_MSG];
+	int fds[REPLY_MAX_FDS];
+	unsigned nfds;
+	int msg_flags = 0;
+
+	while (!cs->broken) {
+		ssize_t n = recv_record(cs->sock, buf, fds, &nfds, &msg_flags, MSG_DONTWAIT);
+		if (n == -EAGAIN)
+			return 0;
+		for (unsigned i = 0; i < nfds; i++)
+			close(fds[i]);
+		if (n < 0) {
+			snprintf(cs->err, sizeof(cs->err), "the daemon closed the connection");
+			fail_session(cs, -ECONNRESET, false);
+		} else {
+			int r = (msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ? 0 :
+				async_refusal(buf, (size_t)n, nfds, 0, cs->err, sizeof(cs->err));
+			if (!r)
+				snprintf(cs->err, sizeof(cs->err), "the daemon's reply broke the protocol");
+			fail_session(cs, r ? r : -EPROTO, r != 0);
+		}
+	}
+	return cs->broken;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waiting needs no request: the poll fd is the daemon session's own. The
+ * state check is local, made the way the engine makes it; once STARTs were
+ * pipelined the connection is watched too, for a refusal of one. */
 static int c_wait(struct vd_accel *s, short events, int timeout_ms)
 {
 	struct client_session *cs = cs_of(s);
-	struct pollfd p = { .fd = cs->poll_fd, .events = events };
+	struct pollfd p[2] = {
+		{ .fd = cs->poll_fd, .events = events },
+		{ .fd = cs->sock, .events = POLLIN },
+	};
+	int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+	bool watch;
 	int r;
 
-	pthread_mutex_lock(&cs->lock);
-	if (cs->state != VD_ACCEL_STATE_SETUP) {
-		snprintf(cs->err, sizeof(cs->err), "nothing to wait for: no parameters set (session is OPEN)");
+	for (;;) {
+		pthread_mutex_lock(&cs->lock);
+		if (cs->broken) {
+			r = broken_error(cs);
+			pthread_mutex_unlock(&cs->lock);
+			return r;
+		}
+		if (cs->state != VD_ACCEL_STATE_SETUP) {
+			snprintf(cs->err, sizeof(cs->err), "nothing to wait for: no parameters set (session is OPEN)");
+			pthread_mutex_unlock(&cs->lock);
+			return -EPERM;
+		}
+		watch = cs->pipelined;
 		pthread_mutex_unlock(&cs->lock);
-		return -EPERM;
+
+		int left = deadline < 0 ? -1 : (int)(deadline - now_ms() > 0 ? deadline - now_ms() : 0);
+		p[1].revents = 0;
+		do {
+			r = poll(p, watch ? 2 : 1, left);
+		} while (r < 0 && errno == EINTR);
+		if (r < 0)
+			return -errno;
+		if (p[0].revents)
+			return p[0].revents & (events | POLLERR | POLLHUP);
+		if (!p[1].revents)
+			return 0;	/* timed out */
+		/* The connection stirred: a refusal, a hang-up, or another
+		 * thread's reply (which that thread reads; we look again). */
+		pthread_mutex_lock(&cs->lock);
+		r = check_refusals(cs);
+		pthread_mutex_unlock(&cs->lock);
+		if (r < 0)
+			return r;
+		if (deadline >= 0 && now_ms() >= deadline)
+			return 0;
 	}
-	pthread_mutex_unlock(&cs->lock);
-	do {
-		r = poll(&p, 1, timeout_ms);
-	} while (r < 0 && errno == EINTR);
-	if (r < 0)
-		return -errno;
-	return r ? (p.revents & (events | POLLERR | POLLHUP)) : 0;
 }
 
 static int c_set_adjust(struct vd_accel *s, double adjust)
@@ -462,7 +841,9 @@ int accel_client_open(const char *target, const char *name, struct vd_accel **ou
 	struct vd_proto_open req;
 	struct vd_proto_open_reply w;
 	struct xfer x = { .type = VD_PROTO_OPEN, .req = &req, .req_len = sizeof(req),
-			  .out = &w, .out_len = sizeof(w), .want_fds = 1 };
+			  .out = &w, .out_len = sizeof(w), .want_fds = 2 };
+	struct stat st;
+	void *page;
 	int r;
 
 	if (strlen(name) >= VD_ACCEL_NAME_MAX)
@@ -481,13 +862,29 @@ int accel_client_open(const char *target, const char *name, struct vd_accel **ou
 	}
 	x.err = cs->err;
 	x.errsz = sizeof(cs->err);
-	r = transact(cs->sock, ++cs->next_id, &x);
+	bool refused = false;
+	r = transact(cs->sock, ++cs->next_id, &x, false, &refused);
 	if (r < 0) {
 		close(cs->sock);
 		free(cs);
 		return r;
 	}
+	/* the status page: read-only here, and large enough for its layout */
+	page = MAP_FAILED;
+	if (fstat(x.fds[1], &st) == 0 && st.st_size >= (off_t)sizeof(struct vd_proto_page))
+		page = mmap(NULL, sizeof(struct vd_proto_page), PROT_READ, MAP_SHARED, x.fds[1], 0);
+	close(x.fds[1]);
+	if (page == MAP_FAILED || ((const struct vd_proto_page *)page)->magic != VD_PROTO_PAGE_MAGIC ||
+	    ((const struct vd_proto_page *)page)->version != VD_PROTO_VERSION) {
+		if (page != MAP_FAILED)
+			munmap(page, sizeof(struct vd_proto_page));
+		close(x.fds[0]);
+		close(cs->sock);
+		free(cs);
+		return -EPROTO;
+	}
 	pthread_mutex_init(&cs->lock, NULL);
+	cs->page = page;
 	cs->poll_fd = x.fds[0];
 	cs->session = w.session;
 	cs->state = w.state == VD_ACCEL_STATE_SETUP ? VD_ACCEL_STATE_SETUP : VD_ACCEL_STATE_OPEN;
@@ -508,7 +905,8 @@ int accel_client_list(const char *target, struct vd_accel_caps *caps, uint32_t m
 	r = connect_target(target, &sock);
 	if (r < 0)
 		return r;
-	r = transact(sock, 1, &x);
+	bool refused = false;
+	r = transact(sock, 1, &x, false, &refused);
 	close(sock);
 	if (r < 0)
 		return r;

@@ -17,6 +17,12 @@
  * task has finished), and a filled send buffer makes it not writable (the
  * active-task limit is reached). That gives poll() both directions
  * independently, which an eventfd cannot.
+ *
+ * On request (the daemon, for protocol version 2) the engine also mirrors
+ * every task's status into a shared status page (docs/protocol.md): each
+ * change is written under the lock, before the fd's readiness changes, so
+ * a reader that saw POLLIN finds the finished status there. The page is
+ * only ever written here, never read back.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -37,6 +43,7 @@
 
 #include "accel/accel-impl.h"
 #include "accel/codec.h"
+#include "accel/protocol.h"
 
 #define MAX_FRAGMENT_SIZE (16u << 20)
 #define MAX_OUTPUT_SIZE ((uint64_t)256 << 20)
@@ -55,6 +62,8 @@ struct task {
 	uint64_t input_size, output_size;
 	uint32_t flags, output_flags;
 	uint8_t state;
+	uint8_t slot;			/* its status page entry, fixed from CREATE to FREE */
+	uint64_t starts;		/* successful STARTs, mirrored in the status page */
 	bool running;			/* a runner is using the buffers */
 	bool freeing;			/* FREE in progress: invisible to lookups */
 	atomic_uint gen;		/* bumped by STOP: cancels the running conversion */
@@ -85,6 +94,9 @@ struct session {
 	struct task *tasks;
 	struct task started;		/* list head */
 	uint32_t total, active;
+	uint64_t slots_used;		/* bit per status page entry */
+	uint64_t page_dirty;		/* entries written but not yet committed (seq odd) */
+	bool page_hdr_dirty;
 	uint64_t last_seqno;
 	bool busy;			/* a task is being converted */
 	bool need_reset;		/* a cancelled task left the stream half-consumed */
@@ -100,6 +112,8 @@ struct session {
 	bool poll_in, out_blocked;
 	char err[ERR_MAX];
 	struct vd_accel_metadata meta;	/* after the latest finished task */
+	struct vd_proto_page *page;	/* NULL until accel_engine_status_page() */
+	int page_fd;
 };
 
 static struct session *S(struct vd_accel *a)
@@ -152,6 +166,8 @@ static void params_metadata(const struct vd_accel_params *p, struct vd_accel_met
 	md->out_channels = p->out.channels;
 }
 
+static void page_commit(struct session *s);
+
 /* ---- the session fd ---- */
 
 static bool fd_writable(int fd)
@@ -191,6 +207,7 @@ static void update_poll(struct session *s)
 			(void)!recv(s->user_fd, buf, sizeof(buf), MSG_DONTWAIT);
 		s->poll_in = want_in;
 	}
+	page_commit(s);
 }
 
 /* How many datagrams block POLLOUT on the user end (one, with the minimum send buffer). */
@@ -207,6 +224,108 @@ static int calibrate_fill(struct session *s)
 	for (unsigned i = 0; i < s->fill_count; i++)
 		(void)!recv(s->eng_fd, buf, sizeof(buf), MSG_DONTWAIT);
 	return fd_writable(s->user_fd) ? 0 : -EIO;
+}
+
+/* ---- the status page ---- */
+
+#define PSTORE(field, v) __atomic_store_n(&(field), (v), __ATOMIC_RELEASE)
+
+/* Lock held. */
+static void page_header(struct session *s)
+{
+	struct vd_proto_page *pg = s->page;
+	uint32_t seq;
+
+	if (!pg)
+		return;
+	seq = __atomic_load_n(&pg->seq, __ATOMIC_RELAXED) | 1;
+	PSTORE(pg->seq, seq);
+	PSTORE(pg->state, (uint32_t)s->state);
+	PSTORE(pg->fragment_size, s->state == VD_ACCEL_STATE_SETUP ? s->params.fragment_size : 0);
+	PSTORE(pg->granule, s->state == VD_ACCEL_STATE_SETUP ? s->cops->input_granule(s->codec) : 0);
+	PSTORE(pg->fragments, s->state == VD_ACCEL_STATE_SETUP ? s->params.fragments : 0);
+	s->page_hdr_dirty = true;
+}
+
+/* Lock held. @t's entry as STATUS would report it, or unused once it is
+ * being freed; it stays odd (readers wait) until page_commit(). */
+static void page_task(struct session *s, const struct task *t)
+{
+	struct vd_proto_page_entry *e;
+	uint32_t seq;
+
+	if (!s->page)
+		return;
+	e = &s->page->e[t->slot];
+	seq = __atomic_load_n(&e->seq, __ATOMIC_RELAXED) | 1;
+	PSTORE(e->seq, seq);
+	PSTORE(e->used, (uint8_t)!t->freeing);
+	PSTORE(e->state, t->state);
+	PSTORE(e->output_flags, t->output_flags);
+	PSTORE(e->seqno, t->seqno);
+	PSTORE(e->input_size, t->input_size);
+	PSTORE(e->output_size, t->output_size);
+	PSTORE(e->starts, t->starts);
+	PSTORE(e->in_len, (uint64_t)t->in_len);
+	s->page_dirty |= UINT64_C(1) << t->slot;
+}
+
+/* Lock held: publish what page_task()/page_header() wrote. Called once the
+ * poll fd matches, so a reader never sees a status and a readiness that
+ * in-process code, holding the lock, could not see together. */
+static void page_commit(struct session *s)
+{
+	if (!s->page)
+		return;
+	if (s->page_hdr_dirty) {
+		PSTORE(s->page->seq, __atomic_load_n(&s->page->seq, __ATOMIC_RELAXED) + 1);
+		s->page_hdr_dirty = false;
+	}
+	while (s->page_dirty) {
+		unsigned i = (unsigned)__builtin_ctzll(s->page_dirty);
+		struct vd_proto_page_entry *e = &s->page->e[i];
+
+		PSTORE(e->seq, __atomic_load_n(&e->seq, __ATOMIC_RELAXED) + 1);
+		s->page_dirty &= s->page_dirty - 1;
+	}
+}
+
+static int page_create(struct session *s)
+{
+	int fd = memfd_create("vd-accel-status", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	void *m;
+	int res;
+
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, VD_PROTO_PAGE_SIZE) < 0)
+		goto fail;
+	m = mmap(NULL, VD_PROTO_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+	if (m == MAP_FAILED)
+		goto fail;
+	/* Readers get it read-only where the kernel can say so; never resizable,
+	 * or a client could make our stores fault. */
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL) < 0 &&
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+		res = -errno;
+		munmap(m, VD_PROTO_PAGE_SIZE);
+		close(fd);
+		return res;
+	}
+	s->page = m;
+	s->page_fd = fd;
+	PSTORE(s->page->magic, VD_PROTO_PAGE_MAGIC);
+	PSTORE(s->page->version, VD_PROTO_VERSION);
+	PSTORE(s->page->entries, VD_PROTO_PAGE_ENTRIES);
+	page_header(s);
+	for (struct task *t = s->tasks; t; t = t->next)
+		page_task(s, t);
+	page_commit(s);
+	return 0;
+fail:
+	res = -errno;
+	close(fd);
+	return res;
 }
 
 /* ---- task lists ---- */
@@ -289,6 +408,7 @@ static void run_locked(struct session *s, struct task *t)
 	bool new_stream = !reset && (flags & VD_ACCEL_TASK_NEW_STREAM);
 	struct vd_accel_metadata meta;
 	bool adjust = s->adjust_pending;
+	double adjust_to = s->adjust;	/* set_adjust may change it while we convert */
 	struct accel_codec *c = s->codec;
 	const struct accel_codec_ops *ops = s->cops;
 	size_t in_size = t->input_size;
@@ -305,7 +425,7 @@ static void run_locked(struct session *s, struct task *t)
 	else if (new_stream)
 		ops->new_stream(c);
 	if (adjust && ops->set_adjust)
-		ops->set_adjust(c, s->adjust);
+		ops->set_adjust(c, adjust_to);
 	res = ops->process(c, t->in_map, in_size, &out, &t->gen, gen);
 	if (res == 0 && (flags & VD_ACCEL_TASK_END_OF_STREAM))
 		res = ops->drain(c, &out);
@@ -328,6 +448,7 @@ static void run_locked(struct session *s, struct task *t)
 		}
 		t->state = VD_ACCEL_TASK_FINISHED;
 		s->active--;
+		page_task(s, t);
 		update_poll(s);
 	}
 	pthread_cond_broadcast(&s->idle_cv);
@@ -550,6 +671,7 @@ static int e_set_params(struct vd_accel *a, const struct vd_accel_params *in)
 	s->codec = codec;
 	s->state = VD_ACCEL_STATE_SETUP;
 	initial_metadata(s);
+	page_header(s);
 	update_poll(s);
 out:
 	pthread_mutex_unlock(&s->lock);
@@ -607,6 +729,8 @@ static int e_task_create(struct vd_accel *a, struct vd_accel_task *ut)
 		goto out;
 	}
 	t->in_fd = t->out_fd = -1;
+	/* total < fragments <= 64 = entries: a free one exists */
+	t->slot = (uint8_t)__builtin_ctzll(~s->slots_used);
 	t->in_len = s->params.fragment_size;
 	t->out_len = out_size_for(s, s->codec, s->params.fragment_size);
 	if ((res = t->in_fd = new_memfd("vd-accel-in", t->in_len)) < 0 ||
@@ -636,6 +760,9 @@ static int e_task_create(struct vd_accel *a, struct vd_accel_task *ut)
 	t->next = s->tasks;
 	s->tasks = t;
 	s->total++;
+	s->slots_used |= UINT64_C(1) << t->slot;
+	page_task(s, t);
+	page_commit(s);
 	ut->seqno = t->seqno;
 	ut->input_fd = uin;
 	ut->output_fd = uout;
@@ -715,8 +842,12 @@ static int e_task_start(struct vd_accel *a, struct vd_accel_task *ut)
 	t->output_size = 0;
 	t->output_flags = 0;
 	t->state = VD_ACCEL_TASK_ACTIVE;
+	t->starts++;
 	append_started(s, t);
 	s->active++;
+	/* before it may finish (inline, or on the worker once the lock drops) */
+	page_task(s, t);
+	page_commit(s);
 	if (!s->busy && first_queued(s) == t && t->input_size <= s->inline_max) {
 		/* The fd is brought up to date when the task finishes, a few
 		 * microseconds from now: toggling it twice would cost more than
@@ -725,8 +856,10 @@ static int e_task_start(struct vd_accel *a, struct vd_accel_task *ut)
 	} else if ((res = wake_worker(s, &signal)) < 0) {
 		/* No thread to run it: undo, the task is IDLE again. */
 		t->state = VD_ACCEL_TASK_IDLE;
+		t->starts--;
 		unlink_started(t);
 		s->active--;
+		page_task(s, t);
 		seterr(s, res, "cannot start the session's worker thread");
 	}
 	update_poll(s);
@@ -751,6 +884,7 @@ static void stop_one(struct session *s, struct task *t)
 	 * driver call START, STOP, then STATUS. */
 	t->state = VD_ACCEL_TASK_IDLE;
 	unlink_started(t);
+	page_task(s, t);
 }
 
 static int e_task_stop(struct vd_accel *a, uint64_t seqno)
@@ -789,6 +923,8 @@ static void free_one(struct session *s, struct task *t)
 		;
 	*pp = t->next;
 	s->total--;
+	s->slots_used &= ~(UINT64_C(1) << t->slot);
+	page_task(s, t);	/* freeing: the entry is unused from now on */
 	task_destroy(t);
 }
 
@@ -951,6 +1087,9 @@ static int e_reconfigure(struct vd_accel *a, const struct vd_accel_params *in)
 	s->need_reset = false;
 	s->adjust_pending = false;
 	s->adjust = 1.0;
+	page_header(s);
+	for (struct task *t = s->tasks; t; t = t->next)
+		page_task(s, t);
 	update_poll(s);
 out:
 	if (codec)
@@ -1062,6 +1201,10 @@ static void e_close(struct vd_accel *a)
 		s->cops->destroy(s->codec);
 	close(s->user_fd);
 	close(s->eng_fd);
+	if (s->page) {
+		munmap(s->page, VD_PROTO_PAGE_SIZE);
+		close(s->page_fd);
+	}
 	pthread_cond_destroy(&s->idle_cv);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
@@ -1109,6 +1252,7 @@ int accel_engine_open(const char *name, struct vd_accel **out)
 	/* The smallest send buffer: one datagram is enough to block POLLOUT. */
 	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &one, sizeof(one));
 	s->base.ops = &engine_ops;
+	s->page_fd = -1;
 	s->user_fd = sv[0];
 	s->eng_fd = sv[1];
 	pthread_mutex_init(&s->lock, NULL);
@@ -1127,4 +1271,21 @@ int accel_engine_open(const char *name, struct vd_accel **out)
 	pthread_mutex_unlock(&s->lock);
 	*out = &s->base;
 	return 0;
+}
+
+int accel_engine_status_page(struct vd_accel *a)
+{
+	struct session *s = S(a);
+	int res = 0, fd;
+
+	if (a->ops != &engine_ops)
+		return -EOPNOTSUPP;
+	pthread_mutex_lock(&s->lock);
+	if (!s->page)
+		res = page_create(s);
+	fd = res < 0 ? res : fcntl(s->page_fd, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0 && res == 0)
+		res = -errno;
+	pthread_mutex_unlock(&s->lock);
+	return res < 0 ? res : fd;
 }

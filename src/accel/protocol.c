@@ -23,6 +23,10 @@ _Static_assert(sizeof(struct vd_proto_seqno_req) == 16, "seqno request layout");
 _Static_assert(sizeof(struct vd_proto_status) == 32, "status layout");
 _Static_assert(sizeof(struct vd_proto_status_req) == 40, "status request layout");
 _Static_assert(sizeof(struct vd_proto_adjust_req) == 16, "adjust request layout");
+_Static_assert(sizeof(struct vd_proto_page_entry) == 64, "status page entry layout");
+_Static_assert(sizeof(struct vd_proto_page) == 64 + 64 * VD_PROTO_PAGE_ENTRIES, "status page layout");
+_Static_assert(sizeof(struct vd_proto_page) <= VD_PROTO_PAGE_SIZE, "the status page fits its memfd");
+_Static_assert(VD_PROTO_PAGE_ENTRIES == VD_ACCEL_MAX_TASKS, "an entry per task");
 _Static_assert(VD_PROTO_HDR_SIZE + 4 + VD_PROTO_MAX_LIST * sizeof(struct vd_proto_caps)
 	       <= VD_PROTO_MAX_MSG, "a full LIST reply fits");
 
@@ -127,7 +131,7 @@ int vd_proto_parse_request(const void *buf, size_t n, unsigned nfds,
 		       "length or descriptor count does not match the header";
 		return r;
 	}
-	if (h->flags != 0) {
+	if (h->flags & ~VD_PROTO_FLAG_NO_REPLY) {
 		*why = "flags set on a request";
 		return -EBADMSG;
 	}
@@ -142,6 +146,10 @@ int vd_proto_parse_request(const void *buf, size_t n, unsigned nfds,
 	if (h->type == 0 || h->type >= VD_PROTO_TYPE_COUNT) {
 		*why = "unknown request type";
 		return -ENOSYS;
+	}
+	if ((h->flags & VD_PROTO_FLAG_NO_REPLY) && h->type != VD_PROTO_TASK_START) {
+		*why = "NO_REPLY on a request other than TASK_START";
+		return -EBADMSG;
 	}
 	if (h->len != request_size[h->type]) {
 		*why = "payload size wrong for the request type";
@@ -465,4 +473,67 @@ void vd_proto_metadata_from_wire(const struct vd_proto_metadata *w, struct vd_ac
 	/* The daemon's text may be unterminated on the wire: copy at most its field. */
 	memcpy(m->error_text, w->error_text, sizeof(m->error_text));
 	m->error_text[sizeof(m->error_text) - 1] = 0;
+}
+
+/* Seqlock readers: the writer (the engine, under its session lock) makes
+ * seq odd, stores the fields, then makes it even again, all with release
+ * stores; a copy taken between two equal even reads of seq is whole. The
+ * engine keeps seq odd until the poll fd's readiness matches, a few system
+ * calls: a reader that gives up asks the daemon instead. A client's own
+ * writes to its page can only make it retry and give up. */
+#define PAGE_READ_TRIES 1000
+
+static void relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
+int vd_proto_page_read_header(const struct vd_proto_page *pg, uint32_t *state,
+			      uint32_t *fragment_size, uint32_t *granule, uint32_t *fragments)
+{
+	for (int i = 0; i < PAGE_READ_TRIES; i++) {
+		uint32_t s1 = __atomic_load_n(&pg->seq, __ATOMIC_ACQUIRE);
+		if (s1 & 1) {
+			relax();
+			continue;
+		}
+		*state = __atomic_load_n(&pg->state, __ATOMIC_ACQUIRE);
+		*fragment_size = __atomic_load_n(&pg->fragment_size, __ATOMIC_ACQUIRE);
+		*granule = __atomic_load_n(&pg->granule, __ATOMIC_ACQUIRE);
+		*fragments = __atomic_load_n(&pg->fragments, __ATOMIC_ACQUIRE);
+		if (__atomic_load_n(&pg->seq, __ATOMIC_ACQUIRE) == s1)
+			return 0;
+	}
+	return -EAGAIN;
+}
+
+int vd_proto_page_read_entry(const struct vd_proto_page *pg, unsigned i, struct vd_proto_page_entry *out)
+{
+	const struct vd_proto_page_entry *e;
+
+	if (i >= VD_PROTO_PAGE_ENTRIES)
+		return -EINVAL;
+	e = &pg->e[i];
+	for (int k = 0; k < PAGE_READ_TRIES; k++) {
+		uint32_t s1 = __atomic_load_n(&e->seq, __ATOMIC_ACQUIRE);
+		if (s1 & 1) {
+			relax();
+			continue;
+		}
+		memset(out, 0, sizeof(*out));
+		out->seq = s1;
+		out->used = __atomic_load_n(&e->used, __ATOMIC_ACQUIRE);
+		out->state = __atomic_load_n(&e->state, __ATOMIC_ACQUIRE);
+		out->output_flags = __atomic_load_n(&e->output_flags, __ATOMIC_ACQUIRE);
+		out->seqno = __atomic_load_n(&e->seqno, __ATOMIC_ACQUIRE);
+		out->input_size = __atomic_load_n(&e->input_size, __ATOMIC_ACQUIRE);
+		out->output_size = __atomic_load_n(&e->output_size, __ATOMIC_ACQUIRE);
+		out->starts = __atomic_load_n(&e->starts, __ATOMIC_ACQUIRE);
+		out->in_len = __atomic_load_n(&e->in_len, __ATOMIC_ACQUIRE);
+		if (__atomic_load_n(&e->seq, __ATOMIC_ACQUIRE) == s1)
+			return 0;
+	}
+	return -EAGAIN;
 }

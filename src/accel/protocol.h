@@ -17,12 +17,13 @@
 #include <virtdsp/accel.h>
 
 #define VD_PROTO_MAGIC		0x50534456u	/* "VDSP" in little-endian memory */
-#define VD_PROTO_VERSION	1u
+#define VD_PROTO_VERSION	2u
 #define VD_PROTO_HDR_SIZE	24u
 /* Largest payload either side may send (a LIST reply of 16 accelerators is 1860 bytes). */
 #define VD_PROTO_MAX_PAYLOAD	4096u
 #define VD_PROTO_MAX_MSG	(VD_PROTO_HDR_SIZE + VD_PROTO_MAX_PAYLOAD)
-/* Most descriptors one message carries (CREATE's reply: input and output buffer). */
+/* Most descriptors one message carries (CREATE's reply: input and output buffer;
+ * OPEN's: poll fd and status page). */
 #define VD_PROTO_MAX_FDS	2u
 /* Error replies may carry a NUL-terminated message of at most this many bytes. */
 #define VD_PROTO_MAX_ERRMSG	256u
@@ -30,6 +31,8 @@
 #define VD_PROTO_MAX_LIST	16u
 
 #define VD_PROTO_FLAG_REPLY	(1u << 0)
+/* On a TASK_START request: no reply unless it fails (pipelined START). */
+#define VD_PROTO_FLAG_NO_REPLY	(1u << 1)
 
 enum vd_proto_type {
 	VD_PROTO_HELLO = 1,
@@ -175,6 +178,48 @@ struct vd_proto_metadata {
 	uint32_t reserved;
 	char error_text[VD_ACCEL_META_TEXT_MAX];	/* NUL-terminated */
 };
+
+/* ---- the status page (docs/protocol.md, "Status page") ---- */
+
+#define VD_PROTO_PAGE_MAGIC	0x54534456u	/* "VDST" */
+#define VD_PROTO_PAGE_SIZE	8192u
+#define VD_PROTO_PAGE_ENTRIES	64u		/* = VD_ACCEL_MAX_TASKS */
+
+/* Every field is read and written with __atomic builtins: the page is
+ * shared memory another process (or a misbehaving client) may touch. */
+struct vd_proto_page_entry {
+	uint32_t seq;		/* sequence lock: odd while written */
+	uint8_t used;		/* a created, not yet freed task */
+	uint8_t state;		/* enum vd_accel_task_state */
+	uint8_t reserved[2];
+	uint32_t output_flags;
+	uint32_t reserved2;
+	uint64_t seqno;
+	uint64_t input_size;
+	uint64_t output_size;
+	uint64_t starts;	/* successful STARTs of this task */
+	uint64_t in_len;	/* bytes of its input buffer */
+	uint64_t reserved3;
+};
+
+struct vd_proto_page {
+	uint32_t magic;
+	uint32_t version;
+	uint32_t seq;		/* sequence lock of the header fields */
+	uint32_t state;		/* enum vd_accel_session_state */
+	uint32_t fragment_size;
+	uint32_t granule;
+	uint32_t entries;
+	uint32_t fragments;	/* the active-task limit (POLLOUT) */
+	uint32_t reserved[8];
+	struct vd_proto_page_entry e[VD_PROTO_PAGE_ENTRIES];
+};
+
+/** A consistent copy of the page's header fields, or -EAGAIN after many torn reads. */
+int vd_proto_page_read_header(const struct vd_proto_page *pg, uint32_t *state,
+			      uint32_t *fragment_size, uint32_t *granule, uint32_t *fragments);
+/** A consistent copy of entry @i (0 on success, -EAGAIN after many torn reads). */
+int vd_proto_page_read_entry(const struct vd_proto_page *pg, unsigned i, struct vd_proto_page_entry *out);
 
 /** A request as the server sees it after validation. */
 struct vd_proto_request {

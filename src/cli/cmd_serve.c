@@ -88,8 +88,9 @@ static void usage(FILE *f)
 		"  -o, --output [NAME=]FILE   write host sink NAME (default: the built-in\n"
 		"                             topology's \"out\", ./" VD_HOST_DEFAULT_OUTPUT ") to FILE\n"
 		"  -i, --input NAME=FILE      read host source NAME from FILE\n"
-		"      --capture-file FILE    built-in host topology: guests capture FILE (once,\n"
-		"                             then silence) instead of the tone\n"
+		"      --capture-file FILE    built-in host topology: guests capture FILE, over\n"
+		"                             and over, instead of the tone\n"
+		"      --capture-once         play the capture file once, then silence\n"
 		"      --rt-priority N        SCHED_FIFO priority of the processing thread, 0 for\n"
 		"                             normal scheduling (default 10; falls back to normal\n"
 		"                             when not permitted)\n"
@@ -410,6 +411,7 @@ int cmd_serve(int argc, char **argv)
 		{ "output", required_argument, NULL, 'o' },
 		{ "input", required_argument, NULL, 'i' },
 		{ "capture-file", required_argument, NULL, 'F' },
+		{ "capture-once", no_argument, NULL, 'O' },
 		{ "rt-priority", required_argument, NULL, 'R' },
 		{ "describe", no_argument, NULL, 'D' },
 		{ "idle-timeout", required_argument, NULL, 'I' },
@@ -522,6 +524,9 @@ int cmd_serve(int argc, char **argv)
 		case 'F':
 			ho.capture_file = optarg;
 			break;
+		case 'O':
+			ho.capture_once = true;
+			break;
 		case 'R': {
 			uint32_t v;
 			if (parse_u32(optarg, 0, &v) < 0 || v > 99) {
@@ -594,6 +599,10 @@ int cmd_serve(int argc, char **argv)
 	if (optind < argc) {
 		fprintf(stderr, "virtdsp serve: unexpected argument '%s'\n", argv[optind]);
 		usage(stderr);
+		goto out;
+	}
+	if (ho.capture_once && !ho.capture_file) {
+		fprintf(stderr, "virtdsp serve: --capture-once goes with --capture-file\n");
 		goto out;
 	}
 	bool want_host = n_gargs > 0 || ho.topology;
@@ -706,7 +715,10 @@ int cmd_serve(int argc, char **argv)
 			fprintf(stderr, "virtdsp serve: %s\n", err);
 			goto out;
 		}
-		vd_accel_server_set_power(srv, sv.power);
+		if (sv.power && (r = vd_accel_server_set_power(srv, sv.power)) < 0) {
+			fprintf(stderr, "virtdsp serve: power for task sessions: %s\n", strerror(-r));
+			goto out;
+		}
 	}
 	if (!no_ctl) {
 		if (!cc.path) {

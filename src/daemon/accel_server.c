@@ -15,12 +15,14 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <virtdsp/accel.h>
 #include <virtdsp/format.h>
 
+#include "accel/accel-impl.h"
 #include "accel/protocol.h"
 #include "daemon/listen.h"
 #include "daemon/accel_server.h"
@@ -86,9 +88,12 @@ struct vd_accel_server {
 	uint32_t next_session;
 	bool shutting_down;
 	struct vd_power *power;		/* NULL: sessions are not counted */
+	int power_tfd;			/* re-checks powered sessions while there are any */
+	struct vd_loop_watch *power_watch;
+	unsigned n_powered;
 	/* read by other threads (tests, diagnostics) */
 	_Atomic uint32_t n_conns, n_clients, n_sessions, n_tasks;
-	_Atomic uint64_t n_memory, n_malformed;
+	_Atomic uint64_t n_memory, n_malformed, n_requests;
 };
 
 struct reply {
@@ -134,11 +139,6 @@ int vd_accel_default_socket_path(char *buf, size_t size)
 	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }
 
-void vd_accel_server_set_power(struct vd_accel_server *srv, struct vd_power *power)
-{
-	srv->power = power;
-}
-
 void vd_accel_server_get_stats(const struct vd_accel_server *srv, struct vd_accel_server_stats *st)
 {
 	st->connections = atomic_load(&srv->n_conns);
@@ -147,6 +147,7 @@ void vd_accel_server_get_stats(const struct vd_accel_server *srv, struct vd_acce
 	st->tasks = atomic_load(&srv->n_tasks);
 	st->memory = atomic_load(&srv->n_memory);
 	st->disconnects_malformed = atomic_load(&srv->n_malformed);
+	st->requests = atomic_load(&srv->n_requests);
 }
 
 /* ---- replies ---- */
@@ -265,9 +266,26 @@ static void uncharge_task(struct conn *c, struct session *s, unsigned i)
 	s->tasks[i] = s->tasks[--s->ntasks];
 }
 
+/* Every POWER_CHECK_MS while a session counts: clients read their tasks'
+ * status from the status page without asking the daemon, so a request may
+ * never come to say the tasks are done. */
+#define POWER_CHECK_MS 50
+
+static void power_check_timer(struct vd_accel_server *srv, bool on)
+{
+	struct itimerspec its = { 0 };
+
+	if (on) {
+		its.it_value.tv_nsec = POWER_CHECK_MS * 1000000L;
+		its.it_interval = its.it_value;
+	}
+	/* cannot fail with a valid timerfd and a normalised value */
+	(void)timerfd_settime(srv->power_tfd, 0, &its, NULL);
+}
+
 /* A session keeps the engine awake while one of its tasks is ACTIVE, as far
- * as the daemon can see: it looks again at each of the session's requests
- * (completions reach the client straight from the engine's poll fd). */
+ * as the daemon can see: it looks at each of the session's requests and, while
+ * the session counts, every POWER_CHECK_MS. */
 static void power_update(struct vd_accel_server *srv, struct session *s)
 {
 	bool busy = false;
@@ -283,18 +301,39 @@ static void power_update(struct vd_accel_server *srv, struct session *s)
 		return;
 	if (!busy) {
 		vd_power_put(srv->power, VD_POWER_USER_TASK);
+		if (--srv->n_powered == 0)
+			power_check_timer(srv, false);
 	} else if (vd_power_get(srv->power, VD_POWER_USER_TASK) < 0) {
 		/* tasks run on the accel engine's own thread: they do not need the host resumed */
 		logf_(srv, "session %u: the engine did not resume", s->id);
 		return;
+	} else if (srv->n_powered++ == 0) {
+		power_check_timer(srv, true);
 	}
 	s->powered = busy;
 }
 
+static void on_power_check(void *data, int fd, uint32_t events)
+{
+	struct vd_accel_server *srv = data;
+	uint64_t n;
+
+	(void)events;
+	if (read(fd, &n, sizeof(n)) < 0)
+		return;	/* EAGAIN: disarmed meanwhile */
+	for (struct conn *c = srv->conns; c; c = c->next)
+		for (struct session *s = c->sessions; s; s = s->next)
+			if (s->powered)
+				power_update(srv, s);
+}
+
 static void session_close(struct conn *c, struct session *s)
 {
-	if (s->powered && c->srv->power)
+	if (s->powered) {
 		vd_power_put(c->srv->power, VD_POWER_USER_TASK);
+		if (--c->srv->n_powered == 0)
+			power_check_timer(c->srv, false);
+	}
 	s->powered = false;
 	while (s->ntasks)
 		uncharge_task(c, s, s->ntasks - 1);
@@ -421,6 +460,8 @@ static int do_list(struct reply *rp)
 	return (int)count;
 }
 
+static int do_close(struct conn *c, struct session *s);
+
 static int do_open(struct conn *c, const struct vd_proto_request *req, struct reply *rp)
 {
 	struct vd_accel_server *srv = c->srv;
@@ -452,10 +493,24 @@ static int do_open(struct conn *c, const struct vd_proto_request *req, struct re
 	cl->sessions++;
 	atomic_fetch_add(&srv->n_sessions, 1);
 
+	/* Both go out as our own copies, closed once sent. */
+	int page = accel_engine_status_page(s->acc);
+	int poll_fd = fcntl(vd_accel_fd(s->acc), F_DUPFD_CLOEXEC, 0);
+	if (page < 0 || poll_fd < 0) {
+		r = page < 0 ? page : -errno;
+		if (page >= 0)
+			close(page);
+		if (poll_fd >= 0)
+			close(poll_fd);
+		do_close(c, s);
+		return reply_error(rp, r, "opening '%s' failed: no status page: %s", req->u.name, strerror(-r));
+	}
 	struct vd_proto_open_reply o = { .session = s->id, .state = (uint32_t)vd_accel_state(s->acc) };
 	reply_add(rp, &o, sizeof(o));
-	rp->fds[0] = vd_accel_fd(s->acc);
-	rp->nfds = 1;
+	rp->fds[0] = poll_fd;
+	rp->fds[1] = page;
+	rp->nfds = 2;
+	rp->close_fds = true;
 	return 0;
 }
 
@@ -823,11 +878,15 @@ static int conn_handle_one(struct conn *c)
 		conn_malformed(c, why);
 		return -1;
 	} else {
+		atomic_fetch_add(&c->srv->n_requests, 1);
 		r = dispatch(c, &req, &rp);
 		struct session *s = find_session(c, req.session);
 
 		if (s)
 			power_update(c->srv, s);
+		/* a pipelined START is answered only when refused */
+		if (r >= 0 && (req.hdr.flags & VD_PROTO_FLAG_NO_REPLY))
+			return 1;
 	}
 	vd_proto_put_header(rp.buf, req.hdr.type, req.hdr.id, r, (uint32_t)(rp.len - VD_PROTO_HDR_SIZE),
 			    (uint16_t)rp.nfds, VD_PROTO_FLAG_REPLY);
@@ -945,6 +1004,7 @@ int vd_accel_server_new(struct vd_loop *loop, const char *path,
 		return -ENOMEM;
 	}
 	srv->loop = loop;
+	srv->power_tfd = -1;
 	if (lim)
 		srv->lim = *lim;
 	else
@@ -981,5 +1041,27 @@ void vd_accel_server_free(struct vd_accel_server *srv)
 	vd_loop_remove(srv->listen_watch);
 	close(srv->listen_fd);
 	unlink(srv->path);
+	vd_loop_remove(srv->power_watch);
+	if (srv->power_tfd >= 0)
+		close(srv->power_tfd);
 	free(srv);
+}
+
+int vd_accel_server_set_power(struct vd_accel_server *srv, struct vd_power *power)
+{
+	int r;
+
+	if (srv->power || srv->conns)
+		return -EBUSY;
+	srv->power_tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (srv->power_tfd < 0)
+		return -errno;
+	r = vd_loop_add_fd(srv->loop, srv->power_tfd, EPOLLIN, on_power_check, srv, &srv->power_watch);
+	if (r < 0) {
+		close(srv->power_tfd);
+		srv->power_tfd = -1;
+		return r;
+	}
+	srv->power = power;
+	return 0;
 }

@@ -25,6 +25,7 @@ struct vd_accel_server_stats {
 	uint32_t tasks;
 	uint64_t memory;
 	uint64_t disconnects_malformed;	/**< connections dropped for a protocol violation */
+	uint64_t requests;		/**< well-formed requests handled (tests: which calls cost a message) */
 };
 
 /** One log line (no newline); called on the loop's thread. */
@@ -52,9 +53,13 @@ int vd_accel_server_new(struct vd_loop *loop, const char *path,
 /** Drop every connection (freeing their sessions), stop listening, remove the socket. */
 void vd_accel_server_free(struct vd_accel_server *srv);
 struct vd_power;
-/** Count sessions with an ACTIVE task as VD_POWER_USER_TASK users (docs/serve.md, "Power").
- * Set before the first connection; @power must outlive the server. */
-void vd_accel_server_set_power(struct vd_accel_server *srv, struct vd_power *power);
+/**
+ * vd_accel_server_set_power() - count sessions with an ACTIVE task as
+ * VD_POWER_USER_TASK users (docs/serve.md, "Power"), checked at each of their
+ * requests and every 50 ms while they count. Once, before the first
+ * connection (-EBUSY otherwise); @power must outlive the server. 0 or -errno.
+ */
+int vd_accel_server_set_power(struct vd_accel_server *srv, struct vd_power *power);
 void vd_accel_server_get_stats(const struct vd_accel_server *srv, struct vd_accel_server_stats *st);
 
 #endif

@@ -48,6 +48,8 @@
 #define HOST_TONE \
 	"    node   in       tone     { wave = sine; freq = 440Hz; level = -20dB; channels = 2 }\n"
 #define HOST_FILE \
+	"    source in       file     { path = \"capture.wav\"; loop = true }\n"
+#define HOST_FILE_ONCE \
 	"    source in       file     { path = \"capture.wav\" }\n"
 #define HOST_TAIL \
 	"    attach capture  capture  { channels = 2 }\n" \
@@ -240,8 +242,9 @@ int vd_host_new(const struct vd_host_options *opts, struct vd_host **out, struct
 	if (opts->topology) {
 		r = vd_topology_load_file(opts->topology, &h->t, diag);
 	} else {
-		const char *text = opts->capture_file ? HOST_HEAD HOST_FILE HOST_TAIL
-						      : HOST_HEAD HOST_TONE HOST_TAIL;
+		const char *text = !opts->capture_file ? HOST_HEAD HOST_TONE HOST_TAIL
+				   : opts->capture_once ? HOST_HEAD HOST_FILE_ONCE HOST_TAIL
+				   : HOST_HEAD HOST_FILE HOST_TAIL;
 
 		r = vd_topology_load_string(text, strlen(text), "built-in host topology", &h->t, diag);
 		if (r == 0 && opts->capture_file)

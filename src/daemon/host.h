@@ -27,8 +27,10 @@ struct vd_host_path {
 struct vd_host_options {
 	/** Host topology file; NULL: the built-in one (vd_host_default_topology()). */
 	const char *topology;
-	/** Built-in topology only: the capture point reads this file instead of the tone. */
+	/** Built-in topology only: the capture point reads this file instead of the tone, looped. */
 	const char *capture_file;
+	/** ... once, then silence. */
+	bool capture_once;
 	/** Endpoint paths to override (sinks, sources; the built-in topology's WAV is "out"). */
 	const struct vd_host_path *paths;
 	size_t n_paths;

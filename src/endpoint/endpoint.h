@@ -1,8 +1,8 @@
 /* endpoint/endpoint.h - host endpoint node types (files, ALSA, null, attach points) and their shared helpers.
  *
- * Endpoints are ordinary nodes flagged VD_NODE_ENDPOINT. The file source and
- * ALSA endpoints do blocking I/O inside process(): they are offline-safe, not
- * real-time-safe; a file sink in a live graph hands its I/O to a writer
+ * Endpoints are ordinary nodes flagged VD_NODE_ENDPOINT. The ALSA endpoints
+ * do blocking I/O inside process(): they are offline-safe, not real-time-safe;
+ * file sources and sinks in a live graph hand their I/O to a reader / writer
  * thread (docs/endpoints.md, "Real-time use").
  */
 #ifndef VD_ENDPOINT_H

@@ -1,5 +1,5 @@
 /* endpoint/file.c - file-source and file-sink: audio files through libsndfile, bit-exact in both
- * directions; in a live graph the sink's file I/O runs on its own writer thread. */
+ * directions; in a live graph their file I/O runs on a reader / writer thread of their own. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -239,6 +240,52 @@ static void write_channel_map(SNDFILE *sf, uint32_t channels, const uint8_t *pos
 
 /* ---- file-source ---- */
 
+/*
+ * Live sources (docs/endpoints.md, "Real-time use"), the mirror of the live
+ * sink: a reader thread owns the SNDFILE from prepare() to free() and keeps
+ * an SPSC ring filled ahead of process(), which only copies out. Positions
+ * are bytes of the reader's stream: the end of the file (eos_at) and where
+ * the data after a rewind starts (restart_at) are published as positions,
+ * so the processing thread acts on them exactly where they happen.
+ */
+#define SRC_RING_SECONDS 2		/* how long the disk may stall before the output underruns */
+#define SRC_RING_MIN_BYTES (64u << 10)
+#define READER_WAKE_NS 10000000ull	/* 10 ms */
+#define READER_CHUNK_FRAMES 4096u
+#define NO_POSITION UINT64_MAX
+
+struct src_live {
+	struct vd_ring ring;
+	void *mem;
+	pthread_t thread;
+	bool running;
+	_Atomic bool quit;
+	/* processing thread -> reader */
+	_Atomic uint32_t reset_gen;		/* rewind requests */
+	/* reader -> processing thread */
+	_Atomic uint32_t ack_gen;		/* the rewind request the reader has carried out */
+	_Atomic uint64_t restart_at;		/* position where the data after that rewind starts */
+	_Atomic uint64_t eos_at;		/* position of the end of the file, or NO_POSITION */
+	_Atomic uint64_t produced;		/* bytes committed to the ring, ever */
+	_Atomic int error;			/* read error (-errno): the stream ended there */
+	/* processing thread -> anyone (parameters) */
+	_Atomic uint64_t consumed;		/* bytes taken out of the ring or skipped, ever */
+	_Atomic uint64_t underruns;		/* process() calls that found too little */
+	_Atomic uint64_t underrun_frames;	/* silence frames output for them */
+	_Atomic bool ended;			/* the file's last frame has been output */
+	/* processing thread only */
+	uint32_t want_gen;
+	bool skipping;				/* a rewind is pending: old data is dropped */
+	bool eos;				/* the file has ended: silence from now on */
+	/* reader only */
+	uint32_t served_gen;
+	bool at_end;
+	bool rewound;				/* nothing read since the last rewind (an empty loop) */
+	uint64_t written;			/* bytes, = produced */
+	sf_count_t frames;			/* read since the last rewind */
+	void *buf;
+};
+
 struct file_source {
 	struct vd_endpoint_conn conn;	/* first: vd_endpoint_conn_of() */
 	char *name;
@@ -250,7 +297,12 @@ struct file_source {
 	int64_t pos;
 	bool eos;
 	bool loop;		/* start again at the end, never EOS */
+	bool live;		/* VD_NODE_INIT_LIVE: a reader thread does the I/O */
+	bool regular;		/* a regular file: reading it never waits on a peer */
+	struct src_live lv;
 };
+
+static void src_live_stop(struct file_source *s);
 
 /* The format a decoded codec is delivered in: its native precision. */
 static enum vd_sample_format native_format(int codec, enum io_mode *mode)
@@ -287,6 +339,7 @@ static void file_source_free(void *self)
 
 	if (!s)
 		return;
+	src_live_stop(s);
 	if (s->sf)
 		sf_close(s->sf);
 	free(s->path);
@@ -319,6 +372,8 @@ int vd_endpoint_file_source_new(const struct vd_file_source_config *cfg, void **
 				   s->name, s->path, strerror(e));
 		goto fail;
 	}
+	struct stat st;
+	s->regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
 	if (cfg->raw) {
 		enum io_mode unused;
 		int codec = codec_for(cfg->raw_format.format, CONTAINER_RAW, &unused);
@@ -418,6 +473,7 @@ static int file_source_init(const struct vd_node_init *init, void **self,
 	struct file_source *s = *self;
 	/* an empty file would loop without producing anything: it just ends */
 	s->loop = loop && s->total != 0;
+	s->live = init->flags & VD_NODE_INIT_LIVE;
 	*n_inputs = 0;
 	*n_outputs = 1;
 	return 0;
@@ -432,15 +488,24 @@ static int file_source_negotiate(void *self, struct vd_audio_format *in, uint32_
 	return 0;
 }
 
+static int src_live_start(struct file_source *s);
+
 static int file_source_prepare(void *self, const struct vd_audio_format *in, uint32_t n_in,
 			       const struct vd_audio_format *out, uint32_t n_out,
 			       uint32_t max_frames, struct vd_error *err)
 {
 	struct file_source *s = self;
+	int ret;
 
 	if (!vd_audio_format_equal(&out[0], &s->fmt))
 		return vd_error_set(err, -EINVAL, NULL, "%s: output format changed after negotiation",
 				    s->name);
+	if (!s->live)
+		return 0;
+	ret = src_live_start(s);
+	if (ret < 0)
+		return vd_error_set(err, ret, NULL, "%s: cannot start the reader thread of '%s': %s",
+				    s->name, s->path, strerror(-ret));
 	return 0;
 }
 
@@ -476,12 +541,258 @@ static sf_count_t read_frames(struct file_source *s, void *dst, sf_count_t frame
 	}
 }
 
+/* ---- live file-source: the reader thread ---- */
+
+/* Reader: fill the ring until it is full, the file ends, or a read fails (which ends it too). */
+static void src_fill(struct file_source *s)
+{
+	struct src_live *lv = &s->lv;
+	uint32_t stride = (uint32_t)vd_format_frame_size(&s->fmt);
+
+	while (!lv->at_end) {
+		uint32_t room = vd_ring_writable(&lv->ring) / stride;
+		sf_count_t want = room < READER_CHUNK_FRAMES ? room : READER_CHUNK_FRAMES, got;
+
+		/* a rewind request: stop adding data it would only skip */
+		if (!want || atomic_load_explicit(&lv->reset_gen, memory_order_acquire) != lv->served_gen)
+			return;
+		/* a known length ends the stream with its last frame, not one empty read later */
+		if (!s->loop && s->total >= 0 && want > s->total - lv->frames)
+			want = s->total - lv->frames;
+		got = want ? read_frames(s, lv->buf, want) : 0;
+		if (got > 0) {
+			vd_ring_write(&lv->ring, lv->buf, (uint32_t)got * stride);
+			lv->written += (uint64_t)got * stride;
+			lv->frames += got;
+			atomic_store_explicit(&lv->produced, lv->written, memory_order_release);
+			lv->rewound = false;
+			if (s->loop || s->total < 0 || lv->frames < s->total)
+				continue;
+			got = 0;
+		}
+		bool failed = got < 0 || sf_error(s->sf) != SF_ERR_NO_ERROR;
+
+		/* a second empty read straight after a rewind: the file has nothing to loop */
+		if (!failed && s->loop && !lv->rewound) {
+			if (sf_seek(s->sf, 0, SEEK_SET) == 0) {
+				lv->rewound = true;
+				lv->frames = 0;
+				continue;
+			}
+			failed = true;
+		}
+		if (failed || s->loop)
+			atomic_store_explicit(&lv->error, -EIO, memory_order_relaxed);
+		lv->at_end = true;
+		atomic_store_explicit(&lv->eos_at, lv->written, memory_order_release);
+	}
+}
+
+/* Reader: a rewind request; the data already in the ring is skipped by the processing thread. */
+static void src_rewind(struct file_source *s, uint32_t gen)
+{
+	struct src_live *lv = &s->lv;
+	bool ok = sf_seek(s->sf, 0, SEEK_SET) == 0;
+
+	lv->served_gen = gen;
+	lv->at_end = false;
+	lv->rewound = false;
+	lv->frames = 0;
+	atomic_store_explicit(&lv->eos_at, NO_POSITION, memory_order_relaxed);
+	atomic_store_explicit(&lv->error, ok ? 0 : -EIO, memory_order_relaxed);
+	atomic_store_explicit(&lv->restart_at, lv->written, memory_order_relaxed);
+	atomic_store_explicit(&lv->ack_gen, gen, memory_order_release);
+	if (!ok) {
+		/* a pipe cannot rewind: the stream ends where it is */
+		lv->at_end = true;
+		atomic_store_explicit(&lv->eos_at, lv->written, memory_order_release);
+	}
+}
+
+static void *reader_main(void *arg)
+{
+	struct file_source *s = arg;
+	struct src_live *lv = &s->lv;
+
+	for (;;) {
+		uint32_t gen = atomic_load_explicit(&lv->reset_gen, memory_order_acquire);
+
+		if (atomic_load_explicit(&lv->quit, memory_order_acquire))
+			break;
+		if (gen != lv->served_gen)
+			src_rewind(s, gen);
+		src_fill(s);
+		struct timespec ts = { 0, (long)READER_WAKE_NS };
+		nanosleep(&ts, NULL);
+	}
+	return NULL;
+}
+
+/*
+ * Allocate the ring, fill it on the caller's thread from a regular file (so
+ * the first cycles do not underrun; a pipe could wait on its writer here),
+ * and start the reader at the beginning of the file.
+ */
+static int src_live_start(struct file_source *s)
+{
+	struct src_live *lv = &s->lv;
+	size_t stride = vd_format_frame_size(&s->fmt);
+	uint64_t want = (uint64_t)s->fmt.rate * SRC_RING_SECONDS * stride;
+	uint32_t size = SRC_RING_MIN_BYTES;
+	pthread_attr_t attr;
+	sigset_t all, old;
+	int ret;
+
+	src_live_stop(s);
+	while (size < want && size < (1u << 30))
+		size <<= 1;
+	memset(lv, 0, sizeof(*lv));
+	atomic_store_explicit(&lv->eos_at, NO_POSITION, memory_order_relaxed);
+	lv->mem = malloc(size);
+	lv->buf = malloc((size_t)READER_CHUNK_FRAMES * stride);
+	if (!lv->mem || !lv->buf) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	vd_ring_init(&lv->ring, lv->mem, size);
+	if (s->regular && sf_seek(s->sf, 0, SEEK_SET) != 0) {
+		ret = -EIO;
+		goto fail;
+	}
+	if (s->regular)
+		src_fill(s);
+	/* like the sink's writer: ordinary scheduling, deaf to the daemon's signals */
+	pthread_attr_init(&attr);
+	pthread_attr_setinheritsched(&attr, PTHREAD_EXPLICIT_SCHED);
+	pthread_attr_setschedpolicy(&attr, SCHED_OTHER);
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	ret = -pthread_create(&lv->thread, &attr, reader_main, s);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
+	if (ret < 0)
+		goto fail;
+	pthread_setname_np(lv->thread, "vd-file-reader");
+	lv->running = true;
+	return 0;
+fail:
+	free(lv->mem);
+	free(lv->buf);
+	lv->mem = lv->buf = NULL;
+	return ret;
+}
+
+static void src_live_stop(struct file_source *s)
+{
+	struct src_live *lv = &s->lv;
+
+	if (!lv->running)
+		return;
+	atomic_store_explicit(&lv->quit, true, memory_order_release);
+	pthread_join(lv->thread, NULL);
+	lv->running = false;
+	free(lv->mem);
+	free(lv->buf);
+	lv->mem = lv->buf = NULL;
+}
+
+/* Processing thread: copy out what the reader has ready; short of it, silence and an underrun. */
+static int src_live_process(struct file_source *s, struct vd_buffer *out)
+{
+	struct src_live *lv = &s->lv;
+	uint32_t stride = (uint32_t)vd_format_frame_size(&s->fmt);
+	uint32_t want = out[0].frames, n = 0;
+	uint64_t consumed = atomic_load_explicit(&lv->consumed, memory_order_relaxed), end;
+
+	if (lv->skipping) {
+		if (atomic_load_explicit(&lv->ack_gen, memory_order_acquire) != lv->want_gen)
+			goto short_of_data;
+		/* everything before restart_at was committed before the acknowledgement */
+		uint64_t at = atomic_load_explicit(&lv->restart_at, memory_order_relaxed);
+
+		while (consumed < at) {
+			uint64_t left = at - consumed;
+			uint32_t k = vd_ring_skip(&lv->ring, left > UINT32_MAX ? UINT32_MAX : (uint32_t)left);
+
+			if (!k)
+				break;
+			consumed += k;
+		}
+		atomic_store_explicit(&lv->consumed, consumed, memory_order_relaxed);
+		if (consumed < at)
+			goto short_of_data;
+		lv->skipping = false;
+	}
+	if (lv->eos)
+		goto ended;
+	end = atomic_load_explicit(&lv->eos_at, memory_order_acquire);
+	n = vd_ring_readable(&lv->ring) / stride;
+	if (n > want)
+		n = want;
+	if (end != NO_POSITION && (end - consumed) / stride < n)
+		n = (uint32_t)((end - consumed) / stride);
+	if (n) {
+		vd_ring_read(&lv->ring, out[0].data, n * stride);
+		consumed += (uint64_t)n * stride;
+		atomic_store_explicit(&lv->consumed, consumed, memory_order_relaxed);
+	}
+	if (end != NO_POSITION && consumed >= end) {
+		lv->eos = true;
+		atomic_store_explicit(&lv->ended, true, memory_order_relaxed);
+		goto ended;
+	}
+	if (n == want) {
+		out[0].flags = 0;
+		return 0;
+	}
+short_of_data:
+	vd_endpoint_fill_silence(s->fmt.format, (uint8_t *)out[0].data + (size_t)n * stride,
+				 (size_t)(want - n) * s->fmt.channels);
+	atomic_fetch_add_explicit(&lv->underruns, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&lv->underrun_frames, want - n, memory_order_relaxed);
+	out[0].frames = want;
+	out[0].flags = 0;
+	return 0;
+ended:
+	/* No EOS in a live graph: it would end every node downstream, attach points
+	 * included, and guests capturing from them would stop being completed. */
+	vd_endpoint_fill_silence(s->fmt.format, (uint8_t *)out[0].data + (size_t)n * stride,
+				 (size_t)(want - n) * s->fmt.channels);
+	out[0].frames = want;
+	out[0].flags = 0;
+	return 0;
+}
+
+/* Processing thread (or the graph's owner between cycles): ask the reader to start again. */
+static void src_live_reset(struct file_source *s)
+{
+	struct src_live *lv = &s->lv;
+
+	/* nothing taken since the last start: the ring already holds the beginning */
+	if (!lv->skipping && !lv->eos &&
+	    atomic_load_explicit(&lv->consumed, memory_order_relaxed) ==
+	    (lv->want_gen ? atomic_load_explicit(&lv->restart_at, memory_order_relaxed) : 0))
+		return;
+	lv->want_gen++;
+	lv->skipping = true;
+	lv->eos = false;
+	atomic_store_explicit(&lv->ended, false, memory_order_relaxed);
+	atomic_store_explicit(&lv->reset_gen, lv->want_gen, memory_order_release);
+	/* Drop what is in the ring now, so the reader has room for the new start at once; what it
+	 * still adds before it sees the request (one chunk at most) is skipped by process(). */
+	uint64_t consumed = atomic_load_explicit(&lv->consumed, memory_order_relaxed);
+	consumed += vd_ring_skip(&lv->ring, vd_ring_readable(&lv->ring));
+	atomic_store_explicit(&lv->consumed, consumed, memory_order_relaxed);
+}
+
 static int file_source_process(void *self, struct vd_buffer *in, uint32_t n_in,
 			       struct vd_buffer *out, uint32_t n_out)
 {
 	struct file_source *s = self;
 	sf_count_t want = out[0].frames, got;
 
+	if (s->live && s->lv.running)
+		return src_live_process(s, out);
 	if (s->eos) {
 		out[0].frames = 0;
 		out[0].flags = VD_BUFFER_EOS;
@@ -533,6 +844,10 @@ static void file_source_reset(void *self)
 {
 	struct file_source *s = self;
 
+	if (s->live && s->lv.running) {
+		src_live_reset(s);
+		return;
+	}
 	if (sf_seek(s->sf, 0, SEEK_SET) == 0) {
 		s->pos = 0;
 		s->eos = false;
@@ -543,7 +858,85 @@ static int64_t file_source_total_frames(void *self)
 {
 	struct file_source *s = self;
 
-	return s->loop ? -1 : s->total;
+	return s->loop || s->live ? -1 : s->total;
+}
+
+enum { SRC_PARAM_UNDERRUNS, SRC_PARAM_UNDERRUN_FRAMES, SRC_PARAM_BUFFERED, SRC_PARAM_ERROR,
+       SRC_PARAM_RING_MS, SRC_PARAM_ENDED, SRC_PARAM_COUNT };
+
+static int file_source_enum_params(void *self, uint32_t index, struct vd_param_info *info)
+{
+	static const struct vd_param_info params[SRC_PARAM_COUNT] = {
+		{ .id = SRC_PARAM_UNDERRUNS, .name = "underruns", .type = VD_PARAM_INT,
+		  .flags = VD_PARAM_READ | VD_PARAM_VOLATILE, .max = 9.007199254740992e15, .step = 1 },
+		{ .id = SRC_PARAM_UNDERRUN_FRAMES, .name = "underrun_frames", .type = VD_PARAM_INT,
+		  .flags = VD_PARAM_READ | VD_PARAM_VOLATILE, .max = 9.007199254740992e15, .step = 1 },
+		{ .id = SRC_PARAM_BUFFERED, .name = "buffered", .type = VD_PARAM_INT,
+		  .flags = VD_PARAM_READ | VD_PARAM_VOLATILE, .max = 9.007199254740992e15, .step = 1 },
+		{ .id = SRC_PARAM_ERROR, .name = "error", .type = VD_PARAM_INT,
+		  .flags = VD_PARAM_READ | VD_PARAM_VOLATILE, .min = -4095, .max = 0, .step = 1 },
+		{ .id = SRC_PARAM_RING_MS, .name = "ring_ms", .type = VD_PARAM_FLOAT,
+		  .flags = VD_PARAM_READ, .max = 1e9 },
+		{ .id = SRC_PARAM_ENDED, .name = "ended", .type = VD_PARAM_BOOL,
+		  .flags = VD_PARAM_READ | VD_PARAM_VOLATILE, .max = 1, .step = 1 },
+	};
+
+	if (index >= SRC_PARAM_COUNT)
+		return -ENOENT;
+	*info = params[index];
+	return 0;
+}
+
+/* Frames ready for the processing thread: after a pending rewind, only the new data counts. */
+static uint64_t src_buffered(struct file_source *s)
+{
+	struct src_live *lv = &s->lv;
+	uint32_t stride = (uint32_t)vd_format_frame_size(&s->fmt);
+	uint32_t gen = atomic_load_explicit(&lv->reset_gen, memory_order_relaxed);
+	uint64_t from, produced;
+
+	if (atomic_load_explicit(&lv->ack_gen, memory_order_acquire) != gen)
+		return 0;
+	from = atomic_load_explicit(&lv->consumed, memory_order_relaxed);
+	if (gen && atomic_load_explicit(&lv->restart_at, memory_order_relaxed) > from)
+		from = atomic_load_explicit(&lv->restart_at, memory_order_relaxed);
+	produced = atomic_load_explicit(&lv->produced, memory_order_acquire);
+	return produced > from ? (produced - from) / stride : 0;
+}
+
+static int file_source_get_param(void *self, uint32_t id, double *value)
+{
+	struct file_source *s = self;
+	bool live = s->live && s->lv.running;
+
+	switch (id) {
+	case SRC_PARAM_UNDERRUNS:
+		*value = (double)atomic_load_explicit(&s->lv.underruns, memory_order_relaxed);
+		return 0;
+	case SRC_PARAM_UNDERRUN_FRAMES:
+		*value = (double)atomic_load_explicit(&s->lv.underrun_frames, memory_order_relaxed);
+		return 0;
+	case SRC_PARAM_BUFFERED:
+		*value = live ? (double)src_buffered(s) : 0;
+		return 0;
+	case SRC_PARAM_ERROR:
+		*value = atomic_load_explicit(&s->lv.error, memory_order_relaxed);
+		return 0;
+	case SRC_PARAM_ENDED:
+		*value = live ? atomic_load_explicit(&s->lv.ended, memory_order_relaxed) : s->eos;
+		return 0;
+	case SRC_PARAM_RING_MS:
+		*value = live ? s->lv.ring.size * 1000.0 / ((double)vd_format_frame_size(&s->fmt) * s->fmt.rate)
+			      : 0;
+		return 0;
+	default:
+		return -ENOENT;
+	}
+}
+
+static int file_source_set_param(void *self, uint32_t id, double value)
+{
+	return id < SRC_PARAM_COUNT ? -EPERM : -ENOENT;
 }
 
 const struct vd_node_ops vd_node_file_source = {
@@ -558,6 +951,9 @@ const struct vd_node_ops vd_node_file_source = {
 	.process = file_source_process,
 	.reset = file_source_reset,
 	.total_frames = file_source_total_frames,
+	.enum_params = file_source_enum_params,
+	.set_param = file_source_set_param,
+	.get_param = file_source_get_param,
 };
 
 /* ---- file-sink ---- */
@@ -819,6 +1215,8 @@ static int sink_open(struct file_sink *s, struct vd_error *err)
 	if (!s->sf)
 		return vd_error_set(err, -EIO, NULL, "%s: cannot write '%s': %s", s->name, s->path,
 				    sf_strerror(NULL));
+	/* no PEAK chunk: it carries the wall-clock time, and offline runs must be byte-identical */
+	sf_command(s->sf, SFC_SET_ADD_PEAK_CHUNK, NULL, SF_FALSE);
 	write_channel_map(s->sf, s->fmt.channels, s->fmt.position);
 	s->started = false;
 	s->eos = false;

@@ -143,7 +143,7 @@ check "virtdsp binary is there ($VIRTDSP)" test -x "$VIRTDSP"
 "${WAVTOOL[@]}" gen "$W/kill-a.wav" --seconds 60 --freqs 440,660 --amplitude 0.25
 "${WAVTOOL[@]}" gen "$W/kill-b.wav" --seconds 30 --freqs 1000,1500 --amplitude 0.125
 "${WAVTOOL[@]}" gen "$W/kill-a2.wav" --seconds 1 --freqs 2000,3000 --amplitude 0.5
-# The host's capture source: 300 s (the daemon reads it once, from its start) in which no
+# The host's capture source: 300 s (looped from the daemon's start) in which no
 # 1 s stretch repeats, so the guest's recording can be located in it exactly.
 "${AUDIO[@]}" pattern "$W/capture.wav" --seconds 300 >/dev/null
 

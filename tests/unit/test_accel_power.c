@@ -3,8 +3,9 @@
  * task server run in a thread on a temporary socket, with a power object on
  * the same loop whose hooks record every transition. A session with a task
  * ACTIVE keeps the engine active and resumes a suspended one; once its tasks
- * are done the next request gives the user back; closing the session or
- * killing the client mid-task gives it back too. */
+ * are done the user goes back within the server's periodic check (the client
+ * reads its tasks' status from the status page, asking the daemon nothing);
+ * closing the session or killing the client mid-task gives it back too. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -101,7 +102,8 @@ static struct daemon *daemon_start(uint64_t idle_ms)
 	assert_int_equal(vd_power_new(d->loop, idle_ms, &hooks, &d->power), 0);
 	if (vd_accel_server_new(d->loop, d->path, NULL, NULL, NULL, &d->srv, err, sizeof(err)) < 0)
 		fail_msg("server: %s", err);
-	vd_accel_server_set_power(d->srv, d->power);
+	assert_int_equal(vd_accel_server_set_power(d->srv, d->power), 0);
+	assert_int_equal(vd_accel_server_set_power(d->srv, d->power), -EBUSY);
 	assert_int_equal(pthread_create(&d->thread, NULL, daemon_thread, d), 0);
 	return d;
 }
@@ -225,7 +227,7 @@ static void test_busy_session_is_a_user(void **state)
 	/* one session, however many of its tasks are active */
 	assert_int_equal(st.users[VD_POWER_USER_TASK], 1);
 	finish_tasks(s, t);
-	/* the STATUS requests above that saw them finished gave the user back */
+	/* nobody asked the daemon (the status page): its periodic check gave the user back */
 	wait_state(d, VD_POWER_IDLE);
 	assert_int_equal(seen(d, NULL).users[VD_POWER_USER_TASK], 0);
 

@@ -6,6 +6,7 @@
  * converter, completion pacing, held buffers and RELEASE, capture, two
  * guests mixed, events, malformed messages, resets and reconnects. */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <poll.h>
 #include <setjmp.h>
@@ -954,6 +955,113 @@ static void test_underrun_and_xrun_event(void **state)
 	rig_free(r, true);
 }
 
+/*
+ * 44.1 kHz guest periods (441 frames) on a 48 kHz host with 1 ms cycles (48 frames), as
+ * bench_serve runs them, cycled by the test so that time is counted in host cycles, not read
+ * from a loaded machine's clock. A guest cycle takes 45 frames (a little more than a host
+ * period's worth), so a period's last frame is taken 9, 10 or 11 cycles after the previous
+ * one's: never two completions in one cycle, never an interval under 9 cycles, and a period
+ * never completes earlier than its frames leave the host by more than the latency the
+ * device reports. Then the guest re-queues late (up to 35 cycles, so the stream underruns
+ * now and then) and the same holds.
+ */
+static void test_playback_44k1_on_1ms_host(void **state)
+{
+	static const char *topo =
+		"pipeline host {\n"
+		"  rate = 48000\n  period = 48\n"
+		"  attach playback playback { channels = 2 }\n"
+		"  sink out probe\n"
+		"  link playback -> out\n"
+		"  source sig pattern\n"
+		"  attach capture capture { channels = 2 }\n"
+		"  link sig -> capture\n"
+		"}\n";
+	struct rig *tmp = calloc(1, sizeof(*tmp));
+	struct vd_graph *host = host_new(tmp, topo);
+	struct vd_topology *host_t = tmp->host_t;
+	struct rig *r = rig_new_on(host, NULL, NULL);
+	const uint32_t period = 441, bytes = period * 4, cycles = 3000;
+	int16_t *buf = calloc(bytes, 1);
+	struct done d[QSIZE];
+	struct vd_snd_stream_stats st;
+	uint32_t due[4], rng = 1;
+
+	r->host_t = host_t;
+	r->out = tmp->out;
+	free(tmp);
+	assert_int_equal(set_params(r, 0, 4 * bytes, bytes, 0, 2, VIRTIO_SND_PCM_FMT_S16,
+				    VIRTIO_SND_PCM_RATE_44100), VIRTIO_SND_S_OK);
+	assert_int_equal(pcm_cmd(r, VIRTIO_SND_R_PCM_PREPARE, 0), VIRTIO_SND_S_OK);
+	for (int i = 0; i < 4; i++)
+		tx_add(r, &r->ff, 0, buf, bytes);
+	assert_int_equal(pcm_cmd(r, VIRTIO_SND_R_PCM_START, 0), VIRTIO_SND_S_OK);
+	for (int late = 0; late < 2; late++) {
+		unsigned total = 0, ndue = 0, hist[12] = { 0 };
+		long last = -1, lead_min = LONG_MAX, lead_max = LONG_MIN, lat_max = 0;
+		uint64_t out0 = r->out->n;
+
+		for (uint32_t c = 0; c < cycles; c++) {
+			cycle(r, 1);
+			unsigned n = completions(r, &r->ff, 2, d, QSIZE);
+
+			if (n > 1)
+				fail_msg("cycle %u: %u completions at once", c, n);
+			if (n == 1) {
+				/* the 441 frames are 480 at the host rate: how far ahead of the host output */
+				long lead = (long)(total + 1) * 480 - (long)(r->out->n - out0);
+				long latency = (long)d[0].latency / 4 * 48000 / 44100;
+
+				assert_int_equal(d[0].status, VIRTIO_SND_S_OK);
+				if (last >= 0) {
+					long iv = (long)c - last;
+
+					if (iv < 9 || iv > (late ? 60 : 11))
+						fail_msg("cycle %u: %ld cycles since the last completion", c, iv);
+					hist[iv < 11 ? iv : 11]++;
+				}
+				if (lead > latency)
+					fail_msg("cycle %u: period %u completed %ld host frames before it was played, "
+						 "more than the reported latency (%ld)", c, total, lead, latency);
+				lead_min = lead < lead_min ? lead : lead_min;
+				lead_max = lead > lead_max ? lead : lead_max;
+				lat_max = latency > lat_max ? latency : lat_max;
+				last = c;
+				total++;
+				/* the application refills it: at once, or up to 35 cycles later */
+				rng = rng * 1664525u + 1013904223u;
+				due[ndue++] = c + (late ? (rng >> 16) % 36 : 0);
+			}
+			for (unsigned i = 0; i < ndue;) {
+				if (due[i] > c) {
+					i++;
+					continue;
+				}
+				tx_add(r, &r->ff, 0, buf, bytes);
+				due[i] = due[--ndue];
+			}
+		}
+		vd_snd_dev_stream_stats(r->dev, 0, &st);
+		print_message("44.1k on 1 ms cycles%s: %u completions in %u cycles, intervals 9/10/11+ "
+			      "cycles: %u/%u/%u, lead over the host output %ld..%ld frames (latency %ld), "
+			      "%lu underruns\n", late ? ", late refills" : "", total, cycles, hist[9], hist[10],
+			      hist[11], lead_min, lead_max, lat_max, (unsigned long)st.underruns);
+		if (!late) {
+			/* 10 ms each, with a full buffer: every cycle's worth is played */
+			assert_true(total >= 299 && total <= 300);
+			assert_int_equal(st.underruns, 0);
+			assert_true(lead_min >= 0);
+		} else {
+			assert_true(st.underruns > 0);
+		}
+		/* give back what is still due before the next phase */
+		for (unsigned i = 0; i < ndue; i++)
+			tx_add(r, &r->ff, 0, buf, bytes);
+	}
+	free(buf);
+	rig_free(r, true);
+}
+
 /* A 44.1 kHz S16 sine into the 48 kHz host: src inserted, level and length right, still one
  * completion per host cycle. */
 static void test_playback_resampled(void **state)
@@ -1396,6 +1504,7 @@ int main(void)
 		cmocka_unit_test(test_release_completes_held),
 		cmocka_unit_test(test_underrun_and_xrun_event),
 		cmocka_unit_test(test_playback_resampled),
+		cmocka_unit_test(test_playback_44k1_on_1ms_host),
 		cmocka_unit_test(test_capture_exact),
 		cmocka_unit_test(test_capture_custom_pipeline),
 		cmocka_unit_test(test_two_guests_mixed),
