@@ -33,7 +33,7 @@ say kernel "$(uname -r)"
 while read -r pkg ver; do say "pkg.$pkg" "$ver"; done </etc/vdtest-versions
 
 # --- options from the kernel command line ------------------------------------------------
-PLAY="" RECORD="" BOTH=0 AMIXER=0 JITTER=0 PERIOD="" BUFFER="" TRACE=1 DEV=hw:0,0 CMD_TIMEOUT=120
+PLAY="" RECORD="" SUSPEND="" BOTH=0 AMIXER=0 JITTER=0 PERIOD="" BUFFER="" TRACE=1 DEV=hw:0,0 CMD_TIMEOUT=120
 SCRIPT="" HOSTIN=0
 read -r CMDLINE </proc/cmdline
 for arg in $CMDLINE; do
@@ -51,6 +51,7 @@ for arg in $CMDLINE; do
 	vdtest.timeout=*) CMD_TIMEOUT=${arg#*=} ;;
 	vdtest.script=*) SCRIPT=/data/${arg#*=} ;;
 	vdtest.hostin) HOSTIN=1 ;;
+	vdtest.suspend=*) SUSPEND=${arg#*=} ;;
 	esac
 done
 case $PLAY in "" | /*) ;; *) PLAY=/data/$PLAY ;; esac
@@ -353,6 +354,33 @@ run_script() {
 	say script.steps $step
 }
 
+# System sleep in the middle of the scenario: MODE (freeze: s2idle; mem: S3, "deep") after
+# AFTER seconds, woken by the RTC alarm SECS seconds later. The virtio devices go through
+# their freeze/restore (virtio_snd: the device is reset without RELEASE; the PCM's next
+# prepare sends SET_PARAMS and PREPARE again).
+run_suspend() {
+	IFS=: read -r mode after secs <<EOF
+$SUSPEND
+EOF
+	[ -n "$secs" ] || { fail "bad_suspend_spec"; return; }
+	say suspend.states "$(cat /sys/power/state)"
+	say suspend.mem_sleep_before "$(cat /sys/power/mem_sleep 2>/dev/null | tr ' ' ,)"
+	sleep "$after"
+	[ "$mode" = mem ] && echo deep >/sys/power/mem_sleep 2>/dev/null
+	echo 0 >/sys/class/rtc/rtc0/wakealarm
+	echo "+$secs" >/sys/class/rtc/rtc0/wakealarm || fail suspend_no_rtc_alarm
+	mark suspend_start
+	say suspend.start_rtc "$(cat /sys/class/rtc/rtc0/since_epoch)"
+	echo "$mode" >/sys/power/state
+	rc=$?
+	say suspend.end_rtc "$(cat /sys/class/rtc/rtc0/since_epoch)"
+	mark suspend_end
+	say suspend.rc $rc
+	dmesg | grep -iE 'PM: |suspend|freez|restor|virtio_snd|ACPI: .*(sleep|wak)' >/tmp/pm.txt
+	vlog pm /tmp/pm.txt
+	[ $rc = 0 ] || fail suspend_rc_$rc
+}
+
 # --- scenario ------------------------------------------------------------------------------
 if [ -z "$FAILED" ]; then
 	[ $AMIXER = 1 ] && run_amixer
@@ -365,8 +393,16 @@ if [ -z "$FAILED" ]; then
 		# run_record ran in a subshell: pick up its failures from the results file.
 		grep -q '^record.rc=0$' "$RESULTS" || FAILED="$FAILED record"
 	else
+		if [ -n "$SUSPEND" ]; then
+			run_suspend &
+			sus_pid=$!
+		fi
 		[ -n "$PLAY" ] && run_play
 		[ -n "$RECORD" ] && run_record
+		if [ -n "$SUSPEND" ]; then
+			wait $sus_pid
+			grep -q '^suspend.rc=0$' "$RESULTS" || FAILED="$FAILED suspend"
+		fi
 	fi
 	[ "$JITTER" -gt 0 ] && [ -n "$TRACING" ] && run_jitter
 	report_timing

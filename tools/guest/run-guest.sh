@@ -39,6 +39,10 @@ SCENARIO (combinable):
   --sleep-jitter[=N]               N (500) 10 ms sleeps, timestamped by the guest
   --period FRAMES, --buffer FRAMES period/buffer size for aplay/arecord
   --no-trace                       no ftrace period timestamps in the guest
+  --suspend MODE:AFTER:SECS        system sleep during the scenario: MODE freeze (s2idle)
+                                   or mem (S3), AFTER seconds in, woken by the RTC alarm
+                                   SECS later (mem: QEMU resumes from S3 through a reset,
+                                   so -no-reboot is left out)
 
 OPTIONS:
   --out DIR           output directory (default: a new directory under ${TMPDIR:-/tmp})
@@ -56,7 +60,7 @@ EOF
 }
 
 DEVICE="" BUILTIN="" VHOST_SOCK="" CONTROLS=0 RECONNECT=""
-PLAY="" RECORD="" BOTH=0 AMIXER=0 SCRIPT="" DATA=() HOSTIN=0 JITTER="" PERIOD="" BUFFER="" TRACE=1
+PLAY="" RECORD="" SUSPEND="" BOTH=0 AMIXER=0 SCRIPT="" DATA=() HOSTIN=0 JITTER="" PERIOD="" BUFFER="" TRACE=1
 OUT="" SCRATCH_MB="" ACCEL=auto CPU="" MEM=512M SMP=1 TIMEOUT=180
 IMAGE=$VD_GUEST_CACHE/image BZIMAGE=0 APPEND="" CONSOLE=0 DRYRUN=0
 
@@ -74,6 +78,7 @@ while [ $# -gt 0 ]; do
 	--script) need "$@"; SCRIPT=$2; shift ;;
 	--data) need "$@"; DATA+=("$2"); shift ;;
 	--host-input) HOSTIN=1 ;;
+	--suspend) need "$@"; SUSPEND=$2; shift ;;
 	--sleep-jitter) JITTER=500 ;;
 	--sleep-jitter=*) JITTER=${1#*=} ;;
 	--period) need "$@"; PERIOD=$2; shift ;;
@@ -259,6 +264,7 @@ fi
 [ $HOSTIN = 0 ] || CMDLINE="$CMDLINE vdtest.hostin"
 [ $BOTH = 0 ] || CMDLINE="$CMDLINE vdtest.both"
 [ $AMIXER = 0 ] || CMDLINE="$CMDLINE vdtest.amixer"
+[ -z "$SUSPEND" ] || CMDLINE="$CMDLINE vdtest.suspend=$SUSPEND"
 [ -z "$JITTER" ] || CMDLINE="$CMDLINE vdtest.sleep_jitter=$JITTER"
 [ -z "$PERIOD" ] || CMDLINE="$CMDLINE vdtest.period=$PERIOD"
 [ -z "$BUFFER" ] || CMDLINE="$CMDLINE vdtest.buffer=$BUFFER"
@@ -289,7 +295,9 @@ fi
 
 # Guest RAM in a shared memfd so that a vhost-user backend can map it.
 # shellcheck disable=SC2054
-QEMU=(qemu-system-x86_64 -nodefaults -no-user-config -display none -no-reboot
+NO_REBOOT=(-no-reboot)
+case $SUSPEND in mem:*) NO_REBOOT=() ;; esac
+QEMU=(qemu-system-x86_64 -nodefaults -no-user-config -display none "${NO_REBOOT[@]}"
 	-machine q35,memory-backend=mem -accel "$ACCEL" -cpu "$CPU" -smp "$SMP" -m "$MEM"
 	-object "memory-backend-memfd,id=mem,size=$MEM,share=on"
 	-chardev "file,id=ser0,path=$OUT/serial.log" -serial chardev:ser0 "${HOST_IN_ARGS[@]}"
