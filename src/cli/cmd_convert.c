@@ -608,6 +608,8 @@ int cmd_convert(int argc, char **argv)
 	}
 	/* floats go to float files unscaled; libsndfile must not clip or scale them */
 	sf_command(cv.out, SFC_SET_CLIPPING, NULL, SF_FALSE);
+	/* no PEAK chunk: it carries the wall-clock time, and the same conversion must give the same file */
+	sf_command(cv.out, SFC_SET_ADD_PEAK_CHUNK, NULL, SF_FALSE);
 
 	double t0 = cli_now();
 	cli_progress_init(&cv.prog, force_progress);

@@ -151,6 +151,8 @@ static int open_output(struct dec_out *o, const struct vd_accel_metadata *md)
 		return -EIO;
 	}
 	sf_command(o->sf, SFC_SET_CLIPPING, NULL, SF_FALSE);
+	/* no PEAK chunk: it carries the wall-clock time, and the same conversion must give the same file */
+	sf_command(o->sf, SFC_SET_ADD_PEAK_CHUNK, NULL, SF_FALSE);
 	return 0;
 }
 

@@ -15,6 +15,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -25,6 +26,7 @@
 #include "accel/protocol.h"
 #include "daemon/listen.h"
 #include "daemon/accel_server.h"
+#include "daemon/power.h"
 
 /* records read per wake-up of one connection, so one busy client cannot starve the others */
 #define RECV_BURST 16
@@ -43,6 +45,7 @@ struct session {
 	struct vd_accel_params params;	/* normalised (GET_PARAMS) once setup */
 	unsigned ntasks;
 	struct task_rec tasks[VD_ACCEL_MAX_TASKS];
+	bool powered;			/* counted as a VD_POWER_USER_TASK */
 	struct session *next;
 };
 
@@ -84,6 +87,10 @@ struct vd_accel_server {
 	unsigned next_serial;
 	uint32_t next_session;
 	bool shutting_down;
+	struct vd_power *power;		/* NULL: sessions are not counted */
+	int power_tfd;			/* re-checks powered sessions while there are any */
+	struct vd_loop_watch *power_watch;
+	unsigned n_powered;
 	/* read by other threads (tests, diagnostics) */
 	_Atomic uint32_t n_conns, n_clients, n_sessions, n_tasks;
 	_Atomic uint64_t n_memory, n_malformed, n_requests;
@@ -259,8 +266,75 @@ static void uncharge_task(struct conn *c, struct session *s, unsigned i)
 	s->tasks[i] = s->tasks[--s->ntasks];
 }
 
+/* Every POWER_CHECK_MS while a session counts: clients read their tasks'
+ * status from the status page without asking the daemon, so a request may
+ * never come to say the tasks are done. */
+#define POWER_CHECK_MS 50
+
+static void power_check_timer(struct vd_accel_server *srv, bool on)
+{
+	struct itimerspec its = { 0 };
+
+	if (on) {
+		its.it_value.tv_nsec = POWER_CHECK_MS * 1000000L;
+		its.it_interval = its.it_value;
+	}
+	/* cannot fail with a valid timerfd and a normalised value */
+	(void)timerfd_settime(srv->power_tfd, 0, &its, NULL);
+}
+
+/* A session keeps the engine awake while one of its tasks is ACTIVE, as far
+ * as the daemon can see: it looks at each of the session's requests and, while
+ * the session counts, every POWER_CHECK_MS. */
+static void power_update(struct vd_accel_server *srv, struct session *s)
+{
+	bool busy = false;
+
+	if (!srv->power)
+		return;
+	for (unsigned i = 0; i < s->ntasks && !busy; i++) {
+		struct vd_accel_task_status st = { .seqno = s->tasks[i].seqno };
+
+		busy = vd_accel_task_status(s->acc, &st) == 0 && st.state == VD_ACCEL_TASK_ACTIVE;
+	}
+	if (busy == s->powered)
+		return;
+	if (!busy) {
+		vd_power_put(srv->power, VD_POWER_USER_TASK);
+		if (--srv->n_powered == 0)
+			power_check_timer(srv, false);
+	} else if (vd_power_get(srv->power, VD_POWER_USER_TASK) < 0) {
+		/* tasks run on the accel engine's own thread: they do not need the host resumed */
+		logf_(srv, "session %u: the engine did not resume", s->id);
+		return;
+	} else if (srv->n_powered++ == 0) {
+		power_check_timer(srv, true);
+	}
+	s->powered = busy;
+}
+
+static void on_power_check(void *data, int fd, uint32_t events)
+{
+	struct vd_accel_server *srv = data;
+	uint64_t n;
+
+	(void)events;
+	if (read(fd, &n, sizeof(n)) < 0)
+		return;	/* EAGAIN: disarmed meanwhile */
+	for (struct conn *c = srv->conns; c; c = c->next)
+		for (struct session *s = c->sessions; s; s = s->next)
+			if (s->powered)
+				power_update(srv, s);
+}
+
 static void session_close(struct conn *c, struct session *s)
 {
+	if (s->powered) {
+		vd_power_put(c->srv->power, VD_POWER_USER_TASK);
+		if (--c->srv->n_powered == 0)
+			power_check_timer(c->srv, false);
+	}
+	s->powered = false;
 	while (s->ntasks)
 		uncharge_task(c, s, s->ntasks - 1);
 	vd_accel_close(s->acc);
@@ -819,6 +893,10 @@ static int conn_handle_one(struct conn *c)
 	} else {
 		atomic_fetch_add(&c->srv->n_requests, 1);
 		r = dispatch(c, &req, &rp);
+		struct session *s = find_session(c, req.session);
+
+		if (s)
+			power_update(c->srv, s);
 		/* a pipelined START is answered only when refused */
 		if (r >= 0 && (req.hdr.flags & VD_PROTO_FLAG_NO_REPLY))
 			return 1;
@@ -939,6 +1017,7 @@ int vd_accel_server_new(struct vd_loop *loop, const char *path,
 		return -ENOMEM;
 	}
 	srv->loop = loop;
+	srv->power_tfd = -1;
 	if (lim)
 		srv->lim = *lim;
 	else
@@ -975,5 +1054,27 @@ void vd_accel_server_free(struct vd_accel_server *srv)
 	vd_loop_remove(srv->listen_watch);
 	close(srv->listen_fd);
 	unlink(srv->path);
+	vd_loop_remove(srv->power_watch);
+	if (srv->power_tfd >= 0)
+		close(srv->power_tfd);
 	free(srv);
+}
+
+int vd_accel_server_set_power(struct vd_accel_server *srv, struct vd_power *power)
+{
+	int r;
+
+	if (srv->power || srv->conns)
+		return -EBUSY;
+	srv->power_tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (srv->power_tfd < 0)
+		return -errno;
+	r = vd_loop_add_fd(srv->loop, srv->power_tfd, EPOLLIN, on_power_check, srv, &srv->power_watch);
+	if (r < 0) {
+		close(srv->power_tfd);
+		srv->power_tfd = -1;
+		return r;
+	}
+	srv->power = power;
+	return 0;
 }

@@ -251,6 +251,17 @@ static void write_channel_map(SNDFILE *sf, uint32_t channels, const uint8_t *pos
 #define SRC_RING_SECONDS 2		/* how long the disk may stall before the output underruns */
 #define SRC_RING_MIN_BYTES (64u << 10)
 #define READER_WAKE_NS 10000000ull	/* 10 ms */
+/* An idle helper thread (a suspended engine, a sink nobody feeds, a full read-ahead ring)
+ * doubles its sleep up to this, so it costs nearly nothing; the rings hold 2 s, far more. */
+#define IDLE_NAP_MAX_NS 160000000ull	/* 160 ms */
+
+/* The next sleep of a reader/writer thread: @busy resets it to @base, idleness doubles it. */
+static uint64_t idle_nap(uint64_t nap, bool busy, uint64_t base)
+{
+	if (busy)
+		return base;
+	return nap * 2 > IDLE_NAP_MAX_NS ? IDLE_NAP_MAX_NS : nap * 2;
+}
 #define READER_CHUNK_FRAMES 4096u
 #define NO_POSITION UINT64_MAX
 
@@ -614,15 +625,20 @@ static void *reader_main(void *arg)
 	struct file_source *s = arg;
 	struct src_live *lv = &s->lv;
 
+	uint64_t nap = READER_WAKE_NS;
+
 	for (;;) {
 		uint32_t gen = atomic_load_explicit(&lv->reset_gen, memory_order_acquire);
+		uint64_t before = lv->written;
+		bool rewound = gen != lv->served_gen;
 
 		if (atomic_load_explicit(&lv->quit, memory_order_acquire))
 			break;
-		if (gen != lv->served_gen)
+		if (rewound)
 			src_rewind(s, gen);
 		src_fill(s);
-		struct timespec ts = { 0, (long)READER_WAKE_NS };
+		nap = idle_nap(nap, rewound || lv->written != before, READER_WAKE_NS);
+		struct timespec ts = { 0, (long)nap };
 		nanosleep(&ts, NULL);
 	}
 	return NULL;
@@ -1215,6 +1231,8 @@ static int sink_open(struct file_sink *s, struct vd_error *err)
 	if (!s->sf)
 		return vd_error_set(err, -EIO, NULL, "%s: cannot write '%s': %s", s->name, s->path,
 				    sf_strerror(NULL));
+	/* no PEAK chunk: it carries the wall-clock time, and offline runs must be byte-identical */
+	sf_command(s->sf, SFC_SET_ADD_PEAK_CHUNK, NULL, SF_FALSE);
 	write_channel_map(s->sf, s->fmt.channels, s->fmt.position);
 	s->started = false;
 	s->eos = false;
@@ -1349,6 +1367,8 @@ static void *writer_main(void *arg)
 	uint32_t seen_reset = atomic_load_explicit(&lv->reset_gen, memory_order_acquire);
 	uint32_t seen_eos = atomic_load_explicit(&lv->eos_gen, memory_order_acquire);
 	uint64_t header_due = mono_ns() + HEADER_EVERY_NS, header_at = 0;
+	uint64_t nap = WRITER_WAKE_NS, last_produced = 0;
+	uint32_t last_gen = seen_eos;
 
 	for (;;) {
 		bool quit = atomic_load_explicit(&lv->quit, memory_order_acquire);
@@ -1394,7 +1414,10 @@ static void *writer_main(void *arg)
 		}
 		if (quit)
 			break;
-		struct timespec ts = { 0, (long)WRITER_WAKE_NS };
+		nap = idle_nap(nap, produced != last_produced || gen != last_gen, WRITER_WAKE_NS);
+		last_produced = produced;
+		last_gen = gen;
+		struct timespec ts = { 0, (long)nap };
 		nanosleep(&ts, NULL);
 	}
 	return NULL;

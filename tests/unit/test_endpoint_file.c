@@ -288,6 +288,21 @@ static void roundtrip(const char *path, enum vd_sample_format f, uint32_t channe
 	free(back);
 }
 
+static bool file_has(const char *path, const char *tag)
+{
+	FILE *f = fopen(path, "rb");
+	char buf[4096];
+	size_t n, len = strlen(tag);
+	bool found = false;
+
+	assert_non_null(f);
+	n = fread(buf, 1, sizeof(buf), f);	/* chunks before the data are in the first bytes */
+	fclose(f);
+	for (size_t i = 0; i + len <= n && !found; i++)
+		found = !memcmp(buf + i, tag, len);
+	return found;
+}
+
 static void test_wav_roundtrip_every_format(void **state)
 {
 	char *dir = vd_test_tmpdir(), path[512];
@@ -298,6 +313,9 @@ static void test_wav_roundtrip_every_format(void **state)
 				 vd_format_name((enum vd_sample_format)f), ch);
 			roundtrip(path, (enum vd_sample_format)f, ch, 1000 + ch,
 				  ch > 2 ? SF_FORMAT_WAVEX : SF_FORMAT_WAV);
+			/* libsndfile's PEAK chunk holds the wall-clock time: without it the same
+			 * run writes the same bytes (float files are where it would appear) */
+			assert_false(file_has(path, "PEAK"));
 		}
 	}
 	vd_test_rmdir(dir);

@@ -212,7 +212,8 @@ static void test_olane_kernels(void **state)
 	assert_non_null(src_kernels_c.olane_f32);
 	for (int it = 0; it < 400; it++) {
 		uint32_t L = 1 + (uint32_t)(fabs(urand()) * 300), M = 1 + (uint32_t)(fabs(urand()) * 1.7 * L);
-		uint32_t taps = 8 * (1 + (uint32_t)(fabs(urand()) * (SRC_TAPWISE_MAX / 8 - 0.01)));
+		/* Multiples of 4 from 8: the kernels take a 4-tap tail. */
+		uint32_t taps = 4 * (2 + (uint32_t)(fabs(urand()) * (SRC_TAPWISE_MAX / 4 - 1.01)));
 		if (!src_olane_fits(L, M, taps))
 			continue;
 		size_t cs = (L + SRC_OLANE_W + 15) & ~(size_t)15;
@@ -267,6 +268,77 @@ static void test_olane_kernels(void **state)
 	/* The SIMD kernel exists where AVX-512 does; make sure it ran. */
 	assert_true(tested > 0 || !src_kernels_get(SRC_ISA_AVX512));
 	free(coef);
+}
+
+/*
+ * Cycle kernels (2 outputs per 3 inputs, cycles in lanes): the C oracle
+ * against the definition summed in double, each SIMD kernel within float
+ * rounding of the C one, every cycle bit-identical whether computed alone
+ * or in a batch at any lane, nothing stored past the padded rows, and
+ * nothing read past n_cyc + SRC_CYC_PAD + T - 1 (rows end there: ASan).
+ */
+#define NCYC 70
+static void test_cyc_kernels(void **state)
+{
+	(void)state;
+	const uint32_t L = 2, M = 3;
+	uint32_t tested = 0;
+
+	assert_non_null(src_kernels_c.cyc_f32);
+	assert_true(src_cyc_fits(2, 3));
+	for (int it = 0; it < 120; it++) {
+		uint32_t T = 2 * (1 + (uint32_t)(fabs(urand()) * 59.99));
+		uint32_t ch = 1 + (uint32_t)(fabs(urand()) * 4.99);
+		uint32_t n = 1 + (uint32_t)(fabs(urand()) * (NCYC - 0.01));
+		size_t cs = n + SRC_CYC_PAD + T - 1, os = n + SRC_CYC_PAD;
+		float *coef = malloc((size_t)M * T * L * sizeof(float));
+		float *comp = malloc(cs * M * ch * sizeof(float));
+		float *ref = malloc(os * L * ch * sizeof(float)), *got = malloc((os * L * ch + 1) * sizeof(float));
+		float one[SRC_CYC_PAD * 2 * 2 * 5];	/* 5 channels x 2 outputs, rows of 2 * SRC_CYC_PAD */
+		for (size_t i = 0; i < (size_t)M * T * L; i++)
+			coef[i] = (float)(urand() / 16.0);
+		for (size_t i = 0; i < cs * M * ch; i++)
+			comp[i] = (float)urand();
+		struct src_cyc cy = { .L = L, .M = M, .T = T, .coef = coef };
+		src_kernels_c.cyc_f32(comp, cs, ch, &cy, n, ref, os);
+		for (uint32_t c = 0; c < ch; c++)
+			for (uint32_t q = 0; q < L; q++)
+				for (uint32_t i = 0; i < n; i++) {
+					double e = 0.0;
+					for (uint32_t sidx = 0; sidx < M * T; sidx++)
+						e += (double)coef[sidx * L + q] *
+						     comp[(c * M + sidx % M) * cs + i + sidx / M];
+					assert_true(fabs(ref[(c * L + q) * os + i] - e) <= M * T * 1e-7);
+				}
+		for (size_t k = 0; k < sizeof(simd) / sizeof(simd[0]); k++) {
+			const struct src_kernels *kn = src_kernels_get(simd[k]);
+			if (!kn || !kn->cyc_f32)
+				continue;
+			tested++;
+			got[os * L * ch] = 12345.0f;
+			kn->cyc_f32(comp, cs, ch, &cy, n, got, os);
+			assert_true(got[os * L * ch] == 12345.0f);
+			for (uint32_t c = 0; c < ch; c++)
+				for (uint32_t q = 0; q < L; q++)
+					for (uint32_t i = 0; i < n; i++)
+						assert_true(fabs(got[(c * L + q) * os + i] - ref[(c * L + q) * os + i]) <=
+							    M * T * 1.2e-7);
+			/* Cycle i alone (lane 0 of its own batch): the same bits. */
+			for (uint32_t i = 0; i < n; i++) {
+				kn->cyc_f32(comp + i, cs, ch, &cy, 1, one, SRC_CYC_PAD * 2);
+				for (uint32_t c = 0; c < ch; c++)
+					for (uint32_t q = 0; q < L; q++)
+						assert_memory_equal(&one[(c * L + q) * SRC_CYC_PAD * 2],
+								    &got[(c * L + q) * os + i], sizeof(float));
+			}
+		}
+		free(coef);
+		free(comp);
+		free(ref);
+		free(got);
+	}
+	/* AVX2 and AVX-512 have one: make sure they ran where the machine has them. */
+	assert_true(tested > 0 || !src_kernels_get(SRC_ISA_AVX2));
 }
 
 /*
@@ -482,6 +554,7 @@ int main(void)
 		cmocka_unit_test(test_dot_kernels),
 		cmocka_unit_test(test_dot_taps_kernels),
 		cmocka_unit_test(test_olane_kernels),
+		cmocka_unit_test(test_cyc_kernels),
 		cmocka_unit_test(test_dot_decimator),
 		cmocka_unit_test(test_hb_kernels),
 		cmocka_unit_test(test_interp_kernels),

@@ -74,7 +74,8 @@ void src_design(const struct src_filter_spec *spec, uint32_t *half, double *fc)
 	uint32_t h = (uint32_t)ceil(n / 2.0);
 
 	/* Taps = 2h must fill whole SIMD blocks; the extra length only helps. */
-	h = (h + SRC_TAP_MULT / 2 - 1) / (SRC_TAP_MULT / 2) * (SRC_TAP_MULT / 2);
+	uint32_t mult = spec->half_mult ? spec->half_mult : SRC_TAP_MULT / 2;
+	h = (h + mult - 1) / mult * mult;
 	if (h < SRC_TAP_MULT / 2)
 		h = SRC_TAP_MULT / 2;
 	*half = h;

@@ -74,6 +74,26 @@ static void olane_f32(const float *x, size_t stride, uint32_t channels, const st
 	}
 }
 
+/* Cycles in lanes: taps summed from both ends inwards (see src_cyc). */
+static void cyc_f32(const float *comp, size_t cstride, uint32_t channels, const struct src_cyc *cy,
+		    uint32_t n_cyc, float *out, size_t ostride)
+{
+	const uint32_t L = cy->L, M = cy->M, S = M * cy->T;
+
+	for (uint32_t c = 0; c < channels; c++)
+		for (uint32_t q = 0; q < L; q++)
+			for (uint32_t i = 0; i < n_cyc; i++) {
+				const float *x = comp + c * M * cstride + i;
+				float f = 0.0f, b = 0.0f;
+				for (uint32_t s = 0; s < S / 2; s++) {
+					uint32_t e = S - 1 - s;
+					f += cy->coef[s * L + q] * x[(s % M) * cstride + s / M];
+					b += cy->coef[e * L + q] * x[(e % M) * cstride + e / M];
+				}
+				out[(c * L + q) * ostride + i] = f + b;
+			}
+}
+
 /* 4-point Lagrange through rows at -1, 0, 1, 2 (the table's phase step). */
 #define DEFINE_INTERP(NAME, T)								\
 static void NAME(const T *r0, size_t rs, double t, uint32_t taps, T *dst)		\
@@ -117,6 +137,7 @@ const struct src_kernels src_kernels_c = {
 	.dot_f32_near = dot_f32,
 	.dot_taps_f32 = dot_taps_f32,
 	.olane_f32 = olane_f32,
+	.cyc_f32 = cyc_f32,
 	.dot_f64 = dot_f64,
 	.interp_f32 = interp_f32,
 	.interp_f64 = interp_f64,

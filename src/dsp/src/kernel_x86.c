@@ -565,7 +565,70 @@ static void hb_f64_avx2(const double *x, size_t stride, uint32_t channels, int32
 	}
 }
 
+/*
+ * Cycles in lanes for L/M = 2/3 (the 24->16 kHz stage), 8 cycles per
+ * vector: each data load feeds both outputs of the cycle, each coefficient
+ * broadcast both channels of a pair. Front and back chains x 2 outputs x 2
+ * channels = 8 accumulators.
+ */
+#define CYC23_STEP256(A, T, R)									\
+	{											\
+		const float *k = cf + 2 * (3 * (T) + (R));					\
+		__m256 c0 = _mm256_broadcast_ss(k), c1 = _mm256_broadcast_ss(k + 1);		\
+		__m256 d = _mm256_loadu_ps(xa + (R) * cs + (T));				\
+		__asm__("" : "+v"(d));	/* one load for both FMAs */			\
+		A##a0 = _mm256_fmadd_ps(c0, d, A##a0);						\
+		A##a1 = _mm256_fmadd_ps(c1, d, A##a1);						\
+		if (two) {									\
+			__m256 e = _mm256_loadu_ps(xb + (R) * cs + (T));			\
+			__asm__("" : "+v"(e));							\
+			A##b0 = _mm256_fmadd_ps(c0, e, A##b0);					\
+			A##b1 = _mm256_fmadd_ps(c1, e, A##b1);					\
+		}										\
+	}
+
+__attribute__((target("avx2,fma"), always_inline))
+static inline void cyc23_avx2_vec(const float *xa, const float *xb, bool two, size_t cs,
+				  const float *cf, uint32_t T, float *oa, float *ob, size_t os)
+{
+	const __m256 z = _mm256_setzero_ps();
+	__m256 fa0 = z, fa1 = z, fb0 = z, fb1 = z, ba0 = z, ba1 = z, bb0 = z, bb1 = z;
+
+	for (uint32_t u = 0; u < T / 2; u++) {
+		uint32_t v = T - 1 - u;
+		CYC23_STEP256(f, u, 0)
+		CYC23_STEP256(b, v, 2)
+		CYC23_STEP256(f, u, 1)
+		CYC23_STEP256(b, v, 1)
+		CYC23_STEP256(f, u, 2)
+		CYC23_STEP256(b, v, 0)
+	}
+	_mm256_storeu_ps(oa, _mm256_add_ps(fa0, ba0));
+	_mm256_storeu_ps(oa + os, _mm256_add_ps(fa1, ba1));
+	if (two) {
+		_mm256_storeu_ps(ob, _mm256_add_ps(fb0, bb0));
+		_mm256_storeu_ps(ob + os, _mm256_add_ps(fb1, bb1));
+	}
+}
+
+__attribute__((target("avx2,fma")))
+static void cyc_f32_avx2(const float *comp, size_t cs, uint32_t channels, const struct src_cyc *cy,
+			 uint32_t n_cyc, float *out, size_t os)
+{
+	uint32_t c = 0;
+
+	for (; c + 2 <= channels; c += 2)
+		for (uint32_t i = 0; i < n_cyc; i += 8)
+			cyc23_avx2_vec(comp + c * 3 * cs + i, comp + (c + 1) * 3 * cs + i, true, cs, cy->coef,
+				       cy->T, out + c * 2 * os + i, out + (c + 1) * 2 * os + i, os);
+	for (; c < channels; c++)
+		for (uint32_t i = 0; i < n_cyc; i += 8)
+			cyc23_avx2_vec(comp + c * 3 * cs + i, NULL, false, cs, cy->coef, cy->T,
+				       out + c * 2 * os + i, NULL, os);
+}
+
 const struct src_kernels src_kernels_avx2 = {
+	.cyc_f32 = cyc_f32_avx2,
 	.name = "avx2",
 	.vec_bytes = 32,
 	.dot_f32 = dot_f32_avx2,
@@ -775,7 +838,7 @@ static inline void olane_chan_avx512(const float *xa, const float *xb, bool two,
 	__m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
 	__m512 b0 = a0, b1 = a0, b2 = a0, b3 = a0;
 
-	for (uint32_t kb = 0; kb < taps; kb += 8) {
+	for (uint32_t kb = 0; kb + 8 <= taps; kb += 8) {
 		__m512 la = _mm512_loadu_ps(xa + kb), ha = _mm512_loadu_ps(xa + kb + 16), lb = la, hb = ha;
 		if (two) {
 			lb = _mm512_loadu_ps(xb + kb);
@@ -791,8 +854,23 @@ static inline void olane_chan_avx512(const float *xa, const float *xb, bool two,
 		OLANE_TAP(5, a1, b1)
 		OLANE_TAP(6, a2, b2)
 		OLANE_TAP(7, a3, b3)
-#undef OLANE_TAP
 	}
+	if (taps & 4) {
+		/* The last four taps, read as taps 4..7 of the block ending there
+		 * (no read past taps + 24); chain r still takes tap taps-4+r. */
+		const uint32_t kb = taps - 8;
+		__m512 la = _mm512_loadu_ps(xa + kb), ha = _mm512_loadu_ps(xa + kb + 16), lb = la, hb = ha;
+		if (two) {
+			lb = _mm512_loadu_ps(xb + kb);
+			hb = _mm512_loadu_ps(xb + kb + 16);
+		}
+		const float *c = cf + kb * cs;
+		OLANE_TAP(4, a0, b0)
+		OLANE_TAP(5, a1, b1)
+		OLANE_TAP(6, a2, b2)
+		OLANE_TAP(7, a3, b3)
+	}
+#undef OLANE_TAP
 	*ra = _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3));
 	*rb = _mm512_add_ps(_mm512_add_ps(b0, b1), _mm512_add_ps(b2, b3));
 }
@@ -917,6 +995,93 @@ static void dot_f64_avx512(const double *x, size_t stride, uint32_t channels,
 	}
 }
 
+/*
+ * Cycles in lanes for L/M = 2/3, 16 cycles per vector and two vectors per
+ * pass where there are (2 chains x 2 outputs x 2 channels x 2 vectors = 16
+ * accumulators): one broadcast pair serves 8 FMAs.
+ */
+/* One tap for vector W of the block: chain A (f or b) of both outputs, both channels. */
+#define CYC23_VEC512(A, W, D0, C0, C1)								\
+	{											\
+		__m512 d = _mm512_loadu_ps(xa + (D0) + 16 * (W));				\
+		__asm__("" : "+v"(d));	/* one load for both FMAs */			\
+		A##W##a0 = _mm512_fmadd_ps(C0, d, A##W##a0);					\
+		A##W##a1 = _mm512_fmadd_ps(C1, d, A##W##a1);					\
+		if (two) {									\
+			__m512 e = _mm512_loadu_ps(xb + (D0) + 16 * (W));			\
+			__asm__("" : "+v"(e));							\
+			A##W##b0 = _mm512_fmadd_ps(C0, e, A##W##b0);				\
+			A##W##b1 = _mm512_fmadd_ps(C1, e, A##W##b1);				\
+		}										\
+	}
+#define CYC23_STEP512(A, T, R)									\
+	{											\
+		const float *k = cf + 2 * (3 * (T) + (R));					\
+		__m512 c0 = _mm512_set1_ps(k[0]), c1 = _mm512_set1_ps(k[1]);			\
+		CYC23_VEC512(A, 0, (R) * cs + (T), c0, c1)					\
+		if (wide)									\
+			CYC23_VEC512(A, 1, (R) * cs + (T), c0, c1)				\
+	}
+
+__attribute__((target("avx512f,avx2,fma"), always_inline))
+static inline void cyc23_avx512_blk(const float *xa, const float *xb, bool two, bool wide, size_t cs,
+				    const float *cf, uint32_t T, float *oa, float *ob, size_t os)
+{
+	const __m512 z = _mm512_setzero_ps();
+	__m512 f0a0 = z, f0a1 = z, f0b0 = z, f0b1 = z, f1a0 = z, f1a1 = z, f1b0 = z, f1b1 = z;
+	__m512 b0a0 = z, b0a1 = z, b0b0 = z, b0b1 = z, b1a0 = z, b1a1 = z, b1b0 = z, b1b1 = z;
+
+	for (uint32_t u = 0; u < T / 2; u++) {
+		uint32_t v = T - 1 - u;
+		CYC23_STEP512(f, u, 0)
+		CYC23_STEP512(b, v, 2)
+		CYC23_STEP512(f, u, 1)
+		CYC23_STEP512(b, v, 1)
+		CYC23_STEP512(f, u, 2)
+		CYC23_STEP512(b, v, 0)
+	}
+	_mm512_storeu_ps(oa, _mm512_add_ps(f0a0, b0a0));
+	_mm512_storeu_ps(oa + os, _mm512_add_ps(f0a1, b0a1));
+	if (two) {
+		_mm512_storeu_ps(ob, _mm512_add_ps(f0b0, b0b0));
+		_mm512_storeu_ps(ob + os, _mm512_add_ps(f0b1, b0b1));
+	}
+	if (wide) {
+		_mm512_storeu_ps(oa + 16, _mm512_add_ps(f1a0, b1a0));
+		_mm512_storeu_ps(oa + os + 16, _mm512_add_ps(f1a1, b1a1));
+		if (two) {
+			_mm512_storeu_ps(ob + 16, _mm512_add_ps(f1b0, b1b0));
+			_mm512_storeu_ps(ob + os + 16, _mm512_add_ps(f1b1, b1b1));
+		}
+	}
+}
+
+__attribute__((target("avx512f,avx2,fma")))
+static void cyc_f32_avx512(const float *comp, size_t cs, uint32_t channels, const struct src_cyc *cy,
+			   uint32_t n_cyc, float *out, size_t os)
+{
+	uint32_t c = 0;
+
+	for (; c + 2 <= channels; c += 2) {
+		const float *xa = comp + c * 3 * cs, *xb = comp + (c + 1) * 3 * cs;
+		float *oa = out + c * 2 * os, *ob = out + (c + 1) * 2 * os;
+		uint32_t i = 0;
+		for (; i + 16 < n_cyc; i += 32)
+			cyc23_avx512_blk(xa + i, xb + i, true, true, cs, cy->coef, cy->T, oa + i, ob + i, os);
+		if (i < n_cyc)
+			cyc23_avx512_blk(xa + i, xb + i, true, false, cs, cy->coef, cy->T, oa + i, ob + i, os);
+	}
+	for (; c < channels; c++) {
+		const float *xa = comp + c * 3 * cs;
+		float *oa = out + c * 2 * os;
+		uint32_t i = 0;
+		for (; i + 16 < n_cyc; i += 32)
+			cyc23_avx512_blk(xa + i, NULL, false, true, cs, cy->coef, cy->T, oa + i, NULL, os);
+		if (i < n_cyc)
+			cyc23_avx512_blk(xa + i, NULL, false, false, cs, cy->coef, cy->T, oa + i, NULL, os);
+	}
+}
+
 const struct src_kernels src_kernels_avx512 = {
 	.name = "avx512",
 	.vec_bytes = 64,
@@ -925,6 +1090,7 @@ const struct src_kernels src_kernels_avx512 = {
 	/* 16 lanes would waste half of a short row. */
 	.dot_taps_f32 = dot_taps_f32_avx2,
 	.olane_f32 = olane_f32_avx512,
+	.cyc_f32 = cyc_f32_avx512,
 	.dot_f64 = dot_f64_avx512,
 	/* Interpolating a row is not where the time goes. */
 	.interp_f32 = interp_f32_avx2,

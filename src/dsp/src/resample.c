@@ -25,6 +25,8 @@
 #define NEAR_BYTES	(16u << 10)	/* tables this small need no prefetch */
 #define SHIFT_PAD	32u	/* zeros before tap 0 of an aligned copy (>= SRC_MAX_SPREAD + 15) */
 #define FRAC_BITS	32
+#define CYC_MAX_OUT	512u	/* outputs per cycle-kernel call */
+#define CYC_MAX_L	4u
 #define PREDECIMATE	2.5	/* halve the rate first while in/out exceeds this */
 /* Cost of a tap in a table too large for aligned copies, relative to one in
  * a single aligned row (measured: unaligned loads, rows streamed from L2). */
@@ -39,6 +41,16 @@ struct src_stage {
 	struct src_olane ol;
 	void *ol_mem;		/* doff and coef of ol */
 	uint32_t *ol_q;		/* cycle position of each phase */
+	/* Nominal phases of a small-ratio last stage with cycles in lanes: */
+	src_cyc_f32_fn cyc_fn;
+	struct src_cyc cy;
+	uint32_t cy_q[CYC_MAX_L];	/* position in the cycle of each phase */
+	float *cy_coef, *cy_comp, *cy_out;
+	size_t cy_cs, cy_os;	/* component and output row strides */
+	/* The components persist while the grid does: entry lo + i holds input
+	 * g0 + i*M + r; the first n entries are complete (all M in the data). */
+	int64_t cy_g0;
+	size_t cy_lo, cy_n;
 	uint32_t phases;	/* 0: one fixed phase (integer decimator) */
 	size_t row_stride;	/* samples between table rows */
 	void *table;
@@ -266,6 +278,9 @@ static void stage_reset(const struct vd_resampler *r, struct src_stage *s)
 	s->base = (1 - (int64_t)s->half) & ~(int64_t)(SRC_ALIGN - 1);
 	s->fill = (uint32_t)(0 - s->base);
 	memset(s->buf, 0, s->cap * r->cfg.channels * r->ss);
+	s->cy_g0 = INT64_MIN;
+	s->cy_lo = 0;
+	s->cy_n = 0;
 	s->step_int = (int64_t)(s->nominal_step / s->den);
 	s->step_frac = s->nominal_step % s->den;
 }
@@ -396,6 +411,38 @@ static int olane_init(struct vd_resampler *r, struct src_stage *s, uint32_t L, u
 }
 
 /*
+ * The cycle-kernel layout of a nominal L/M stage: output q of a cycle sits
+ * at q*M/L, i.e. phase q*M mod L with its window floor(q*M/L) samples after
+ * the cycle's; its row is stored shifted by that much, zeros around.
+ */
+static int cyc_init(struct vd_resampler *r, struct src_stage *s, src_cyc_f32_fn fn, uint32_t L, uint32_t M)
+{
+	const uint32_t ch = r->cfg.channels;
+	uint32_t T = (s->taps + (L - 1) * M / L + M - 1) / M;
+
+	T += T & 1;	/* the kernels sum from both ends: an even count */
+	size_t max_cyc = CYC_MAX_OUT / L + 2;
+
+	s->cy_cs = (max_cyc + SRC_CYC_PAD + T + 15) & ~(size_t)15;
+	s->cy_os = (max_cyc + SRC_CYC_PAD + 15) & ~(size_t)15;
+	s->cy_coef = zalloc_aligned((size_t)M * T * L * sizeof(float));
+	s->cy_comp = zalloc_aligned((size_t)ch * M * s->cy_cs * sizeof(float));
+	s->cy_out = zalloc_aligned((size_t)ch * L * s->cy_os * sizeof(float));
+	if (!s->cy_coef || !s->cy_comp || !s->cy_out)
+		return -ENOMEM;
+	for (uint32_t q = 0; q < L; q++) {
+		uint32_t ph = q * M % L, doff = q * M / L;
+		const float *row = row_ptr(r, s, (int32_t)(ph * s->exact_mul));
+		s->cy_q[ph] = q;
+		for (uint32_t k = 0; k < s->taps; k++)
+			s->cy_coef[(size_t)(k + doff) * L + q] = row[k];
+	}
+	s->cy = (struct src_cyc){ .L = L, .M = M, .T = T, .coef = s->cy_coef };
+	s->cyc_fn = fn;
+	return 0;
+}
+
+/*
  * Stages: halvings while the rate is far above the output, then one
  * polyphase stage. When downsampling, that stage may instead go to twice the
  * output rate with a wide transition (its images and aliases fall where the
@@ -468,20 +515,27 @@ static int plan(struct vd_resampler *r)
 	r->last_den = (uint64_t)1 << d;
 	struct src_stage *s = &r->st[d];
 	if (r->post) {
+		/* A short float filter runs on the tap-lane kernels, which take
+		 * taps in fours: 96->88.2 kHz needs 18, 20 instead of 24. */
+		wide.half_mult = 2;
+		if (r->dbl || design_taps(&wide) > SRC_TAPWISE_MAX)
+			wide.half_mult = 0;
 		ret = poly_init(r, s, &wide, L2 / g2, M2 / g2, true);
 		if (ret < 0)
 			return ret;
 		s->tapwise = !r->dbl && s->taps <= SRC_TAPWISE_MAX;
 		if (s->tapwise) {
-			/* The tap-lane kernel reads no padding: rows packed, so the table stays in L1. */
-			s->aligned = zalloc_aligned((size_t)s->phases * s->taps * r->ss);
+			/* The tap-lane kernel reads no padding: rows packed (to whole
+			 * vectors, zeros after), so the table stays in L1. */
+			size_t ps = (s->taps + 7) & ~(size_t)7;
+			s->aligned = zalloc_aligned((size_t)s->phases * ps * r->ss);
 			if (!s->aligned)
 				return -ENOMEM;
 			for (uint32_t p = 0; p < s->phases; p++)
-				memcpy((char *)s->aligned + (size_t)p * s->taps * r->ss, row_ptr(r, s, (int32_t)p),
+				memcpy((char *)s->aligned + (size_t)p * ps * r->ss, row_ptr(r, s, (int32_t)p),
 				       s->taps * r->ss);
 			s->row0 = s->aligned;
-			s->exact_row_bytes = s->taps * r->ss;
+			s->exact_row_bytes = ps * r->ss;
 		}
 		s = &r->st[++d];
 		ret = poly_init(r, s, &sharp, 1, 2, false);
@@ -526,6 +580,22 @@ static int plan(struct vd_resampler *r)
 		ret = t->tapwise ? 0 : stage_align(r, t, nominal);
 		if (ret < 0)
 			return ret;
+	}
+
+	/*
+	 * A steered stage with few phases (24->16 kHz: 2 outputs per 3 inputs)
+	 * runs its nominal outputs with cycles in lanes, at 512 bits where the
+	 * machine has them: every load then feeds two or four FMAs instead of
+	 * one or two.
+	 */
+	if (!r->post && !r->dbl && s->phases && s->exact_mul && L <= CYC_MAX_L && src_cyc_fits((uint32_t)L, (uint32_t)M)) {
+		const struct src_kernels *ck = r->auto_isa && src_kernels_get(SRC_ISA_AVX512) ?
+			src_kernels_get(SRC_ISA_AVX512) : r->k;
+		if (ck->cyc_f32) {
+			ret = cyc_init(r, s, ck->cyc_f32, (uint32_t)L, (uint32_t)M);
+			if (ret < 0)
+				return ret;
+		}
 	}
 
 	/* Look-ahead: every stage's half length, in input frames and output frames. */
@@ -607,6 +677,9 @@ void vd_resampler_free(struct vd_resampler *r)
 		free(r->st[i].aligned);
 		free(r->st[i].ol_mem);
 		free(r->st[i].ol_q);
+		free(r->st[i].cy_coef);
+		free(r->st[i].cy_comp);
+		free(r->st[i].cy_out);
 		free(r->st[i].buf);
 	}
 	free(r->tmp);
@@ -729,6 +802,197 @@ static __attribute__((noinline)) const void *interp_row(struct vd_resampler *r, 
 	return dst;
 }
 
+/* d[r][i] = x[3i + r] for i < n (component split of a 2:3 stage). */
+static void split3(const float *x, float *d0, float *d1, float *d2, size_t n)
+{
+	size_t i = 0;
+
+#ifdef __SSE2__
+	for (; i + 4 <= n; i += 4) {
+		__m128 a = _mm_loadu_ps(x + 3 * i), b = _mm_loadu_ps(x + 3 * i + 4), c = _mm_loadu_ps(x + 3 * i + 8);
+		__m128 p0 = _mm_shuffle_ps(a, b, _MM_SHUFFLE(2, 2, 3, 0)), q0 = _mm_shuffle_ps(b, c, _MM_SHUFFLE(1, 1, 2, 2));
+		__m128 p1 = _mm_shuffle_ps(a, b, _MM_SHUFFLE(0, 0, 1, 1)), q1 = _mm_shuffle_ps(b, c, _MM_SHUFFLE(2, 2, 3, 3));
+		__m128 p2 = _mm_shuffle_ps(a, b, _MM_SHUFFLE(1, 1, 2, 2)), q2 = _mm_shuffle_ps(c, c, _MM_SHUFFLE(3, 3, 0, 0));
+		_mm_storeu_ps(d0 + i, _mm_shuffle_ps(p0, q0, _MM_SHUFFLE(2, 0, 1, 0)));
+		_mm_storeu_ps(d1 + i, _mm_shuffle_ps(p1, q1, _MM_SHUFFLE(2, 0, 2, 0)));
+		_mm_storeu_ps(d2 + i, _mm_shuffle_ps(p2, q2, _MM_SHUFFLE(2, 0, 2, 0)));
+	}
+#endif
+	for (; i < n; i++) {
+		d0[i] = x[3 * i];
+		d1[i] = x[3 * i + 1];
+		d2[i] = x[3 * i + 2];
+	}
+}
+
+/* Stereo frames from the planes of a 2-output cycle: ch0 q0, ch0 q1, ch1 q0, ch1 q1. */
+static void merge22(const float *a0, const float *a1, const float *b0, const float *b1, float *o, size_t ncyc)
+{
+	size_t j = 0;
+
+#ifdef __SSE2__
+	for (; j + 4 <= ncyc; j += 4) {
+		__m128 w = _mm_loadu_ps(a0 + j), x = _mm_loadu_ps(b0 + j), y = _mm_loadu_ps(a1 + j), z = _mm_loadu_ps(b1 + j);
+		_MM_TRANSPOSE4_PS(w, x, y, z);
+		_mm_storeu_ps(o + 4 * j, w);
+		_mm_storeu_ps(o + 4 * j + 4, x);
+		_mm_storeu_ps(o + 4 * j + 8, y);
+		_mm_storeu_ps(o + 4 * j + 12, z);
+	}
+#endif
+	for (; j < ncyc; j++) {
+		o[4 * j] = a0[j];
+		o[4 * j + 1] = b0[j];
+		o[4 * j + 2] = a1[j];
+		o[4 * j + 3] = b1[j];
+	}
+}
+
+/*
+ * Nominal outputs of a cycle-kernel stage: split the channels' windows into
+ * M components (cycle i, tap s at component s mod M, index i + s/M), run the
+ * kernel over whole cycles, and keep the outputs asked for. Components past
+ * what valid lanes read keep stale finite data (lanes that are dropped).
+ */
+static uint32_t stage_run_cyc(struct vd_resampler *r, struct src_stage *s, bool check_end, int64_t lim,
+			      int64_t off0, void *dst, size_t ostep, size_t cstep, uint32_t room)
+{
+	const uint32_t ch = r->cfg.channels, L = s->cy.L, M = s->cy.M, T = s->cy.T;
+	const size_t cs = s->cy_cs, os = s->cy_os;
+	uint32_t made = 0;
+
+	while (made < room && !r->done) {
+		int64_t pos = s->ipos * (int64_t)L + (int64_t)(s->num >> FRAC_BITS);
+		int64_t span = lim * (int64_t)L - pos;
+		if (span <= 0)
+			break;
+		int64_t avail = (span + M - 1) / M;
+		uint32_t n = room - made < CYC_MAX_OUT ? room - made : CYC_MAX_OUT;
+		if (avail < n)
+			n = (uint32_t)avail;
+		if (check_end) {
+			int64_t ipos = s->ipos;
+			uint64_t num = s->num;
+			for (uint32_t k = 0; k < n; k++) {
+				if (end_reached(r, s)) {
+					r->done = true;
+					n = k;
+					break;
+				}
+				int64_t p = s->ipos * (int64_t)L + (int64_t)(s->num >> FRAC_BITS) + M;
+				s->ipos = p / L;
+				s->num = (uint64_t)(p % L) << FRAC_BITS;
+			}
+			s->ipos = ipos;
+			s->num = num;
+		}
+		if (!n)
+			break;
+		uint32_t q0 = s->cy_q[s->num >> FRAC_BITS];
+		/* Absolute input index of cycle 0's window. */
+		int64_t g = (pos - (int64_t)q0 * M) / L + 1 - (int64_t)s->half;
+		uint32_t ncyc = (q0 + n - 1) / L + 1;
+		size_t len = ncyc + T - 1;
+		if (s->cy_g0 == INT64_MIN || g < s->cy_g0 || (g - s->cy_g0) % M) {
+			s->cy_g0 = g;
+			s->cy_lo = 0;
+			s->cy_n = 0;
+		}
+		size_t drop = (size_t)((g - s->cy_g0) / M);
+		if (drop > s->cy_n)
+			drop = s->cy_n;	/* cannot happen: outputs only move forward */
+		s->cy_lo += drop;
+		s->cy_n -= drop;
+		s->cy_g0 += (int64_t)drop * M;
+		if (s->cy_g0 != g) {
+			s->cy_g0 = g;
+			s->cy_lo = 0;
+			s->cy_n = 0;
+		}
+		if (s->cy_lo + len + SRC_CYC_PAD > cs) {
+			for (uint32_t c = 0; c < ch * M; c++) {
+				float *d = s->cy_comp + c * cs;
+				memmove(d, d + s->cy_lo, s->cy_n * sizeof(float));
+			}
+			s->cy_lo = 0;
+		}
+		/* Append from the first incomplete entry; count the complete ones. */
+		const int64_t end = s->base + s->fill;
+		for (uint32_t c = 0; c < ch; c++) {
+			const float *x = (const float *)s->buf + c * s->cap - s->base;
+			for (uint32_t k = 0; k < M; k++) {
+				float *d = s->cy_comp + (c * M + k) * cs + s->cy_lo;
+				int64_t j = s->cy_g0 + (int64_t)s->cy_n * M + k;
+				size_t i = s->cy_n;
+				if (M == 3 && k == 0 && i < len && j >= s->base && j + 2 < end) {
+					/* Whole entries at once, all three components. */
+					size_t w = (size_t)((end - j) / 3);
+					if (w > len - i)
+						w = len - i;
+					split3(x + j, d + i, d + cs + i, d + 2 * cs + i, w);
+					for (uint32_t kk = 1; kk < 3; kk++) {
+						float *e = d + kk * cs;
+						int64_t jj = j + kk + 3 * (int64_t)w;
+						size_t ii = i + w;
+						for (; ii < len && jj < end; ii++, jj += M)
+							e[ii] = x[jj];
+						for (; ii < len; ii++)
+							e[ii] = 0.0f;
+					}
+					i += w;
+					j += 3 * (int64_t)w;
+					for (; i < len && j < end; i++, j += M)
+						d[i] = x[j];
+					for (; i < len; i++)
+						d[i] = 0.0f;
+					break;
+				}
+				for (; i < len && j < s->base; i++, j += M)
+					d[i] = 0.0f;
+				for (; i < len && j < end; i++, j += M)
+					d[i] = x[j];
+				for (; i < len; i++)
+					d[i] = 0.0f;
+			}
+		}
+		if (end - s->cy_g0 >= M) {
+			size_t full = (size_t)((end - s->cy_g0) / M);
+			s->cy_n = full < len ? full : len;
+		}
+		s->cyc_fn(s->cy_comp + s->cy_lo, cs, ch, &s->cy, ncyc, s->cy_out, os);
+		float *o = (float *)dst + (size_t)made * ostep;
+		uint32_t j = q0 / L, q = q0 % L, m = 0;
+		if (L == 2 && ch == 2 && ostep == 2 && cstep == 1) {
+			/* Stereo frames: whole cycles by a 4x4 transpose. */
+			if (q) {
+				o[0] = s->cy_out[os + j];
+				o[1] = s->cy_out[3 * os + j];
+				m = 1;
+				q = 0;
+				j++;
+			}
+			size_t whole = (n - m) / 2;
+			merge22(s->cy_out + j, s->cy_out + os + j, s->cy_out + 2 * os + j, s->cy_out + 3 * os + j,
+				o + 2 * m, whole);
+			m += 2 * (uint32_t)whole;
+			j += (uint32_t)whole;
+		}
+		for (; m < n; m++) {
+			for (uint32_t c = 0; c < ch; c++)
+				o[m * ostep + c * cstep] = s->cy_out[(c * L + q) * os + j];
+			if (++q == L) {
+				q = 0;
+				j++;
+			}
+		}
+		pos += (int64_t)n * M;
+		s->ipos = pos / L;
+		s->num = (uint64_t)(pos % L) << FRAC_BITS;
+		made += n;
+	}
+	return made;
+}
+
 /*
  * Produce up to @room outputs of stage @s into @dst: channel c of output m
  * at dst[m * ostep + c * cstep] (internal samples). Outputs are scheduled
@@ -754,6 +1018,9 @@ static uint32_t stage_run(struct vd_resampler *r, struct src_stage *s, bool last
 		dot = s->k->dot_taps_f32 ? s->k->dot_taps_f32 : src_kernels_c.dot_taps_f32;
 	uint32_t made = 0;
 
+	if (s->cyc_fn && exact && !(s->num & frac_mask) &&
+	    (uint64_t)s->step_int * s->den + s->step_frac == s->nominal_step)
+		return stage_run_cyc(r, s, check_end, lim, off0, dst, ostep, cstep, room);
 	if (s->ol_mem) {
 		/* Fixed-ratio outputs in lanes: as many as have their windows (ipos < lim). */
 		const __int128 L = s->ol.L, M = s->ol.M;
@@ -805,6 +1072,16 @@ static uint32_t stage_run(struct vd_resampler *r, struct src_stage *s, bool last
 				const char *a0 = (const char *)s->aligned + SHIFT_PAD * r->ss;
 				const size_t pb = s->phases ? s->align_phase_bytes : 0, ab = s->align_row_bytes;
 				const uint32_t am = s->align_mask;
+				if (!sf) {
+					/* Integer steps (2:1): one row, only the alignment changes. */
+					const char *b = a0 + (num >> FRAC_BITS) * pb;
+					for (; n < want && ipos < lim; n++) {
+						int32_t o = (int32_t)(ipos + off0);
+						off[n] = o;
+						rows[n] = b + (uint32_t)(o & am) * ab;
+						ipos += si;
+					}
+				}
 				for (; n < want && ipos < lim; n++) {
 					int32_t o = (int32_t)(ipos + off0);
 					off[n] = o;
@@ -862,7 +1139,8 @@ static uint32_t stage_run(struct vd_resampler *r, struct src_stage *s, bool last
 			s->k->dot_f64(s->buf, s->cap, ch, (const double *const *)rows, off, n, s->taps, o,
 				      ostep, cstep);
 		else
-			dot(s->buf, s->cap, ch, (const float *const *)rows, off, n, s->taps, o, ostep, cstep);
+			dot(s->buf, s->cap, ch, (const float *const *)rows, off, n,
+			    s->tapwise ? (s->taps + 7) & ~7u : s->taps, o, ostep, cstep);
 		made += n;
 		if (r->done)
 			break;

@@ -24,6 +24,7 @@ struct src_filter_spec {
 	double fpass, fstop;	/* cycles per stage-input sample */
 	double atten_db;	/* stop-band attenuation */
 	double xs_n, xp_n;	/* transition half-widths times length (per preset) */
+	uint32_t half_mult;	/* half length a multiple of this (0: SRC_TAP_MULT / 2) */
 };
 
 struct src_preset {
@@ -103,7 +104,7 @@ struct src_olane {
  * channel row of @x. Each output sums its taps in four interleaved chains
  * (chain r takes taps r, r+4, ... in order), reduced as (0+1)+(2+3): its
  * bits depend only on its coefficients and data, never on its group. Taps
- * a multiple of 8; may read up to 16 samples past the last window. Stores
+ * a multiple of 4, at least 8; may read up to 16 samples past the last window. Stores
  * like dot.
  */
 typedef void (*src_olane_f32_fn)(const float *x, size_t stride, uint32_t channels,
@@ -114,8 +115,38 @@ static inline bool src_olane_fits(uint32_t L, uint32_t M, uint32_t taps)
 {
 	/* The spread of 16 outputs (at most ceil(15 M / L)) plus 7 taps must
 	 * index within two vectors. */
-	return taps % 8 == 0 && taps <= SRC_TAPWISE_MAX &&
+	return taps % 4 == 0 && taps >= 8 && taps <= SRC_TAPWISE_MAX &&
 	       ((uint64_t)(SRC_OLANE_W - 1) * M + L - 1) / L + 7 < 2 * SRC_OLANE_W;
+}
+
+/*
+ * A fixed small-ratio stage at its nominal phases (L/M reduced, small L)
+ * with cycles in lanes: each input channel is split into its M polyphase
+ * components, comp[(c * M + r) * cstride + i] = channel c at window index
+ * i * M + r (relative to cycle 0's window start), so tap s of cycle i is
+ * comp[s mod M][i + s / M] and one contiguous load feeds all the lanes.
+ * Output q of cycle i is
+ *   sum over s < M * T of coef[s * L + q] * comp[s mod M][i + s / M]
+ * (coef holds output q's row shifted by its window offset, zeros around;
+ * T is even), summed in two chains from the ends inwards: the front one
+ * takes s = 0, 1, ... below M * T / 2, the back one s = M * T - 1, ... down
+ * to it, and the result is front + back. The partial sums stay small until
+ * the last few taps near the centre, so rounding stays far below what one
+ * chain in tap order (or three, by component) loses. An output's bits
+ * depend only on its data, never on the lane or group that computed it.
+ */
+#define SRC_CYC_PAD	32	/* cycles a kernel may compute (and read) past n_cyc */
+struct src_cyc {
+	uint32_t L, M, T;
+	const float *coef;	/* [M * T][L] */
+};
+/* Stores output q of cycle i, channel c at out[(c * L + q) * ostride + i]. */
+typedef void (*src_cyc_f32_fn)(const float *comp, size_t cstride, uint32_t channels,
+			       const struct src_cyc *cy, uint32_t n_cyc, float *out, size_t ostride);
+/* Ratios the SIMD cycle kernels are specialised for. */
+static inline bool src_cyc_fits(uint32_t L, uint32_t M)
+{
+	return L == 2 && M == 3;
 }
 
 struct src_kernels {
@@ -127,6 +158,7 @@ struct src_kernels {
 	src_dot_f32_fn dot_f32_near;	/* the same, for rows already in L1 (no prefetch) */
 	src_dot_f32_fn dot_taps_f32;	/* lanes by tap (short filters) */
 	src_olane_f32_fn olane_f32;	/* outputs in lanes (short fixed-ratio filters) */
+	src_cyc_f32_fn cyc_f32;	/* cycles in lanes (small-L nominal stages) */
 	src_dot_f64_fn dot_f64;
 	src_interp_f32_fn interp_f32;
 	src_interp_f64_fn interp_f64;
