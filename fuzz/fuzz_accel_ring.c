@@ -82,7 +82,7 @@ static void engine_consumes(const uint8_t *data, size_t size)
 		close(t.output_fd);
 	}
 	pfd = accel_engine_status_page(s);
-	if (pfd < 0 || accel_engine_ring_attach(s, fds) < 0)
+	if (pfd < 0 || accel_engine_ring_attach(s, fds, -1) < 0)
 		goto out;
 	ring = mmap(NULL, VD_PROTO_RING_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fds[0], 0);
 	page = mmap(NULL, VD_PROTO_PAGE_SIZE, PROT_READ, MAP_SHARED, pfd, 0);

@@ -36,6 +36,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -130,6 +131,8 @@ struct session {
 	bool ring_failed;
 	bool fd_lazy;			/* nobody can poll the fd: do not maintain it */
 	bool batching;			/* the worker is awake: tell a waiter when its queue is empty */
+	int activity_fd;		/* the daemon's: written once per arming by a ringed START */
+	bool activity_armed;
 };
 
 static struct session *S(struct vd_accel *a)
@@ -1030,6 +1033,10 @@ static bool ring_consume(struct session *s, bool *signal)
 	if (s->ring_head == start_head)
 		return false;
 	__atomic_store_n(&r->head, s->ring_head, __ATOMIC_RELEASE);
+	if (s->activity_armed) {
+		s->activity_armed = false;
+		(void)!eventfd_write(s->activity_fd, 1);
+	}
 	return true;
 }
 
@@ -1481,7 +1488,7 @@ fail:
 	return res;
 }
 
-int accel_engine_ring_attach(struct vd_accel *a, int fds[3])
+int accel_engine_ring_attach(struct vd_accel *a, int fds[3], int activity_fd)
 {
 	struct session *s = S(a);
 	struct vd_proto_ring *r = NULL;
@@ -1530,6 +1537,13 @@ int accel_engine_ring_attach(struct vd_accel *a, int fds[3])
 	s->kick_fd = kfd;
 	s->notify_fd = nfd;
 	s->fd_lazy = true;
+	/* Batch work: a kick wakes the worker without preempting the client
+	 * on a shared core (CFS does not preempt for a waking SCHED_BATCH
+	 * thread), so a client STARTing several tasks in a row usually
+	 * finishes before the worker takes them all at once. */
+	(void)pthread_setschedparam(s->worker, SCHED_BATCH, &(struct sched_param){ .sched_priority = 0 });
+	s->activity_fd = activity_fd;
+	s->activity_armed = activity_fd >= 0;
 	r = NULL;
 	rfd = kfd = nfd = -1;
 	/* a worker asleep on the futex looks again, and sleeps on the kick fd */
@@ -1574,4 +1588,45 @@ int accel_engine_ring_sync(struct vd_accel *a, int exact)
 	if (signal)
 		signal_worker(s, true);
 	return 0;
+}
+
+void accel_engine_ring_arm(struct vd_accel *a)
+{
+	struct session *s = S(a);
+
+	if (a->ops != &engine_ops)
+		return;
+	pthread_mutex_lock(&s->lock);
+	s->activity_armed = s->ring && s->activity_fd >= 0;
+	pthread_mutex_unlock(&s->lock);
+}
+
+int accel_engine_task_slot(struct vd_accel *a, uint64_t seqno)
+{
+	struct session *s = S(a);
+	struct task *t;
+	int res;
+
+	if (a->ops != &engine_ops)
+		return -EOPNOTSUPP;
+	pthread_mutex_lock(&s->lock);
+	t = find(s, seqno);
+	res = t ? t->slot : -EINVAL;
+	pthread_mutex_unlock(&s->lock);
+	return res;
+}
+
+uint64_t accel_engine_slot_seqno(struct vd_accel *a, unsigned slot)
+{
+	struct session *s = S(a);
+	uint64_t seqno = 0;
+
+	if (a->ops != &engine_ops)
+		return 0;
+	pthread_mutex_lock(&s->lock);
+	for (struct task *t = s->tasks; t; t = t->next)
+		if (t->slot == slot && !t->freeing)
+			seqno = t->seqno;
+	pthread_mutex_unlock(&s->lock);
+	return seqno;
 }

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
@@ -34,7 +35,8 @@
 #define RECV_MAX_FDS 16
 
 struct task_rec {
-	uint64_t seqno;
+	unsigned slot;		/* the task's status page entry: fixed, where the seqno is not
+				 * (STARTs through the ring reuse tasks without telling us) */
 	uint64_t charge;	/* bytes of buffer memory charged to the client */
 };
 
@@ -89,6 +91,8 @@ struct vd_accel_server {
 	bool shutting_down;
 	struct vd_power *power;		/* NULL: sessions are not counted */
 	int power_tfd;			/* re-checks powered sessions while there are any */
+	int activity_fd;		/* written by a session's worker: STARTs came through its ring */
+	struct vd_loop_watch *activity_watch;
 	struct vd_loop_watch *power_watch;
 	unsigned n_powered;
 	/* read by other threads (tests, diagnostics) */
@@ -286,24 +290,39 @@ static void power_check_timer(struct vd_accel_server *srv, bool on)
 /* A session keeps the engine awake while one of its tasks is ACTIVE, as far
  * as the daemon can see: it looks at each of the session's requests and, while
  * the session counts, every POWER_CHECK_MS. */
+static bool session_busy(struct session *s)
+{
+	for (unsigned i = 0; i < s->ntasks; i++) {
+		struct vd_accel_task_status st = { .seqno = accel_engine_slot_seqno(s->acc, s->tasks[i].slot) };
+
+		if (vd_accel_task_status(s->acc, &st) == 0 && st.state == VD_ACCEL_TASK_ACTIVE)
+			return true;
+	}
+	return false;
+}
+
 static void power_update(struct vd_accel_server *srv, struct session *s)
 {
-	bool busy = false;
+	bool busy;
 
 	if (!srv->power)
 		return;
-	for (unsigned i = 0; i < s->ntasks && !busy; i++) {
-		struct vd_accel_task_status st = { .seqno = s->tasks[i].seqno };
-
-		busy = vd_accel_task_status(s->acc, &st) == 0 && st.state == VD_ACCEL_TASK_ACTIVE;
-	}
-	if (busy == s->powered)
-		return;
-	if (!busy) {
+	busy = session_busy(s);
+	if (!busy && s->powered) {
 		vd_power_put(srv->power, VD_POWER_USER_TASK);
 		if (--srv->n_powered == 0)
 			power_check_timer(srv, false);
-	} else if (vd_power_get(srv->power, VD_POWER_USER_TASK) < 0) {
+		s->powered = false;
+	}
+	if (!s->powered) {
+		/* STARTs through the ring bypass us: from now on the session's
+		 * worker says when one comes, and one that came before is seen here */
+		accel_engine_ring_arm(s->acc);
+		busy = session_busy(s);
+	}
+	if (busy == s->powered)
+		return;
+	if (vd_power_get(srv->power, VD_POWER_USER_TASK) < 0) {
 		/* tasks run on the accel engine's own thread: they do not need the host resumed */
 		logf_(srv, "session %u: the engine did not resume", s->id);
 		return;
@@ -311,6 +330,21 @@ static void power_update(struct vd_accel_server *srv, struct session *s)
 		power_check_timer(srv, true);
 	}
 	s->powered = busy;
+}
+
+/* A session's worker consumed ring STARTs while armed: look at the idle ones. */
+static void on_activity(void *data, int fd, uint32_t events)
+{
+	struct vd_accel_server *srv = data;
+	uint64_t n;
+
+	(void)events;
+	if (read(fd, &n, sizeof(n)) < 0)
+		return;
+	for (struct conn *c = srv->conns; c; c = c->next)
+		for (struct session *s = c->sessions; s; s = s->next)
+			if (!s->powered)
+				power_update(srv, s);
 }
 
 static void on_power_check(void *data, int fd, uint32_t events)
@@ -396,7 +430,7 @@ static struct session *find_session(struct conn *c, uint32_t id)
 static int find_task(struct session *s, uint64_t seqno)
 {
 	for (unsigned i = 0; i < s->ntasks; i++)
-		if (s->tasks[i].seqno == seqno)
+		if (accel_engine_slot_seqno(s->acc, s->tasks[i].slot) == seqno)
 			return (int)i;
 	return -1;
 }
@@ -568,7 +602,7 @@ static int do_create(struct conn *c, struct session *s, const struct vd_proto_re
 			return reply_error(rp, -EBUSY, "more than %d tasks in a session", VD_ACCEL_MAX_TASKS);
 		goto over_memory;
 	}
-	s->tasks[s->ntasks].seqno = t.seqno;
+	s->tasks[s->ntasks].slot = (unsigned)accel_engine_task_slot(s->acc, t.seqno);
 	s->tasks[s->ntasks].charge = charge;
 	s->ntasks++;
 	cl->tasks++;
@@ -599,11 +633,6 @@ static int do_start(struct session *s, const struct vd_proto_request *req, struc
 
 	if (r < 0)
 		return engine_error(rp, s, r);
-	if (req->u.task.origin_seqno) {
-		int i = find_task(s, req->u.task.origin_seqno);
-		if (i >= 0)
-			s->tasks[i].seqno = t.seqno;
-	}
 	struct vd_proto_task w;
 	vd_proto_task_to_wire(&t, &w);
 	reply_add(rp, &w, sizeof(w));
@@ -612,6 +641,8 @@ static int do_start(struct session *s, const struct vd_proto_request *req, struc
 
 static int do_free(struct conn *c, struct session *s, uint64_t seqno, struct reply *rp)
 {
+	/* found by its entry while it still has one */
+	int i = seqno ? find_task(s, seqno) : -1;
 	int r = vd_accel_task_free(s->acc, seqno);
 
 	if (r < 0)
@@ -619,10 +650,8 @@ static int do_free(struct conn *c, struct session *s, uint64_t seqno, struct rep
 	if (seqno == 0) {
 		while (s->ntasks)
 			uncharge_task(c, s, s->ntasks - 1);
-	} else {
-		int i = find_task(s, seqno);
-		if (i >= 0)
-			uncharge_task(c, s, (unsigned)i);
+	} else if (i >= 0) {
+		uncharge_task(c, s, (unsigned)i);
 	}
 	return 0;
 }
@@ -754,7 +783,7 @@ static int dispatch(struct conn *c, const struct vd_proto_request *req, struct r
 		return 0;
 	}
 	case VD_PROTO_RING_ATTACH:
-		r = accel_engine_ring_attach(s->acc, rp->fds);
+		r = accel_engine_ring_attach(s->acc, rp->fds, c->srv->activity_fd);
 		if (r < 0)
 			return engine_error(rp, s, r);
 		rp->nfds = 3;
@@ -1018,6 +1047,7 @@ int vd_accel_server_new(struct vd_loop *loop, const char *path,
 	}
 	srv->loop = loop;
 	srv->power_tfd = -1;
+	srv->activity_fd = -1;
 	if (lim)
 		srv->lim = *lim;
 	else
@@ -1057,6 +1087,9 @@ void vd_accel_server_free(struct vd_accel_server *srv)
 	vd_loop_remove(srv->power_watch);
 	if (srv->power_tfd >= 0)
 		close(srv->power_tfd);
+	vd_loop_remove(srv->activity_watch);
+	if (srv->activity_fd >= 0)
+		close(srv->activity_fd);
 	free(srv);
 }
 
@@ -1070,11 +1103,25 @@ int vd_accel_server_set_power(struct vd_accel_server *srv, struct vd_power *powe
 	if (srv->power_tfd < 0)
 		return -errno;
 	r = vd_loop_add_fd(srv->loop, srv->power_tfd, EPOLLIN, on_power_check, srv, &srv->power_watch);
-	if (r < 0) {
-		close(srv->power_tfd);
-		srv->power_tfd = -1;
-		return r;
+	if (r < 0)
+		goto fail;
+	srv->activity_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (srv->activity_fd < 0) {
+		r = -errno;
+		goto fail;
 	}
+	r = vd_loop_add_fd(srv->loop, srv->activity_fd, EPOLLIN, on_activity, srv, &srv->activity_watch);
+	if (r < 0)
+		goto fail;
 	srv->power = power;
 	return 0;
+fail:
+	vd_loop_remove(srv->power_watch);
+	srv->power_watch = NULL;
+	close(srv->power_tfd);
+	srv->power_tfd = -1;
+	if (srv->activity_fd >= 0)
+		close(srv->activity_fd);
+	srv->activity_fd = -1;
+	return r;
 }

@@ -1703,6 +1703,13 @@ static void test_ring_steady(void **state)
 	/* far fewer than one per task: in fact none */
 	if (requests > (uint64_t)ntasks / 100)
 		fail_msg("%llu requests for %d tasks", (unsigned long long)requests, ntasks);
+	/* the daemon did not see the reuses, yet FREE by the latest seqno
+	 * releases that task's charge (it keeps its records by page entry) */
+	uint64_t mem = stats(d).memory;
+	assert_int_equal(stats(d).tasks, 4);
+	assert_int_equal(vd_accel_task_free(s, t[1].seqno), 0);
+	assert_int_equal(stats(d).tasks, 3);
+	assert_true(stats(d).memory < mem);
 	for (int i = 0; i < 4; i++)
 		munmap(out[i], 4096);
 	pipe_unmap(t, in, 4);
