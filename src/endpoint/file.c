@@ -251,6 +251,31 @@ static void write_channel_map(SNDFILE *sf, uint32_t channels, const uint8_t *pos
 #define SRC_RING_SECONDS 2		/* how long the disk may stall before the output underruns */
 #define SRC_RING_MIN_BYTES (64u << 10)
 #define READER_WAKE_NS 10000000ull	/* 10 ms */
+/*
+ * Start a file endpoint's I/O thread: an ordinary thread whatever the caller
+ * is (the processing thread may be SCHED_FIFO), and deaf to signals: the
+ * daemon reads them through a signalfd, which only works while no thread
+ * accepts them. Returns 0 or -errno.
+ */
+static int start_helper(pthread_t *thread, void *(*fn)(void *), void *arg, const char *name)
+{
+	pthread_attr_t attr;
+	sigset_t all, old;
+	int ret;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setinheritsched(&attr, PTHREAD_EXPLICIT_SCHED);
+	pthread_attr_setschedpolicy(&attr, SCHED_OTHER);
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	ret = -pthread_create(thread, &attr, fn, arg);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
+	if (ret == 0)
+		pthread_setname_np(*thread, name);
+	return ret;
+}
+
 /* An idle helper thread (a suspended engine, a sink nobody feeds, a full read-ahead ring)
  * doubles its sleep up to this, so it costs nearly nothing; the rings hold 2 s, far more. */
 #define IDLE_NAP_MAX_NS 160000000ull	/* 160 ms */
@@ -655,8 +680,6 @@ static int src_live_start(struct file_source *s)
 	size_t stride = vd_format_frame_size(&s->fmt);
 	uint64_t want = (uint64_t)s->fmt.rate * SRC_RING_SECONDS * stride;
 	uint32_t size = SRC_RING_MIN_BYTES;
-	pthread_attr_t attr;
-	sigset_t all, old;
 	int ret;
 
 	src_live_stop(s);
@@ -677,18 +700,9 @@ static int src_live_start(struct file_source *s)
 	}
 	if (s->regular)
 		src_fill(s);
-	/* like the sink's writer: ordinary scheduling, deaf to the daemon's signals */
-	pthread_attr_init(&attr);
-	pthread_attr_setinheritsched(&attr, PTHREAD_EXPLICIT_SCHED);
-	pthread_attr_setschedpolicy(&attr, SCHED_OTHER);
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	ret = -pthread_create(&lv->thread, &attr, reader_main, s);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	pthread_attr_destroy(&attr);
+	ret = start_helper(&lv->thread, reader_main, s, "vd-file-reader");
 	if (ret < 0)
 		goto fail;
-	pthread_setname_np(lv->thread, "vd-file-reader");
 	lv->running = true;
 	return 0;
 fail:
@@ -1428,8 +1442,6 @@ static int live_start(struct file_sink *s)
 	struct live *lv = &s->lv;
 	size_t stride = vd_format_frame_size(&s->fmt);
 	uint32_t size = ring_bytes_for(s, stride);
-	pthread_attr_t attr;
-	sigset_t all, old;
 	int ret;
 
 	memset(lv, 0, sizeof(*lv));
@@ -1441,19 +1453,9 @@ static int live_start(struct file_sink *s)
 		goto fail;
 	}
 	vd_ring_init(&lv->ring, lv->mem, size);
-	/* An ordinary thread, whatever the caller is, and deaf to signals: the daemon reads
-	 * them through a signalfd, which only works while no thread accepts them. */
-	pthread_attr_init(&attr);
-	pthread_attr_setinheritsched(&attr, PTHREAD_EXPLICIT_SCHED);
-	pthread_attr_setschedpolicy(&attr, SCHED_OTHER);
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	ret = -pthread_create(&lv->thread, &attr, writer_main, s);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	pthread_attr_destroy(&attr);
+	ret = start_helper(&lv->thread, writer_main, s, "vd-file-writer");
 	if (ret < 0)
 		goto fail;
-	pthread_setname_np(lv->thread, "vd-file-writer");
 	lv->running = true;
 	return 0;
 fail:
