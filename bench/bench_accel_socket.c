@@ -9,12 +9,17 @@
  * (START + poll + STATUS). Cases: small tasks run inline in START (the
  * engine's default) and on the session's worker thread (VD_ACCEL_INLINE_MAX=0),
  * each in-process and over the socket. Target: socket median <= 20 us.
+ * A last case waits with vd_accel_wait() and never takes the session fd:
+ * over the socket that is the submission ring's path (START into the ring,
+ * completion through its notify eventfd; docs/protocol.md), which the
+ * daemon's worker runs whatever VD_ACCEL_INLINE_MAX says.
  *
  * usage: bench_accel_socket [ITERS]   (default 20000)
  */
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,7 +86,8 @@ struct result {
 	double done_med, done_p99, start_med, per_s;
 };
 
-static int run_case(const char *target, unsigned iters, struct result *res)
+/* @use_wait: wait with vd_accel_wait(), never taking the fd. */
+static int run_case(const char *target, unsigned iters, bool use_wait, struct result *res)
 {
 	struct vd_accel *s = NULL;
 	struct vd_accel_params p = {
@@ -114,7 +120,7 @@ static int run_case(const char *target, unsigned iters, struct result *res)
 	}
 	for (unsigned i = 0; i < FRAMES * 2; i++)
 		in[i] = (int16_t)(i * 31);
-	struct pollfd pfd = { .fd = vd_accel_fd(s), .events = POLLIN };
+	struct pollfd pfd = { .fd = use_wait ? -1 : vd_accel_fd(s), .events = POLLIN };
 	double t_begin = 0;
 	for (unsigned i = 0; i < iters + iters / 10; i++) {
 		struct vd_accel_task_status st;
@@ -129,8 +135,11 @@ static int run_case(const char *target, unsigned iters, struct result *res)
 		double t1 = now_us();
 		if (r < 0)
 			break;
-		while ((r = poll(&pfd, 1, 5000)) < 0 && errno == EINTR)
-			;
+		if (use_wait)
+			r = vd_accel_wait(s, POLLIN, 5000) > 0 ? 1 : -ETIMEDOUT;
+		else
+			while ((r = poll(&pfd, 1, 5000)) < 0 && errno == EINTR)
+				;
 		double t2 = now_us();
 		if (r != 1) {
 			r = -ETIMEDOUT;
@@ -190,13 +199,13 @@ int main(int argc, char **argv)
 			unsetenv("VD_ACCEL_INLINE_MAX");
 		else
 			setenv("VD_ACCEL_INLINE_MAX", "0", 1);
-		if (run_case(NULL, iters, &local) < 0) {
+		if (run_case(NULL, iters, false, &local) < 0) {
 			printf("in-process (%s): failed\n", mode);
 			failed = 1;
 			continue;
 		}
 		pid_t pid = spawn_daemon(path, inl);
-		int r = run_case(path, iters, &sock);
+		int r = run_case(path, iters, false, &sock);
 		kill(pid, SIGTERM);
 		waitpid(pid, NULL, 0);
 		if (r < 0) {
@@ -211,6 +220,29 @@ int main(int argc, char **argv)
 		printf("socket / in-process (%s): median x%.1f, tasks/s x%.2f; target median <= 20 us: %s\n",
 		       mode, sock.done_med / local.done_med, sock.per_s / local.per_s,
 		       sock.done_med <= 20.0 ? "met" : "MISSED");
+	}
+	{
+		struct result local, sock;
+
+		unsetenv("VD_ACCEL_INLINE_MAX");
+		pid_t pid = spawn_daemon(path, 1);
+		int r = run_case(NULL, iters, true, &local);
+		if (r >= 0)
+			r = run_case(path, iters, true, &sock);
+		kill(pid, SIGTERM);
+		waitpid(pid, NULL, 0);
+		if (r < 0) {
+			printf("vd_accel_wait, no fd: failed: %s\n", strerror(-r));
+			failed = 1;
+		} else {
+			printf("in-process, %-22s %12.1f %12.1f %12.1f %12.0f\n", "wait (no fd)", local.done_med,
+			       local.done_p99, local.start_med, local.per_s);
+			printf("socket, %-26s %12.1f %12.1f %12.1f %12.0f\n", "ring, wait (no fd)", sock.done_med,
+			       sock.done_p99, sock.start_med, sock.per_s);
+			printf("socket ring / in-process: median x%.1f, tasks/s x%.2f; target median <= 20 us: %s\n",
+			       sock.done_med / local.done_med, sock.per_s / local.per_s,
+			       sock.done_med <= 20.0 ? "met" : "MISSED");
+		}
 	}
 	rmdir(dir);
 	return failed;

@@ -74,6 +74,34 @@ int accel_engine_open(const char *name, struct vd_accel **s);
  * another -errno.
  */
 int accel_engine_status_page(struct vd_accel *s);
+/*
+ * The session's submission ring (docs/protocol.md, "Submission ring"):
+ * creates the status page if needed, the ring and its two eventfds, and
+ * starts the worker that consumes it. @fds gets new descriptors the caller
+ * owns: the ring memfd, the kick eventfd, the notify eventfd. -EBUSY when
+ * the session has one already, -EOPNOTSUPP for a session not the engine's.
+ * @activity_fd (an eventfd the caller keeps open while the session lives,
+ * or -1): the worker writes it when it consumes STARTs while armed, then
+ * disarms; STARTs through the ring never pass the daemon's loop, and this
+ * is how it learns of them (power management) without a write per task.
+ */
+int accel_engine_ring_attach(struct vd_accel *s, int fds[3], int activity_fd);
+/* Arm the activity signal again (after the caller has seen the session idle). */
+void accel_engine_ring_arm(struct vd_accel *s);
+/*
+ * A task's status page entry, fixed from CREATE to FREE (-EINVAL: no such
+ * task), and the seqno of the task in entry @slot now (0: none). The
+ * daemon keeps its per-task records by entry: a START through the ring
+ * gives a reused task a new seqno without the daemon seeing it.
+ */
+int accel_engine_task_slot(struct vd_accel *s, uint64_t seqno);
+uint64_t accel_engine_slot_seqno(struct vd_accel *s, unsigned slot);
+/*
+ * Consume every ring entry published so far (a request that follows them
+ * must see them), and with @exact 0 or 1 stop or start keeping the poll
+ * fd's readiness exact (-1: leave it). A no-op without a ring.
+ */
+int accel_engine_ring_sync(struct vd_accel *s, int exact);
 
 /* The socket client (src/accel/client.c), same contract as vd_accel_list/open. */
 int accel_client_list(const char *target, struct vd_accel_caps *caps, uint32_t max);

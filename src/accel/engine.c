@@ -23,11 +23,20 @@
  * change is written under the lock, before the fd's readiness changes, so
  * a reader that saw POLLIN finds the finished status there. The page is
  * only ever written here, never read back.
+ *
+ * A daemon may also attach a submission ring (docs/protocol.md, "Submission
+ * ring"): STARTs a client wrote into shared memory, which the session's
+ * worker consumes without the daemon's event loop, and two eventfds, one
+ * to kick the worker when it sleeps and one to tell a waiting client that
+ * the page changed. Until the client asks for an exact poll fd, the fd's
+ * readiness is not maintained at all (nobody can poll it), which saves the
+ * system calls that kept it up to date.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -35,6 +44,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/futex.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -114,6 +124,15 @@ struct session {
 	struct vd_accel_metadata meta;	/* after the latest finished task */
 	struct vd_proto_page *page;	/* NULL until accel_engine_status_page() */
 	int page_fd;
+	/* the submission ring: set once by accel_engine_ring_attach(), under the lock */
+	struct vd_proto_ring *ring;
+	int ring_fd, kick_fd, notify_fd;
+	uint32_t ring_head;		/* our own: the shared head is only published */
+	bool ring_failed;
+	bool fd_lazy;			/* nobody can poll the fd: do not maintain it */
+	bool batching;			/* the worker is awake: tell a waiter when its queue is empty */
+	int activity_fd;		/* the daemon's: written once per arming by a ringed START */
+	bool activity_armed;
 };
 
 static struct session *S(struct vd_accel *a)
@@ -167,6 +186,7 @@ static void params_metadata(const struct vd_accel_params *p, struct vd_accel_met
 }
 
 static void page_commit(struct session *s);
+static void ring_notify(struct session *s);
 
 /* ---- the session fd ---- */
 
@@ -190,6 +210,11 @@ static void update_poll(struct session *s)
 	bool want_out = s->state == VD_ACCEL_STATE_SETUP && s->active < s->params.fragments;
 	char buf[sizeof(fill_bytes)];
 
+	if (s->fd_lazy) {
+		page_commit(s);
+		ring_notify(s);
+		return;
+	}
 	if (want_out == s->out_blocked) {
 		if (want_out) {
 			for (unsigned i = 0; i < s->fill_count; i++)
@@ -208,6 +233,7 @@ static void update_poll(struct session *s)
 		s->poll_in = want_in;
 	}
 	page_commit(s);
+	ring_notify(s);
 }
 
 /* How many datagrams block POLLOUT on the user end (one, with the minimum send buffer). */
@@ -380,10 +406,27 @@ static void futex_wake_one(atomic_uint *word)
 	syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
 
+/* With a ring the worker sleeps on the kick eventfd, which the client can
+ * write too; without one, on the futex. */
+static void signal_worker(struct session *s, bool ring)
+{
+	if (ring)
+		(void)!eventfd_write(s->kick_fd, 1);
+	else
+		futex_wake_one(&s->queued);
+}
+
 static void kick_worker(struct session *s)
 {
 	atomic_fetch_add(&s->queued, 1);
-	futex_wake_one(&s->queued);
+	signal_worker(s, s->ring != NULL);
+}
+
+/* Lock held: entries the client published that we have not consumed. */
+static bool ring_pending(struct session *s)
+{
+	return s->ring && !s->ring_failed &&
+	       __atomic_load_n(&s->ring->tail, __ATOMIC_ACQUIRE) != s->ring_head;
 }
 
 /* Lock held; returns with it held, after a wake-up (or a spurious return). */
@@ -391,11 +434,40 @@ static void worker_sleep(struct session *s)
 {
 	unsigned q = atomic_load(&s->queued);
 
+	if (s->ring) {
+		struct pollfd p = { .fd = s->kick_fd, .events = POLLIN };
+		eventfd_t v;
+		bool more;
+
+		/* What was held back while we had work goes out now. */
+		s->batching = false;
+		ring_notify(s);
+		/* Say we sleep, then look once more: a client that published
+		 * after our look sees need_wakeup and kicks. */
+		s->worker_sleeping = true;
+		__atomic_store_n(&s->ring->need_wakeup, 1, __ATOMIC_RELAXED);
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		more = ring_pending(s);
+		pthread_mutex_unlock(&s->lock);
+		if (!more) {
+			while (poll(&p, 1, -1) < 0 && errno == EINTR)
+				;
+			(void)!eventfd_read(s->kick_fd, &v);
+		}
+		pthread_mutex_lock(&s->lock);
+		s->worker_sleeping = false;
+		s->batching = true;
+		__atomic_store_n(&s->ring->need_wakeup, 0, __ATOMIC_RELAXED);
+		return;
+	}
+
+	s->batching = false;
 	s->worker_sleeping = true;
 	pthread_mutex_unlock(&s->lock);
 	syscall(SYS_futex, &s->queued, FUTEX_WAIT_PRIVATE, q, NULL, NULL, 0);
 	pthread_mutex_lock(&s->lock);
 	s->worker_sleeping = false;
+	s->batching = true;
 }
 
 /* Convert @t; called and returns with the lock held, drops it meanwhile. */
@@ -464,16 +536,25 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+static bool ring_consume(struct session *s, bool *signal);
+
 static void *worker_main(void *arg)
 {
 	struct session *s = arg;
 	struct task *t = NULL;
+	bool ignored = false;
 
 	pthread_mutex_lock(&s->lock);
+	s->batching = true;
 	for (;;) {
 		bool spun = false;
 
-		while (!s->quit && (s->busy || !(t = first_queued(s)))) {
+		for (;;) {
+			if (s->quit)
+				break;
+			ring_consume(s, &ignored);
+			if (!s->busy && (t = first_queued(s)))
+				break;
 			if (s->spin_us && !s->busy && !spun) {
 				/* Spinning briefly catches a START right after the
 				 * last task without a futex wake-up on either side. */
@@ -780,15 +861,14 @@ out:
 	return res;
 }
 
-static int e_task_start(struct vd_accel *a, struct vd_accel_task *ut)
+/* Lock held. START @ut; @may_inline: this thread may convert it at once.
+ * *@signal: the caller must wake the worker once the lock is dropped. */
+static int start_locked(struct session *s, struct vd_accel_task *ut, bool may_inline, bool *signal)
 {
-	struct session *s = S(a);
 	struct task *t;
 	uint32_t granule;
-	bool signal = false;
 	int res = 0;
 
-	pthread_mutex_lock(&s->lock);
 	if (s->state != VD_ACCEL_STATE_SETUP) {
 		res = seterr(s, -EPERM, "START needs parameters first (session is OPEN)");
 		goto out;
@@ -848,12 +928,12 @@ static int e_task_start(struct vd_accel *a, struct vd_accel_task *ut)
 	/* before it may finish (inline, or on the worker once the lock drops) */
 	page_task(s, t);
 	page_commit(s);
-	if (!s->busy && first_queued(s) == t && t->input_size <= s->inline_max) {
+	if (may_inline && !s->busy && first_queued(s) == t && t->input_size <= s->inline_max) {
 		/* The fd is brought up to date when the task finishes, a few
 		 * microseconds from now: toggling it twice would cost more than
 		 * the conversion. */
 		run_locked(s, t);
-	} else if ((res = wake_worker(s, &signal)) < 0) {
+	} else if ((res = wake_worker(s, signal)) < 0) {
 		/* No thread to run it: undo, the task is IDLE again. */
 		t->state = VD_ACCEL_TASK_IDLE;
 		t->starts--;
@@ -864,10 +944,100 @@ static int e_task_start(struct vd_accel *a, struct vd_accel_task *ut)
 	}
 	update_poll(s);
 out:
+	return res;
+}
+
+static int e_task_start(struct vd_accel *a, struct vd_accel_task *ut)
+{
+	struct session *s = S(a);
+	bool signal = false, ring;
+	int res;
+
+	pthread_mutex_lock(&s->lock);
+	res = start_locked(s, ut, true, &signal);
+	ring = s->ring != NULL;
 	pthread_mutex_unlock(&s->lock);
 	if (signal)
-		futex_wake_one(&s->queued);
+		signal_worker(s, ring);
 	return res;
+}
+
+/* ---- the submission ring ---- */
+
+/* Lock held: tell a client blocked in vd_accel_wait() that the page
+ * changed. While the worker still has queued tasks the news waits until
+ * it has run them all: a client with n tasks in flight then wakes once
+ * per n tasks, not once per task (on a shared core, every wake-up of the
+ * client preempts the worker). */
+static void ring_notify(struct session *s)
+{
+	if (!s->ring || (s->batching && first_queued(s)))
+		return;
+	/* pairs with the client's fence between setting client_wait and reading the page */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&s->ring->client_wait, __ATOMIC_RELAXED) &&
+	    __atomic_exchange_n(&s->ring->client_wait, 0, __ATOMIC_SEQ_CST))
+		(void)!eventfd_write(s->notify_fd, 1);
+}
+
+/* Lock held: the client's ring broke the protocol or a START in it was
+ * refused. The session's ring is dead from now on; the reason goes to the
+ * page (text first, then the errno that makes a reader look at it). */
+static void ring_fail(struct session *s, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void ring_fail(struct session *s, int err, const char *fmt, ...)
+{
+	char msg[VD_PROTO_MAX_ERRMSG];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	s->ring_failed = true;
+	for (size_t i = 0; i < sizeof(msg); i++)
+		__atomic_store_n(&s->page->error_text[i], msg[i], __ATOMIC_RELAXED);
+	__atomic_store_n(&s->page->error, err, __ATOMIC_RELEASE);
+	(void)!eventfd_write(s->notify_fd, 1);
+}
+
+/* Lock held: run every START the client has published. Returns true when
+ * it took entries; *@signal as for start_locked(). */
+static bool ring_consume(struct session *s, bool *signal)
+{
+	struct vd_proto_ring *r = s->ring;
+	uint32_t tail, start_head;
+
+	if (!r || s->ring_failed)
+		return false;
+	start_head = s->ring_head;
+	tail = __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE);
+	for (;;) {
+		struct vd_accel_task t;
+		const char *why;
+		bool sig = false;
+		int res = vd_proto_ring_fetch(r, s->ring_head, tail, &t, &why);
+
+		if (res == 0)
+			break;
+		if (res < 0) {
+			ring_fail(s, res, "ring entry %u: %s", s->ring_head, why);
+			break;
+		}
+		s->ring_head++;
+		res = start_locked(s, &t, false, &sig);
+		*signal |= sig;
+		if (res < 0) {
+			ring_fail(s, res, "%s", s->err);
+			break;
+		}
+	}
+	if (s->ring_head == start_head)
+		return false;
+	__atomic_store_n(&r->head, s->ring_head, __ATOMIC_RELEASE);
+	if (s->activity_armed) {
+		s->activity_armed = false;
+		(void)!eventfd_write(s->activity_fd, 1);
+	}
+	return true;
 }
 
 static void stop_one(struct session *s, struct task *t)
@@ -1197,6 +1367,12 @@ static void e_close(struct vd_accel *a)
 	pthread_mutex_unlock(&s->lock);
 	if (s->worker_started)
 		pthread_join(s->worker, NULL);
+	if (s->ring) {
+		munmap(s->ring, VD_PROTO_RING_SIZE);
+		close(s->ring_fd);
+		close(s->kick_fd);
+		close(s->notify_fd);
+	}
 	if (s->codec)
 		s->cops->destroy(s->codec);
 	close(s->user_fd);
@@ -1253,6 +1429,7 @@ int accel_engine_open(const char *name, struct vd_accel **out)
 	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &one, sizeof(one));
 	s->base.ops = &engine_ops;
 	s->page_fd = -1;
+	s->ring_fd = s->kick_fd = s->notify_fd = -1;
 	s->user_fd = sv[0];
 	s->eng_fd = sv[1];
 	pthread_mutex_init(&s->lock, NULL);
@@ -1288,4 +1465,168 @@ int accel_engine_status_page(struct vd_accel *a)
 		res = -errno;
 	pthread_mutex_unlock(&s->lock);
 	return res < 0 ? res : fd;
+}
+
+/* A memfd of @size bytes, mapped read-write here, sealed against resizing. */
+static int shared_memfd(const char *name, size_t size, void **map)
+{
+	int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	int res;
+
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)size) < 0 ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
+		goto fail;
+	*map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+	if (*map == MAP_FAILED)
+		goto fail;
+	return fd;
+fail:
+	res = -errno;
+	close(fd);
+	return res;
+}
+
+int accel_engine_ring_attach(struct vd_accel *a, int fds[3], int activity_fd)
+{
+	struct session *s = S(a);
+	struct vd_proto_ring *r = NULL;
+	int res = 0, rfd = -1, kfd = -1, nfd = -1;
+
+	if (a->ops != &engine_ops)
+		return -EOPNOTSUPP;
+	fds[0] = fds[1] = fds[2] = -1;
+	pthread_mutex_lock(&s->lock);
+	if (s->ring) {
+		res = seterr(s, -EBUSY, "the session already has a submission ring");
+		goto out;
+	}
+	if (!s->page && (res = page_create(s)) < 0) {
+		seterr(s, res, "cannot create the status page: %s", strerror(-res));
+		goto out;
+	}
+	rfd = shared_memfd("vd-accel-ring", VD_PROTO_RING_SIZE, (void **)&r);
+	kfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	nfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (rfd < 0 || kfd < 0 || nfd < 0) {
+		res = rfd < 0 ? rfd : -errno;
+		seterr(s, res, "cannot create the submission ring: %s", strerror(-res));
+		goto out;
+	}
+	for (int i = 0; i < 3; i++) {
+		fds[i] = fcntl(i == 0 ? rfd : i == 1 ? kfd : nfd, F_DUPFD_CLOEXEC, 0);
+		if (fds[i] < 0) {
+			res = seterr(s, -errno, "cannot duplicate the ring's fds: %s", strerror(errno));
+			goto out;
+		}
+	}
+	__atomic_store_n(&r->magic, VD_PROTO_RING_MAGIC, __ATOMIC_RELAXED);
+	__atomic_store_n(&r->version, VD_PROTO_RING_VERSION, __ATOMIC_RELAXED);
+	__atomic_store_n(&r->size, VD_PROTO_RING_ENTRIES, __ATOMIC_RELAXED);
+	/* The worker consumes the ring, so it must exist before the first entry. */
+	if (!s->worker_started) {
+		if (pthread_create(&s->worker, NULL, worker_main, s) != 0) {
+			res = seterr(s, -EAGAIN, "cannot start the session's worker thread");
+			goto out;
+		}
+		s->worker_started = true;
+	}
+	s->ring = r;
+	s->ring_fd = rfd;
+	s->kick_fd = kfd;
+	s->notify_fd = nfd;
+	s->fd_lazy = true;
+	/* Batch work: a kick wakes the worker without preempting the client
+	 * on a shared core (CFS does not preempt for a waking SCHED_BATCH
+	 * thread), so a client STARTing several tasks in a row usually
+	 * finishes before the worker takes them all at once. */
+	(void)pthread_setschedparam(s->worker, SCHED_BATCH, &(struct sched_param){ .sched_priority = 0 });
+	s->activity_fd = activity_fd;
+	s->activity_armed = activity_fd >= 0;
+	r = NULL;
+	rfd = kfd = nfd = -1;
+	/* a worker asleep on the futex looks again, and sleeps on the kick fd */
+	atomic_fetch_add(&s->queued, 1);
+	futex_wake_one(&s->queued);
+out:
+	pthread_mutex_unlock(&s->lock);
+	if (r)
+		munmap(r, VD_PROTO_RING_SIZE);
+	if (rfd >= 0)
+		close(rfd);
+	if (kfd >= 0)
+		close(kfd);
+	if (nfd >= 0)
+		close(nfd);
+	if (res < 0)
+		for (int i = 0; i < 3; i++)
+			if (fds[i] >= 0) {
+				close(fds[i]);
+				fds[i] = -1;
+			}
+	return res;
+}
+
+int accel_engine_ring_sync(struct vd_accel *a, int exact)
+{
+	struct session *s = S(a);
+	bool signal = false, ring;
+
+	if (a->ops != &engine_ops)
+		return -EOPNOTSUPP;
+	pthread_mutex_lock(&s->lock);
+	ring = s->ring != NULL;
+	if (ring) {
+		ring_consume(s, &signal);
+		if (exact >= 0 && s->fd_lazy != !exact) {
+			s->fd_lazy = !exact;
+			update_poll(s);
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (signal)
+		signal_worker(s, true);
+	return 0;
+}
+
+void accel_engine_ring_arm(struct vd_accel *a)
+{
+	struct session *s = S(a);
+
+	if (a->ops != &engine_ops)
+		return;
+	pthread_mutex_lock(&s->lock);
+	s->activity_armed = s->ring && s->activity_fd >= 0;
+	pthread_mutex_unlock(&s->lock);
+}
+
+int accel_engine_task_slot(struct vd_accel *a, uint64_t seqno)
+{
+	struct session *s = S(a);
+	struct task *t;
+	int res;
+
+	if (a->ops != &engine_ops)
+		return -EOPNOTSUPP;
+	pthread_mutex_lock(&s->lock);
+	t = find(s, seqno);
+	res = t ? t->slot : -EINVAL;
+	pthread_mutex_unlock(&s->lock);
+	return res;
+}
+
+uint64_t accel_engine_slot_seqno(struct vd_accel *a, unsigned slot)
+{
+	struct session *s = S(a);
+	uint64_t seqno = 0;
+
+	if (a->ops != &engine_ops)
+		return 0;
+	pthread_mutex_lock(&s->lock);
+	for (struct task *t = s->tasks; t; t = t->next)
+		if (t->slot == slot && !t->freeing)
+			seqno = t->seqno;
+	pthread_mutex_unlock(&s->lock);
+	return seqno;
 }

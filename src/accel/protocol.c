@@ -24,7 +24,13 @@ _Static_assert(sizeof(struct vd_proto_status) == 32, "status layout");
 _Static_assert(sizeof(struct vd_proto_status_req) == 40, "status request layout");
 _Static_assert(sizeof(struct vd_proto_adjust_req) == 16, "adjust request layout");
 _Static_assert(sizeof(struct vd_proto_page_entry) == 64, "status page entry layout");
-_Static_assert(sizeof(struct vd_proto_page) == 64 + 64 * VD_PROTO_PAGE_ENTRIES, "status page layout");
+_Static_assert(sizeof(struct vd_proto_page) == 64 + 64 * VD_PROTO_PAGE_ENTRIES + VD_PROTO_MAX_ERRMSG,
+	       "status page layout");
+_Static_assert(sizeof(struct vd_proto_ring_entry) == 32, "ring entry layout");
+_Static_assert(sizeof(struct vd_proto_ring_entry) == sizeof(struct vd_proto_task), "a ring entry is a task");
+_Static_assert(sizeof(struct vd_proto_ring) == 144 + 32 * VD_PROTO_RING_ENTRIES, "ring layout");
+_Static_assert(sizeof(struct vd_proto_ring) <= VD_PROTO_RING_SIZE, "the ring fits its memfd");
+_Static_assert(sizeof(struct vd_proto_ring_poll_req) == 16, "ring poll request layout");
 _Static_assert(sizeof(struct vd_proto_page) <= VD_PROTO_PAGE_SIZE, "the status page fits its memfd");
 _Static_assert(VD_PROTO_PAGE_ENTRIES == VD_ACCEL_MAX_TASKS, "an entry per task");
 _Static_assert(VD_PROTO_HDR_SIZE + 4 + VD_PROTO_MAX_LIST * sizeof(struct vd_proto_caps)
@@ -47,6 +53,8 @@ static const char *const type_names[VD_PROTO_TYPE_COUNT] = {
 	[VD_PROTO_RECONFIGURE] = "RECONFIGURE",
 	[VD_PROTO_SET_ADJUST] = "SET_ADJUST",
 	[VD_PROTO_GET_METADATA] = "GET_METADATA",
+	[VD_PROTO_RING_ATTACH] = "RING_ATTACH",
+	[VD_PROTO_RING_POLL] = "RING_POLL",
 };
 
 /* Request payload size per type; every request has exactly one size. */
@@ -67,6 +75,8 @@ static const uint32_t request_size[VD_PROTO_TYPE_COUNT] = {
 	[VD_PROTO_RECONFIGURE] = sizeof(struct vd_proto_params_req),
 	[VD_PROTO_SET_ADJUST] = sizeof(struct vd_proto_adjust_req),
 	[VD_PROTO_GET_METADATA] = sizeof(struct vd_proto_seqno_req),
+	[VD_PROTO_RING_ATTACH] = sizeof(struct vd_proto_session),
+	[VD_PROTO_RING_POLL] = sizeof(struct vd_proto_ring_poll_req),
 };
 
 /* Enum-typed fields carry values below this into the public structures. */
@@ -241,11 +251,55 @@ int vd_proto_parse_request(const void *buf, size_t n, unsigned nfds,
 		req->u.adjust = a.adjust;
 		break;
 	}
+	case VD_PROTO_RING_ATTACH:
+		break;
+	case VD_PROTO_RING_POLL: {
+		struct vd_proto_ring_poll_req rp;
+
+		memcpy(&rp, payload, sizeof(rp));
+		if (rp.reserved != 0 || rp.exact > 1) {
+			*why = rp.reserved ? "reserved field not zero" : "RING_POLL exact is not 0 or 1";
+			return -EBADMSG;
+		}
+		req->u.exact = rp.exact;
+		break;
+	}
 	case VD_PROTO_TYPE_COUNT:
 		break;
 	}
 	*why = NULL;
 	return 0;
+}
+
+#define RLOAD(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
+
+int vd_proto_ring_fetch(const struct vd_proto_ring *r, uint32_t head, uint32_t tail,
+			struct vd_accel_task *out, const char **why)
+{
+	const struct vd_proto_ring_entry *e;
+	struct vd_proto_ring_entry c;
+
+	if (head == tail)
+		return 0;
+	if (tail - head > VD_PROTO_RING_ENTRIES) {
+		*why = "ring tail is more than 64 entries ahead of its head";
+		return -EPROTO;
+	}
+	/* One read of each field into our copy; only the copy is looked at. */
+	e = &r->e[head % VD_PROTO_RING_ENTRIES];
+	c.seqno = RLOAD(e->seqno);
+	c.origin_seqno = RLOAD(e->origin_seqno);
+	c.input_size = RLOAD(e->input_size);
+	c.flags = RLOAD(e->flags);
+	c.reserved = RLOAD(e->reserved);
+	if (c.reserved) {
+		*why = "ring entry with a non-zero reserved field";
+		return -EPROTO;
+	}
+	struct vd_proto_task w = { c.seqno, c.origin_seqno, c.input_size, c.flags, 0 };
+	vd_proto_task_from_wire(&w, out);
+	*why = NULL;
+	return 1;
 }
 
 void vd_proto_put_header(void *buf, uint32_t type, uint32_t id, int32_t result,

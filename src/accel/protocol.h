@@ -23,8 +23,8 @@
 #define VD_PROTO_MAX_PAYLOAD	4096u
 #define VD_PROTO_MAX_MSG	(VD_PROTO_HDR_SIZE + VD_PROTO_MAX_PAYLOAD)
 /* Most descriptors one message carries (CREATE's reply: input and output buffer;
- * OPEN's: poll fd and status page). */
-#define VD_PROTO_MAX_FDS	2u
+ * OPEN's: poll fd and status page; RING_ATTACH's: ring, kick and notify eventfds). */
+#define VD_PROTO_MAX_FDS	3u
 /* Error replies may carry a NUL-terminated message of at most this many bytes. */
 #define VD_PROTO_MAX_ERRMSG	256u
 /* Accelerators a LIST reply describes at most. */
@@ -51,6 +51,8 @@ enum vd_proto_type {
 	VD_PROTO_RECONFIGURE = 14,
 	VD_PROTO_SET_ADJUST = 15,
 	VD_PROTO_GET_METADATA = 16,
+	VD_PROTO_RING_ATTACH = 17,
+	VD_PROTO_RING_POLL = 18,
 	VD_PROTO_TYPE_COUNT
 };
 
@@ -160,6 +162,13 @@ struct vd_proto_status_req {
 	struct vd_proto_status st;
 };
 
+/* RING_POLL: exact = 1 makes the daemon keep the poll fd's readiness exact. */
+struct vd_proto_ring_poll_req {
+	struct vd_proto_session s;
+	uint32_t exact;
+	uint32_t reserved;
+};
+
 struct vd_proto_adjust_req {
 	struct vd_proto_session s;
 	double adjust;
@@ -211,9 +220,51 @@ struct vd_proto_page {
 	uint32_t granule;
 	uint32_t entries;
 	uint32_t fragments;	/* the active-task limit (POLLOUT) */
-	uint32_t reserved[8];
+	int32_t error;		/* the ring failed: -errno (written once) */
+	uint32_t reserved[7];
 	struct vd_proto_page_entry e[VD_PROTO_PAGE_ENTRIES];
+	char error_text[VD_PROTO_MAX_ERRMSG];	/* why, NUL-terminated, before error is set */
 };
+
+/* ---- the submission ring (docs/protocol.md, "Submission ring") ---- */
+
+#define VD_PROTO_RING_MAGIC	0x47524456u	/* "VDRG" */
+#define VD_PROTO_RING_VERSION	1u
+#define VD_PROTO_RING_SIZE	4096u		/* bytes of its memfd */
+#define VD_PROTO_RING_ENTRIES	64u
+
+struct vd_proto_ring_entry {
+	uint64_t seqno;
+	uint64_t origin_seqno;
+	uint64_t input_size;
+	uint32_t flags;
+	uint32_t reserved;
+};
+
+/* Shared read-write by client and daemon: every field is accessed with
+ * __atomic builtins, and the daemon trusts none of it. */
+struct vd_proto_ring {
+	uint32_t magic, version, size, reserved;
+	/* written by the client */
+	uint32_t tail;		/* entries published (free-running) */
+	uint32_t client_wait;	/* 1: blocked on notify, signal it */
+	uint32_t reserved1[14];
+	/* written by the daemon */
+	uint32_t head;		/* entries consumed (free-running) */
+	uint32_t need_wakeup;	/* 1: the worker sleeps, kick it */
+	uint32_t reserved2[14];
+	struct vd_proto_ring_entry e[VD_PROTO_RING_ENTRIES];
+};
+
+/**
+ * vd_proto_ring_fetch() - copy entry @head out of ring @r into @out, once,
+ * and check the copy. @tail is the value the consumer read (once). Returns
+ * 1 when an entry was copied, 0 when the ring is empty (head == tail), or
+ * -EPROTO when the indices or the copied entry are malformed (@why says
+ * which). @out then holds the task START to run, fds -1.
+ */
+int vd_proto_ring_fetch(const struct vd_proto_ring *r, uint32_t head, uint32_t tail,
+			struct vd_accel_task *out, const char **why);
 
 /** A consistent copy of the page's header fields, or -EAGAIN after many torn reads. */
 int vd_proto_page_read_header(const struct vd_proto_page *pg, uint32_t *state,
@@ -233,6 +284,7 @@ struct vd_proto_request {
 		uint64_t seqno;			/* STOP, FREE, GET_METADATA */
 		struct vd_accel_task_status status; /* STATUS */
 		double adjust;			/* SET_ADJUST */
+		uint32_t exact;			/* RING_POLL */
 	} u;
 };
 

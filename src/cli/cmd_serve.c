@@ -23,14 +23,18 @@
 #include "daemon/guest.h"
 #include "daemon/host.h"
 #include "daemon/loop.h"
+#include "daemon/power.h"
 #include "daemon/state.h"
 #include "virtio_snd/virtio_snd.h"
 
 #define MAX_GUESTS 64
+#define DEFAULT_IDLE_TIMEOUT_S 10	/* docs/serve.md, "Power" */
 
 struct serve {
 	struct vd_loop *loop;
 	struct vd_host *host;
+	struct vd_power *power;
+	struct vd_ctl_server *ctl;	/* for power events; NULL without a control socket */
 	struct vd_state *state;
 	struct vd_guest *guests[MAX_GUESTS];
 	unsigned n_guests;
@@ -90,6 +94,10 @@ static void usage(FILE *f)
 		"      --rt-priority N        SCHED_FIFO priority of the processing thread, 0 for\n"
 		"                             normal scheduling (default 10; falls back to normal\n"
 		"                             when not permitted)\n"
+		"      --idle-timeout SEC     suspend after SEC seconds without a running stream\n"
+		"                             or task: the processing thread stops and ALSA\n"
+		"                             devices close until the next START (default %d;\n"
+		"                             0: never)\n"
 		"      --state-file PATH      keep the guests' control values in PATH across\n"
 		"                             reconnects and restarts (default:\n"
 		"                             $XDG_STATE_HOME/virtdsp/state, or\n"
@@ -122,7 +130,7 @@ static void usage(FILE *f)
 		"Errors in topologies are reported as FILE:LINE:COLUMN: message.\n"
 		"Exit status: 0 after a clean shutdown, 1 if serving failed, 2 on a usage or\n"
 		"topology error.\n",
-		path, ctl);
+		DEFAULT_IDLE_TIMEOUT_S, path, ctl);
 }
 
 static void on_log(void *data, const char *line)
@@ -130,6 +138,34 @@ static void on_log(void *data, const char *line)
 	struct serve *sv = data;
 
 	fprintf(stderr, "virtdsp serve [%9.3f] %s\n", cli_now() - sv->t0, line);
+}
+
+static void on_power_changed(void *data, const struct vd_power_status *st)
+{
+	struct serve *sv = data;
+	struct vd_ctl_event ev = { .kind = VD_CTL_EVENT_POWER, .power = st };
+	char line[256];
+
+	if (st->state == VD_POWER_SUSPENDED)
+		snprintf(line, sizeof(line), "power: suspended after %.1f s idle (processing thread stopped, "
+			 "ALSA devices closed)", st->idle_timeout_ms / 1e3);
+	else if (st->state == VD_POWER_ACTIVE && st->resumes && st->since_ns)
+		snprintf(line, sizeof(line), "power: active (%u streams, %u task sessions); last resume took "
+			 "%.3f ms (resume %" PRIu64 ")", st->users[VD_POWER_USER_STREAM],
+			 st->users[VD_POWER_USER_TASK], st->last_resume_ns / 1e6, st->resumes);
+	else
+		snprintf(line, sizeof(line), "power: %s (%u streams, %u task sessions)",
+			 vd_power_state_name(st->state), st->users[VD_POWER_USER_STREAM],
+			 st->users[VD_POWER_USER_TASK]);
+	on_log(sv, line);
+	vd_ctl_server_emit(sv->ctl, &ev);
+}
+
+static void power_status(void *data, struct vd_power_status *st)
+{
+	struct serve *sv = data;
+
+	vd_power_status(sv->power, st);
 }
 
 static void print_diag(void *data, const struct vd_error *e)
@@ -378,6 +414,7 @@ int cmd_serve(int argc, char **argv)
 		{ "capture-once", no_argument, NULL, 'O' },
 		{ "rt-priority", required_argument, NULL, 'R' },
 		{ "describe", no_argument, NULL, 'D' },
+		{ "idle-timeout", required_argument, NULL, 'I' },
 		{ "state-file", required_argument, NULL, 'W' },
 		{ "no-state", no_argument, NULL, 'n' },
 		{ "print-host-topology", no_argument, NULL, 'P' },
@@ -407,6 +444,7 @@ int cmd_serve(int argc, char **argv)
 	char state_buf[512];
 	bool no_state = false;
 	bool no_tasks = false, controls = false, describe = false, have_output = false;
+	uint32_t idle_timeout = DEFAULT_IDLE_TIMEOUT_S;
 	sigset_t set;
 	int c, r, status = 2;
 
@@ -500,6 +538,13 @@ int cmd_serve(int argc, char **argv)
 		}
 		case 'D':
 			describe = true;
+			break;
+		case 'I':
+			if (parse_u32(optarg, 0, &idle_timeout) < 0 || idle_timeout > 86400) {
+				fprintf(stderr, "virtdsp serve: --idle-timeout wants seconds from 0 (never) to "
+					"86400, not '%s'\n", optarg);
+				goto out;
+			}
 			break;
 		case 'W':
 			state_path = optarg;
@@ -606,6 +651,14 @@ int cmd_serve(int argc, char **argv)
 			status = 2;
 			goto out;
 		}
+		struct vd_power_hooks ph;
+
+		vd_host_power_hooks(sv.host, on_log, on_power_changed, &sv, &ph);
+		r = vd_power_new(sv.loop, (uint64_t)idle_timeout * 1000, &ph, &sv.power);
+		if (r < 0) {
+			fprintf(stderr, "virtdsp serve: power: %s\n", strerror(-r));
+			goto out;
+		}
 		r = vd_host_watch(sv.host, sv.loop, on_log, &sv);
 		if (r < 0) {
 			fprintf(stderr, "virtdsp serve: cannot watch the host endpoints: %s\n", strerror(-r));
@@ -638,6 +691,7 @@ int cmd_serve(int argc, char **argv)
 				.socket = gargs[i].socket,
 				.topology = gargs[i].topology,
 				.controls = controls || gargs[i].controls,
+				.power = sv.power,
 				.jacks = sv.host,
 				.state = sv.state,
 				.has_owner = gargs[i].has_owner,
@@ -661,6 +715,10 @@ int cmd_serve(int argc, char **argv)
 			fprintf(stderr, "virtdsp serve: %s\n", err);
 			goto out;
 		}
+		if (sv.power && (r = vd_accel_server_set_power(srv, sv.power)) < 0) {
+			fprintf(stderr, "virtdsp serve: power for task sessions: %s\n", strerror(-r));
+			goto out;
+		}
 	}
 	if (!no_ctl) {
 		if (!cc.path) {
@@ -675,7 +733,12 @@ int cmd_serve(int argc, char **argv)
 		cc.n_guests = sv.n_guests;
 		cc.log = on_log;
 		cc.log_data = &sv;
+		if (sv.power) {
+			cc.power_status = power_status;
+			cc.power_data = &sv;
+		}
 		r = vd_ctl_server_new(sv.loop, &cc, &ctl, err, sizeof(err));
+		sv.ctl = ctl;
 		if (r == -EADDRINUSE && cc.path == ctl_path) {
 			/* a second daemon with defaults still serves its guests and tasks */
 			fprintf(stderr, "virtdsp serve: control socket: %s; running without one (give "
@@ -747,6 +810,7 @@ int cmd_serve(int argc, char **argv)
 	status = 0;
 out:
 	vd_ctl_server_free(ctl);
+	sv.ctl = NULL;	/* the guests' last power transitions below have no subscriber left */
 	/* guests before the host graph: their feeds leave the attach points while it still runs */
 	for (unsigned i = sv.n_guests; i-- > 0;)
 		vd_guest_free(sv.guests[i]);
@@ -759,6 +823,7 @@ out:
 		}
 	}
 	vd_accel_server_free(srv);
+	vd_power_free(sv.power);
 	vd_host_free(sv.host);
 	vd_state_free(sv.state);
 	vd_loop_free(sv.loop);

@@ -13,8 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -25,6 +27,7 @@
 #include "accel/protocol.h"
 #include "daemon/listen.h"
 #include "daemon/accel_server.h"
+#include "daemon/power.h"
 
 /* records read per wake-up of one connection, so one busy client cannot starve the others */
 #define RECV_BURST 16
@@ -32,7 +35,8 @@
 #define RECV_MAX_FDS 16
 
 struct task_rec {
-	uint64_t seqno;
+	unsigned slot;		/* the task's status page entry: fixed, where the seqno is not
+				 * (STARTs through the ring reuse tasks without telling us) */
 	uint64_t charge;	/* bytes of buffer memory charged to the client */
 };
 
@@ -43,6 +47,7 @@ struct session {
 	struct vd_accel_params params;	/* normalised (GET_PARAMS) once setup */
 	unsigned ntasks;
 	struct task_rec tasks[VD_ACCEL_MAX_TASKS];
+	bool powered;			/* counted as a VD_POWER_USER_TASK */
 	struct session *next;
 };
 
@@ -84,6 +89,12 @@ struct vd_accel_server {
 	unsigned next_serial;
 	uint32_t next_session;
 	bool shutting_down;
+	struct vd_power *power;		/* NULL: sessions are not counted */
+	int power_tfd;			/* re-checks powered sessions while there are any */
+	int activity_fd;		/* written by a session's worker: STARTs came through its ring */
+	struct vd_loop_watch *activity_watch;
+	struct vd_loop_watch *power_watch;
+	unsigned n_powered;
 	/* read by other threads (tests, diagnostics) */
 	_Atomic uint32_t n_conns, n_clients, n_sessions, n_tasks;
 	_Atomic uint64_t n_memory, n_malformed, n_requests;
@@ -259,8 +270,105 @@ static void uncharge_task(struct conn *c, struct session *s, unsigned i)
 	s->tasks[i] = s->tasks[--s->ntasks];
 }
 
+/* Every POWER_CHECK_MS while a session counts: clients read their tasks'
+ * status from the status page without asking the daemon, so a request may
+ * never come to say the tasks are done. */
+#define POWER_CHECK_MS 50
+
+static void power_check_timer(struct vd_accel_server *srv, bool on)
+{
+	struct itimerspec its = { 0 };
+
+	if (on) {
+		its.it_value.tv_nsec = POWER_CHECK_MS * 1000000L;
+		its.it_interval = its.it_value;
+	}
+	/* cannot fail with a valid timerfd and a normalised value */
+	(void)timerfd_settime(srv->power_tfd, 0, &its, NULL);
+}
+
+/* A session keeps the engine awake while one of its tasks is ACTIVE, as far
+ * as the daemon can see: it looks at each of the session's requests and, while
+ * the session counts, every POWER_CHECK_MS. */
+static bool session_busy(struct session *s)
+{
+	for (unsigned i = 0; i < s->ntasks; i++) {
+		struct vd_accel_task_status st = { .seqno = accel_engine_slot_seqno(s->acc, s->tasks[i].slot) };
+
+		if (vd_accel_task_status(s->acc, &st) == 0 && st.state == VD_ACCEL_TASK_ACTIVE)
+			return true;
+	}
+	return false;
+}
+
+static void power_update(struct vd_accel_server *srv, struct session *s)
+{
+	bool busy;
+
+	if (!srv->power)
+		return;
+	busy = session_busy(s);
+	if (!busy && s->powered) {
+		vd_power_put(srv->power, VD_POWER_USER_TASK);
+		if (--srv->n_powered == 0)
+			power_check_timer(srv, false);
+		s->powered = false;
+	}
+	if (!s->powered) {
+		/* STARTs through the ring bypass us: from now on the session's
+		 * worker says when one comes, and one that came before is seen here */
+		accel_engine_ring_arm(s->acc);
+		busy = session_busy(s);
+	}
+	if (busy == s->powered)
+		return;
+	if (vd_power_get(srv->power, VD_POWER_USER_TASK) < 0) {
+		/* tasks run on the accel engine's own thread: they do not need the host resumed */
+		logf_(srv, "session %u: the engine did not resume", s->id);
+		return;
+	} else if (srv->n_powered++ == 0) {
+		power_check_timer(srv, true);
+	}
+	s->powered = busy;
+}
+
+/* A session's worker consumed ring STARTs while armed: look at the idle ones. */
+static void on_activity(void *data, int fd, uint32_t events)
+{
+	struct vd_accel_server *srv = data;
+	uint64_t n;
+
+	(void)events;
+	if (read(fd, &n, sizeof(n)) < 0)
+		return;
+	for (struct conn *c = srv->conns; c; c = c->next)
+		for (struct session *s = c->sessions; s; s = s->next)
+			if (!s->powered)
+				power_update(srv, s);
+}
+
+static void on_power_check(void *data, int fd, uint32_t events)
+{
+	struct vd_accel_server *srv = data;
+	uint64_t n;
+
+	(void)events;
+	if (read(fd, &n, sizeof(n)) < 0)
+		return;	/* EAGAIN: disarmed meanwhile */
+	for (struct conn *c = srv->conns; c; c = c->next)
+		for (struct session *s = c->sessions; s; s = s->next)
+			if (s->powered)
+				power_update(srv, s);
+}
+
 static void session_close(struct conn *c, struct session *s)
 {
+	if (s->powered) {
+		vd_power_put(c->srv->power, VD_POWER_USER_TASK);
+		if (--c->srv->n_powered == 0)
+			power_check_timer(c->srv, false);
+	}
+	s->powered = false;
 	while (s->ntasks)
 		uncharge_task(c, s, s->ntasks - 1);
 	vd_accel_close(s->acc);
@@ -322,7 +430,7 @@ static struct session *find_session(struct conn *c, uint32_t id)
 static int find_task(struct session *s, uint64_t seqno)
 {
 	for (unsigned i = 0; i < s->ntasks; i++)
-		if (s->tasks[i].seqno == seqno)
+		if (accel_engine_slot_seqno(s->acc, s->tasks[i].slot) == seqno)
 			return (int)i;
 	return -1;
 }
@@ -494,7 +602,7 @@ static int do_create(struct conn *c, struct session *s, const struct vd_proto_re
 			return reply_error(rp, -EBUSY, "more than %d tasks in a session", VD_ACCEL_MAX_TASKS);
 		goto over_memory;
 	}
-	s->tasks[s->ntasks].seqno = t.seqno;
+	s->tasks[s->ntasks].slot = (unsigned)accel_engine_task_slot(s->acc, t.seqno);
 	s->tasks[s->ntasks].charge = charge;
 	s->ntasks++;
 	cl->tasks++;
@@ -525,11 +633,6 @@ static int do_start(struct session *s, const struct vd_proto_request *req, struc
 
 	if (r < 0)
 		return engine_error(rp, s, r);
-	if (req->u.task.origin_seqno) {
-		int i = find_task(s, req->u.task.origin_seqno);
-		if (i >= 0)
-			s->tasks[i].seqno = t.seqno;
-	}
 	struct vd_proto_task w;
 	vd_proto_task_to_wire(&t, &w);
 	reply_add(rp, &w, sizeof(w));
@@ -538,6 +641,8 @@ static int do_start(struct session *s, const struct vd_proto_request *req, struc
 
 static int do_free(struct conn *c, struct session *s, uint64_t seqno, struct reply *rp)
 {
+	/* found by its entry while it still has one */
+	int i = seqno ? find_task(s, seqno) : -1;
 	int r = vd_accel_task_free(s->acc, seqno);
 
 	if (r < 0)
@@ -545,10 +650,8 @@ static int do_free(struct conn *c, struct session *s, uint64_t seqno, struct rep
 	if (seqno == 0) {
 		while (s->ntasks)
 			uncharge_task(c, s, s->ntasks - 1);
-	} else {
-		int i = find_task(s, seqno);
-		if (i >= 0)
-			uncharge_task(c, s, (unsigned)i);
+	} else if (i >= 0) {
+		uncharge_task(c, s, (unsigned)i);
 	}
 	return 0;
 }
@@ -606,6 +709,9 @@ static int dispatch(struct conn *c, const struct vd_proto_request *req, struct r
 	s = find_session(c, req->session);
 	if (!s)
 		return reply_error(rp, -EBADF, "no session %u on this connection", req->session);
+	/* the ring and the socket are one ordered stream: STARTs the client
+	 * published before this request run before it */
+	accel_engine_ring_sync(s->acc, -1);
 
 	switch (req->hdr.type) {
 	case VD_PROTO_CLOSE:
@@ -676,6 +782,16 @@ static int dispatch(struct conn *c, const struct vd_proto_request *req, struct r
 		reply_add(rp, &w, sizeof(w));
 		return 0;
 	}
+	case VD_PROTO_RING_ATTACH:
+		r = accel_engine_ring_attach(s->acc, rp->fds, c->srv->activity_fd);
+		if (r < 0)
+			return engine_error(rp, s, r);
+		rp->nfds = 3;
+		rp->close_fds = true;
+		return 0;
+	case VD_PROTO_RING_POLL:
+		accel_engine_ring_sync(s->acc, (int)req->u.exact);
+		return 0;
 	default:
 		return reply_error(rp, -ENOSYS, "unknown request type %u", req->hdr.type);
 	}
@@ -806,6 +922,10 @@ static int conn_handle_one(struct conn *c)
 	} else {
 		atomic_fetch_add(&c->srv->n_requests, 1);
 		r = dispatch(c, &req, &rp);
+		struct session *s = find_session(c, req.session);
+
+		if (s)
+			power_update(c->srv, s);
 		/* a pipelined START is answered only when refused */
 		if (r >= 0 && (req.hdr.flags & VD_PROTO_FLAG_NO_REPLY))
 			return 1;
@@ -926,6 +1046,8 @@ int vd_accel_server_new(struct vd_loop *loop, const char *path,
 		return -ENOMEM;
 	}
 	srv->loop = loop;
+	srv->power_tfd = -1;
+	srv->activity_fd = -1;
 	if (lim)
 		srv->lim = *lim;
 	else
@@ -962,5 +1084,44 @@ void vd_accel_server_free(struct vd_accel_server *srv)
 	vd_loop_remove(srv->listen_watch);
 	close(srv->listen_fd);
 	unlink(srv->path);
+	vd_loop_remove(srv->power_watch);
+	if (srv->power_tfd >= 0)
+		close(srv->power_tfd);
+	vd_loop_remove(srv->activity_watch);
+	if (srv->activity_fd >= 0)
+		close(srv->activity_fd);
 	free(srv);
+}
+
+int vd_accel_server_set_power(struct vd_accel_server *srv, struct vd_power *power)
+{
+	int r;
+
+	if (srv->power || srv->conns)
+		return -EBUSY;
+	srv->power_tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (srv->power_tfd < 0)
+		return -errno;
+	r = vd_loop_add_fd(srv->loop, srv->power_tfd, EPOLLIN, on_power_check, srv, &srv->power_watch);
+	if (r < 0)
+		goto fail;
+	srv->activity_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (srv->activity_fd < 0) {
+		r = -errno;
+		goto fail;
+	}
+	r = vd_loop_add_fd(srv->loop, srv->activity_fd, EPOLLIN, on_activity, srv, &srv->activity_watch);
+	if (r < 0)
+		goto fail;
+	srv->power = power;
+	return 0;
+fail:
+	vd_loop_remove(srv->power_watch);
+	srv->power_watch = NULL;
+	close(srv->power_tfd);
+	srv->power_tfd = -1;
+	if (srv->activity_fd >= 0)
+		close(srv->activity_fd);
+	srv->activity_fd = -1;
+	return r;
 }

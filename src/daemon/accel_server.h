@@ -52,6 +52,14 @@ int vd_accel_server_new(struct vd_loop *loop, const char *path,
 			struct vd_accel_server **out, char *err, size_t errsz);
 /** Drop every connection (freeing their sessions), stop listening, remove the socket. */
 void vd_accel_server_free(struct vd_accel_server *srv);
+struct vd_power;
+/**
+ * vd_accel_server_set_power() - count sessions with an ACTIVE task as
+ * VD_POWER_USER_TASK users (docs/serve.md, "Power"), checked at each of their
+ * requests and every 50 ms while they count. Once, before the first
+ * connection (-EBUSY otherwise); @power must outlive the server. 0 or -errno.
+ */
+int vd_accel_server_set_power(struct vd_accel_server *srv, struct vd_power *power);
 void vd_accel_server_get_stats(const struct vd_accel_server *srv, struct vd_accel_server_stats *st);
 
 #endif

@@ -43,6 +43,7 @@ struct vd_guest {
 	int listen_fd;
 	struct vd_loop_watch *listen_watch;
 	struct vd_snd_dev *dev;
+	struct vd_power *power;
 	struct slot slots[VD_SND_FD_COUNT];
 	bool connected;
 	pid_t peer;
@@ -199,11 +200,31 @@ static int watch_device(struct vd_guest *g)
 	return 0;
 }
 
+/*
+ * The socket's messages may close kick fds (a reset closes them all). epoll
+ * forgets a watch only when the last descriptor of its file closes, and the
+ * front-end keeps its end of each eventfd: a watch left on a closed number
+ * would outlive it, and the same eventfd sent again (QEMU keeps its host
+ * notifiers across a guest's reset) would then be refused with EEXIST. So
+ * the kick watches go while their fds are still open; watch_device() renews
+ * them afterwards.
+ */
+static int handle_socket(struct vd_guest *g)
+{
+	for (unsigned k = 0; k < VD_SND_FD_COUNT; k++) {
+		if (k == VD_SND_FD_SOCKET || k == VD_SND_FD_NOTIFY)
+			continue;
+		vd_loop_remove(g->slots[k].watch);
+		g->slots[k].watch = NULL;
+	}
+	return vd_snd_dev_handle(g->dev, VD_SND_FD_SOCKET);
+}
+
 static void on_device_fd(void *data, int fd, uint32_t events)
 {
 	struct slot *s = data;
 	struct vd_guest *g = s->g;
-	int r = vd_snd_dev_handle(g->dev, s->kind);
+	int r = s->kind == VD_SND_FD_SOCKET ? handle_socket(g) : vd_snd_dev_handle(g->dev, s->kind);
 
 	(void)fd;
 	if (r >= 0)
@@ -275,6 +296,25 @@ static void drop(struct vd_guest *g, const char *why)
 
 	glog(g, "disconnected (%s) after %.1f s: freed %u active streams, %d fds, %d guest memory "
 	     "maps%s", why, now_s() - g->t_connect, active, fds0 - fds1, maps0 - maps1, streams);
+}
+
+/* The device pairs activations with deactivations (also when the guest dies),
+ * so the count cannot leak. */
+static int on_stream_active(void *data, unsigned stream, bool active)
+{
+	struct vd_guest *g = data;
+	int r;
+
+	if (!g->power)
+		return 0;
+	if (!active) {
+		vd_power_put(g->power, VD_POWER_USER_STREAM);
+		return 0;
+	}
+	r = vd_power_get(g->power, VD_POWER_USER_STREAM);
+	if (r < 0)
+		glog(g, "stream %u: cannot resume the engine: %s", stream, strerror(-r));
+	return r;
 }
 
 /* ---- jacks and stored control values ---- */
@@ -365,6 +405,7 @@ static int new_device(struct vd_guest *g, const char *path, const char *text, si
 	struct vd_snd_options o = {
 		.controls = g->controls, .log = g->log, .log_data = g->log_data,
 		.control_changed = on_control_changed, .control_data = g,
+		.stream_active = on_stream_active, .stream_data = g,
 		.topology_text = text, .topology_len = len,
 	};
 
@@ -441,7 +482,7 @@ static void on_listen(void *data, int fd, uint32_t events)
 		if (g->connected) {
 			/* A restarted QEMU can reconnect before its old connection's
 			 * hang-up has been seen: settle the old one first. */
-			int r = vd_snd_dev_handle(g->dev, VD_SND_FD_SOCKET);
+			int r = handle_socket(g);
 
 			if (r < 0)
 				drop(g, r == -ECONNRESET ? "the connection was closed" : "device fault");
@@ -474,6 +515,7 @@ int vd_guest_new(struct vd_loop *loop, struct vd_graph *host, const struct vd_gu
 		return -ENOMEM;
 	}
 	g->loop = loop;
+	g->power = cfg->power;
 	g->host = host;
 	g->controls = cfg->controls;
 	g->has_owner = cfg->has_owner;

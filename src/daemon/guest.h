@@ -18,6 +18,7 @@
 #include "daemon/loop.h"
 #include "daemon/state.h"
 #include "virtio_snd/virtio_snd.h"
+#include "daemon/power.h"
 
 struct vd_guest;
 
@@ -32,6 +33,10 @@ struct vd_guest_config {
 	struct vd_state *state;
 	bool has_owner;			/**< @owner may change it through the control socket */
 	uid_t owner;
+	/** Each running stream is a VD_POWER_USER_STREAM from START to
+	 * STOP/RELEASE/reset/disconnect; a START resumes a suspended engine.
+	 * NULL: not counted. Must outlive the guest. */
+	struct vd_power *power;
 };
 
 /** One log line (no newline); called on the loop's thread. */

@@ -79,7 +79,13 @@ struct vd_host {
 	struct vd_topology *t;
 	struct vd_graph *g;
 	struct vd_rt_sched *sched;
-	struct vd_rt_stats last;	/* counters of a stopped scheduler */
+	struct vd_rt_stats last;	/* counters of every stopped scheduler, summed */
+	bool suspended;			/* devices closed; the thread restarts on resume */
+	bool run_on_resume;		/* the thread was running when suspended */
+	/* the power hooks' */
+	void (*power_log)(void *data, const char *line);
+	void (*power_changed)(void *data, const struct vd_power_status *st);
+	void *power_data;
 	int rt_priority;
 	uint64_t period_ns;
 	uint32_t period_frames, rate;
@@ -281,7 +287,7 @@ fail:
 	return r;
 }
 
-int vd_host_start(struct vd_host *h)
+static int start_thread(struct vd_host *h)
 {
 	struct vd_rt_config cfg = {
 		.period_ns = h->period_ns,
@@ -294,12 +300,141 @@ int vd_host_start(struct vd_host *h)
 	return vd_rt_sched_start(h->g, &cfg, &h->sched);
 }
 
+int vd_host_start(struct vd_host *h)
+{
+	if (h->suspended) {
+		/* resume starts it, with its devices open */
+		h->run_on_resume = true;
+		return 0;
+	}
+	return start_thread(h);
+}
+
+/* A resumed scheduler counts from zero: fold a stopped one's counters into the total. */
+static void add_stats(struct vd_rt_stats *sum, const struct vd_rt_stats *st)
+{
+	sum->cycles += st->cycles;
+	sum->late += st->late;
+	if (st->max_cycle_ns > sum->max_cycle_ns)
+		sum->max_cycle_ns = st->max_cycle_ns;
+	if (st->max_wake_late_ns > sum->max_wake_late_ns)
+		sum->max_wake_late_ns = st->max_wake_late_ns;
+	sum->finished = st->finished;
+	sum->realtime = st->realtime;
+	if (!sum->error)
+		sum->error = st->error;
+}
+
 void vd_host_stop(struct vd_host *h)
 {
+	struct vd_rt_stats st;
+
+	h->run_on_resume = false;
 	if (!h->sched)
 		return;
-	vd_rt_sched_stop(h->sched, &h->last);
+	vd_rt_sched_stop(h->sched, &st);
 	h->sched = NULL;
+	add_stats(&h->last, &st);
+}
+
+static bool is_alsa(const struct gnode *n)
+{
+	return n->ops == &vd_node_alsa_sink || n->ops == &vd_node_alsa_source;
+}
+
+int vd_host_suspend(struct vd_host *h)
+{
+	if (h->suspended)
+		return 0;
+	bool running = h->sched != NULL;
+
+	/* the thread first: nothing may process a node whose device is closed */
+	vd_host_stop(h);
+	h->run_on_resume = running;
+	for (uint32_t i = 0; i < h->g->n_nodes; i++)
+		if (is_alsa(h->g->nodes[i]))
+			vd_endpoint_alsa_close(h->g->nodes[i]->self);
+	h->suspended = true;
+	return 0;
+}
+
+int vd_host_resume(struct vd_host *h, char *err, size_t errsz)
+{
+	struct vd_error e;
+	int r;
+
+	if (!h->suspended)
+		return 0;
+	for (uint32_t i = 0; i < h->g->n_nodes; i++) {
+		if (!is_alsa(h->g->nodes[i]))
+			continue;
+		vd_error_clear(&e);
+		r = vd_endpoint_alsa_reopen(h->g->nodes[i]->self, &e);
+		if (r < 0) {
+			vd_error_format(&e, err, errsz);
+			/* all or nothing: a half-open host stays suspended */
+			for (uint32_t k = 0; k < i; k++)
+				if (is_alsa(h->g->nodes[k]))
+					vd_endpoint_alsa_close(h->g->nodes[k]->self);
+			return r;
+		}
+	}
+	if (h->run_on_resume) {
+		r = start_thread(h);
+		if (r < 0) {
+			snprintf(err, errsz, "cannot restart the processing thread: %s", strerror(-r));
+			for (uint32_t i = 0; i < h->g->n_nodes; i++)
+				if (is_alsa(h->g->nodes[i]))
+					vd_endpoint_alsa_close(h->g->nodes[i]->self);
+			return r;
+		}
+	}
+	h->suspended = false;
+	return 0;
+}
+
+bool vd_host_suspended(const struct vd_host *h)
+{
+	return h->suspended;
+}
+
+static int hook_suspend(void *data)
+{
+	return vd_host_suspend(data);
+}
+
+static int hook_resume(void *data)
+{
+	struct vd_host *h = data;
+	char err[512], line[600];
+	int r = vd_host_resume(h, err, sizeof(err));
+
+	if (r < 0 && h->power_log) {
+		snprintf(line, sizeof(line), "power: cannot resume the host: %s", err);
+		h->power_log(h->power_data, line);
+	}
+	return r;
+}
+
+static void hook_changed(void *data, const struct vd_power_status *st)
+{
+	struct vd_host *h = data;
+
+	if (h->power_changed)
+		h->power_changed(h->power_data, st);
+}
+
+void vd_host_power_hooks(struct vd_host *h, void (*log)(void *data, const char *line),
+			 void (*changed)(void *data, const struct vd_power_status *st), void *data,
+			 struct vd_power_hooks *hooks)
+{
+	h->power_log = log;
+	h->power_changed = changed;
+	h->power_data = data;
+	hooks->suspend = hook_suspend;
+	hooks->resume = hook_resume;
+	hooks->changed = hook_changed;
+	hooks->data = h;
 }
 
 void vd_host_free(struct vd_host *h)
@@ -357,10 +492,15 @@ const char *vd_host_attach_name(const struct vd_host *h, size_t i, bool *capture
 
 void vd_host_sched_stats(struct vd_host *h, struct vd_rt_stats *st)
 {
-	if (h->sched)
+	if (h->sched) {
 		vd_rt_sched_stats(h->sched, st);
-	else
+		struct vd_rt_stats sum = h->last;
+
+		add_stats(&sum, st);
+		*st = sum;
+	} else {
 		*st = h->last;
+	}
 }
 
 /* ---- endpoint connection state ---- */

@@ -14,6 +14,7 @@
 #include <virtdsp/topology.h>
 
 #include "daemon/loop.h"
+#include "daemon/power.h"
 
 struct vd_host;
 
@@ -64,8 +65,26 @@ uint32_t vd_host_rate(const struct vd_host *h);
 /** Attach points: how many, and the name/direction of each (for the start-up line). */
 size_t vd_host_attach_count(const struct vd_host *h);
 const char *vd_host_attach_name(const struct vd_host *h, size_t i, bool *capture);
-/** Scheduler counters (any time; zeros before start). */
+/** Scheduler counters (any time; zeros before start), summed over suspends. */
 void vd_host_sched_stats(struct vd_host *h, struct vd_rt_stats *st);
+/**
+ * Power (daemon/power.h): vd_host_suspend() stops the processing thread
+ * (keeping its counters) and closes the host's ALSA devices; file and null
+ * endpoints keep their state, so a WAV sink goes on appending after the
+ * resume. vd_host_resume() reopens the devices with the negotiated setup and
+ * restarts the thread if it was running; on failure (described in @err) the
+ * host stays suspended with every device closed. Both are idempotent.
+ * vd_host_start() while suspended only marks the thread to start on resume.
+ */
+int vd_host_suspend(struct vd_host *h);
+int vd_host_resume(struct vd_host *h, char *err, size_t errsz);
+bool vd_host_suspended(const struct vd_host *h);
+/** Fill @hooks for vd_power_new(): suspend and resume @h, and pass each
+ * transition on to @changed (may be NULL). A failed resume is described to
+ * @log (may be NULL) as one line. Both get @data. */
+void vd_host_power_hooks(struct vd_host *h, void (*log)(void *data, const char *line),
+			 void (*changed)(void *data, const struct vd_power_status *st), void *data,
+			 struct vd_power_hooks *hooks);
 /**
  * Stop the processing thread now (its counters are kept for vd_host_sched_stats):
  * after it, sink statistics can be read safely. Idempotent.

@@ -16,7 +16,7 @@ struct vd_power;
 enum vd_power_state {
 	VD_POWER_ACTIVE,	/**< at least one user */
 	VD_POWER_IDLE,		/**< no user; the idle timer runs */
-	VD_POWER_SUSPENDED,	/**< no user for the timeout: RT thread parked, devices closed */
+	VD_POWER_SUSPENDED,	/**< no user for the timeout: RT thread stopped, ALSA devices closed */
 };
 
 /** What counts as a user; counted separately so `virtdsp ctl` can show who keeps it awake. */

@@ -26,6 +26,10 @@ struct alsa {
 	double period_time, buffer_time;
 	double duration;		/* source: seconds to capture, < 0 = until stopped */
 	uint32_t pipeline_period;
+	uint32_t max_frames;		/* prepare's, for a reopen */
+	/* the device failed or could not be reopened: a reopen that works reconnects it
+	 * (the processing thread sets it, stopped before any reopen looks) */
+	bool gone;
 
 	struct vd_audio_format fmt;	/* negotiated */
 	snd_pcm_uframes_t period, buffer;
@@ -334,34 +338,22 @@ static int alsa_negotiate(void *self, struct vd_audio_format *in, uint32_t n_in,
 	return 0;
 }
 
-static int alsa_prepare(void *self, const struct vd_audio_format *in, uint32_t n_in,
-			const struct vd_audio_format *out, uint32_t n_out,
-			uint32_t max_frames, struct vd_error *err)
+/* Install the hardware and software setup for a->fmt on an open PCM. */
+static int configure(struct alsa *a, uint32_t max_frames, struct vd_error *err)
 {
-	struct alsa *a = self;
-	const struct vd_audio_format *f = a->stream == SND_PCM_STREAM_PLAYBACK ? &in[0] : &out[0];
 	snd_pcm_uframes_t period, buffer;
 	int ret;
-
-	if (f->format != a->fmt.format || f->rate != a->fmt.rate || f->channels != a->fmt.channels)
-		return vd_error_set(err, -EINVAL, NULL, "%s: format changed after negotiation",
-				    a->name);
-	a->fmt = *f;
-	a->frame_size = vd_format_frame_size(f);
-	ret = choose_format(a, &a->fmt, err);
-	if (ret < 0)
-		return ret;
 
 	if (a->period_frames)
 		period = a->period_frames;
 	else if (a->period_time > 0)
-		period = (snd_pcm_uframes_t)lround(a->period_time * f->rate);
+		period = (snd_pcm_uframes_t)lround(a->period_time * a->fmt.rate);
 	else
 		period = a->pipeline_period ? a->pipeline_period : max_frames;
 	if (a->buffer_frames)
 		buffer = a->buffer_frames;
 	else if (a->buffer_time > 0)
-		buffer = (snd_pcm_uframes_t)lround(a->buffer_time * f->rate);
+		buffer = (snd_pcm_uframes_t)lround(a->buffer_time * a->fmt.rate);
 	else
 		buffer = 4 * period;
 	if ((ret = snd_pcm_hw_params_set_period_size_near(a->pcm, a->hw, &period, NULL)) < 0 ||
@@ -386,10 +378,84 @@ static int alsa_prepare(void *self, const struct vd_audio_format *in, uint32_t n
 	    (ret = snd_pcm_sw_params(a->pcm, a->sw)) < 0)
 		return vd_error_set(err, ret, NULL, "%s: ALSA device '%s' refused its software setup: %s",
 				    a->name, a->device, snd_strerror(ret));
+	return 0;
+}
+
+static int alsa_prepare(void *self, const struct vd_audio_format *in, uint32_t n_in,
+			const struct vd_audio_format *out, uint32_t n_out,
+			uint32_t max_frames, struct vd_error *err)
+{
+	struct alsa *a = self;
+	const struct vd_audio_format *f = a->stream == SND_PCM_STREAM_PLAYBACK ? &in[0] : &out[0];
+	int ret;
+
+	if (f->format != a->fmt.format || f->rate != a->fmt.rate || f->channels != a->fmt.channels)
+		return vd_error_set(err, -EINVAL, NULL, "%s: format changed after negotiation",
+				    a->name);
+	a->fmt = *f;
+	a->frame_size = vd_format_frame_size(f);
+	ret = choose_format(a, &a->fmt, err);
+	if (ret < 0)
+		return ret;
+	a->max_frames = max_frames;
+	ret = configure(a, max_frames, err);
+	if (ret < 0)
+		return ret;
 	a->limit = a->duration >= 0 ? (uint64_t)llround(a->duration * f->rate) : UINT64_MAX;
 	a->pos = 0;
 	a->eos = false;
 	return 0;
+}
+
+int vd_endpoint_alsa_close(void *self)
+{
+	struct alsa *a = self;
+
+	if (!a->pcm)
+		return 0;
+	/* an idle engine's buffer holds silence at most: nothing worth draining */
+	snd_pcm_drop(a->pcm);
+	snd_pcm_close(a->pcm);
+	a->pcm = NULL;
+	return 0;
+}
+
+int vd_endpoint_alsa_reopen(void *self, struct vd_error *err)
+{
+	struct alsa *a = self;
+	struct vd_audio_format f = a->fmt;
+	int ret;
+
+	if (a->pcm)
+		return 0;
+	ret = snd_pcm_open(&a->pcm, a->device, a->stream, 0);
+	if (ret < 0) {
+		a->pcm = NULL;
+		/* not there: shown to guests as a disconnected jack until it opens again */
+		vd_endpoint_conn_set(&a->conn, false);
+		a->gone = true;
+		return vd_error_set(err, ret, NULL, "%s: cannot reopen ALSA device '%s' for %s: %s",
+				    a->name, a->device, stream_word(a), snd_strerror(ret));
+	}
+	/* the graph was built for the negotiated format: the device must still take it */
+	ret = choose_format(a, &f, err);
+	if (ret == 0 && (f.format != a->fmt.format || f.rate != a->fmt.rate ||
+			 f.channels != a->fmt.channels))
+		ret = vd_error_set(err, -ENODEV, NULL,
+				   "%s: ALSA device '%s' no longer takes %s, %u Hz, %u channels",
+				   a->name, a->device, vd_format_name(a->fmt.format), a->fmt.rate,
+				   a->fmt.channels);
+	if (ret == 0)
+		ret = configure(a, a->max_frames, err);
+	if (ret < 0) {
+		snd_pcm_close(a->pcm);
+		a->pcm = NULL;
+	} else if (a->gone) {
+		/* jack controls, if any, keep their own say: only a failure is undone here */
+		vd_endpoint_conn_set(&a->conn, true);
+		a->gone = false;
+	}
+	return ret;
 }
 
 /* A broken stream is restarted; anything else ends the run. */
@@ -400,8 +466,10 @@ static int recover(struct alsa *a, int err)
 	if (ret == 0 && (err == -EPIPE || err == -ESTRPIPE))
 		atomic_fetch_add_explicit(&a->xruns, 1, memory_order_relaxed);
 	/* an unplugged device: the daemon's loop shows it to guests as a jack */
-	if (ret < 0 && (err == -ENODEV || err == -EBADFD || ret == -ENODEV))
+	if (ret < 0 && (err == -ENODEV || err == -EBADFD || ret == -ENODEV)) {
 		vd_endpoint_conn_set(&a->conn, false);
+		a->gone = true;
+	}
 	return ret;
 }
 
@@ -427,6 +495,8 @@ static int alsa_sink_process(void *self, struct vd_buffer *in, uint32_t n_in,
 	uint32_t done = 0;
 	int ret;
 
+	if (!a->pcm)
+		return -ENODEV;	/* closed for a suspend: the engine must not be cycled */
 	if (a->eos) {
 		/* Drained: only further EOS markers are expected until a reset. */
 		done = in[0].frames;
@@ -466,6 +536,8 @@ static int alsa_source_process(void *self, struct vd_buffer *in, uint32_t n_in,
 	uint32_t done = 0;
 	int ret;
 
+	if (!a->pcm)
+		return -ENODEV;
 	if (want > a->limit - a->pos)
 		want = a->limit - a->pos;
 	/* At most a period per read: the file plugin's infile cannot serve more than a buffer. */
@@ -499,8 +571,10 @@ static void alsa_reset(void *self)
 {
 	struct alsa *a = self;
 
-	snd_pcm_drop(a->pcm);
-	snd_pcm_prepare(a->pcm);
+	if (a->pcm) {
+		snd_pcm_drop(a->pcm);
+		snd_pcm_prepare(a->pcm);
+	}
 	a->pos = 0;
 	a->eos = false;
 	atomic_store_explicit(&a->xruns, 0, memory_order_relaxed);

@@ -47,6 +47,16 @@ int vd_endpoint_file_sink_new(const struct vd_file_sink_config *cfg, void **self
 int vd_endpoint_silence_new(const struct vd_audio_format *fmt, uint64_t frames, void **self);
 int vd_endpoint_null_new(void **self);
 
+/**
+ * ALSA endpoints (alsa-sink, alsa-source; @self is such a node's) close their
+ * PCM while the daemon is suspended and reopen it with the negotiated format
+ * and the same period/buffer setup. The node must not be processed while
+ * closed. Both are idempotent; reopen fails (-ENODEV, or alsa-lib's -errno,
+ * described in @err) if the device is gone or no longer takes the format.
+ */
+int vd_endpoint_alsa_close(void *self);
+int vd_endpoint_alsa_reopen(void *self, struct vd_error *err);
+
 /** Fill @n samples of @fmt with digital silence (u8 0x80, mu-law 0xff, A-law 0xd5, else 0). */
 void vd_endpoint_fill_silence(enum vd_sample_format fmt, void *dst, size_t n);
 

@@ -251,6 +251,42 @@ static void write_channel_map(SNDFILE *sf, uint32_t channels, const uint8_t *pos
 #define SRC_RING_SECONDS 2		/* how long the disk may stall before the output underruns */
 #define SRC_RING_MIN_BYTES (64u << 10)
 #define READER_WAKE_NS 10000000ull	/* 10 ms */
+/*
+ * Start a file endpoint's I/O thread: an ordinary thread whatever the caller
+ * is (the processing thread may be SCHED_FIFO), and deaf to signals: the
+ * daemon reads them through a signalfd, which only works while no thread
+ * accepts them. Returns 0 or -errno.
+ */
+static int start_helper(pthread_t *thread, void *(*fn)(void *), void *arg, const char *name)
+{
+	pthread_attr_t attr;
+	sigset_t all, old;
+	int ret;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setinheritsched(&attr, PTHREAD_EXPLICIT_SCHED);
+	pthread_attr_setschedpolicy(&attr, SCHED_OTHER);
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	ret = -pthread_create(thread, &attr, fn, arg);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
+	if (ret == 0)
+		pthread_setname_np(*thread, name);
+	return ret;
+}
+
+/* An idle helper thread (a suspended engine, a sink nobody feeds, a full read-ahead ring)
+ * doubles its sleep up to this, so it costs nearly nothing; the rings hold 2 s, far more. */
+#define IDLE_NAP_MAX_NS 160000000ull	/* 160 ms */
+
+/* The next sleep of a reader/writer thread: @busy resets it to @base, idleness doubles it. */
+static uint64_t idle_nap(uint64_t nap, bool busy, uint64_t base)
+{
+	if (busy)
+		return base;
+	return nap * 2 > IDLE_NAP_MAX_NS ? IDLE_NAP_MAX_NS : nap * 2;
+}
 #define READER_CHUNK_FRAMES 4096u
 #define NO_POSITION UINT64_MAX
 
@@ -614,15 +650,20 @@ static void *reader_main(void *arg)
 	struct file_source *s = arg;
 	struct src_live *lv = &s->lv;
 
+	uint64_t nap = READER_WAKE_NS;
+
 	for (;;) {
 		uint32_t gen = atomic_load_explicit(&lv->reset_gen, memory_order_acquire);
+		uint64_t before = lv->written;
+		bool rewound = gen != lv->served_gen;
 
 		if (atomic_load_explicit(&lv->quit, memory_order_acquire))
 			break;
-		if (gen != lv->served_gen)
+		if (rewound)
 			src_rewind(s, gen);
 		src_fill(s);
-		struct timespec ts = { 0, (long)READER_WAKE_NS };
+		nap = idle_nap(nap, rewound || lv->written != before, READER_WAKE_NS);
+		struct timespec ts = { 0, (long)nap };
 		nanosleep(&ts, NULL);
 	}
 	return NULL;
@@ -639,8 +680,6 @@ static int src_live_start(struct file_source *s)
 	size_t stride = vd_format_frame_size(&s->fmt);
 	uint64_t want = (uint64_t)s->fmt.rate * SRC_RING_SECONDS * stride;
 	uint32_t size = SRC_RING_MIN_BYTES;
-	pthread_attr_t attr;
-	sigset_t all, old;
 	int ret;
 
 	src_live_stop(s);
@@ -661,18 +700,9 @@ static int src_live_start(struct file_source *s)
 	}
 	if (s->regular)
 		src_fill(s);
-	/* like the sink's writer: ordinary scheduling, deaf to the daemon's signals */
-	pthread_attr_init(&attr);
-	pthread_attr_setinheritsched(&attr, PTHREAD_EXPLICIT_SCHED);
-	pthread_attr_setschedpolicy(&attr, SCHED_OTHER);
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	ret = -pthread_create(&lv->thread, &attr, reader_main, s);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	pthread_attr_destroy(&attr);
+	ret = start_helper(&lv->thread, reader_main, s, "vd-file-reader");
 	if (ret < 0)
 		goto fail;
-	pthread_setname_np(lv->thread, "vd-file-reader");
 	lv->running = true;
 	return 0;
 fail:
@@ -1351,6 +1381,8 @@ static void *writer_main(void *arg)
 	uint32_t seen_reset = atomic_load_explicit(&lv->reset_gen, memory_order_acquire);
 	uint32_t seen_eos = atomic_load_explicit(&lv->eos_gen, memory_order_acquire);
 	uint64_t header_due = mono_ns() + HEADER_EVERY_NS, header_at = 0;
+	uint64_t nap = WRITER_WAKE_NS, last_produced = 0;
+	uint32_t last_gen = seen_eos;
 
 	for (;;) {
 		bool quit = atomic_load_explicit(&lv->quit, memory_order_acquire);
@@ -1396,7 +1428,10 @@ static void *writer_main(void *arg)
 		}
 		if (quit)
 			break;
-		struct timespec ts = { 0, (long)WRITER_WAKE_NS };
+		nap = idle_nap(nap, produced != last_produced || gen != last_gen, WRITER_WAKE_NS);
+		last_produced = produced;
+		last_gen = gen;
+		struct timespec ts = { 0, (long)nap };
 		nanosleep(&ts, NULL);
 	}
 	return NULL;
@@ -1407,8 +1442,6 @@ static int live_start(struct file_sink *s)
 	struct live *lv = &s->lv;
 	size_t stride = vd_format_frame_size(&s->fmt);
 	uint32_t size = ring_bytes_for(s, stride);
-	pthread_attr_t attr;
-	sigset_t all, old;
 	int ret;
 
 	memset(lv, 0, sizeof(*lv));
@@ -1420,19 +1453,9 @@ static int live_start(struct file_sink *s)
 		goto fail;
 	}
 	vd_ring_init(&lv->ring, lv->mem, size);
-	/* An ordinary thread, whatever the caller is, and deaf to signals: the daemon reads
-	 * them through a signalfd, which only works while no thread accepts them. */
-	pthread_attr_init(&attr);
-	pthread_attr_setinheritsched(&attr, PTHREAD_EXPLICIT_SCHED);
-	pthread_attr_setschedpolicy(&attr, SCHED_OTHER);
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	ret = -pthread_create(&lv->thread, &attr, writer_main, s);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	pthread_attr_destroy(&attr);
+	ret = start_helper(&lv->thread, writer_main, s, "vd-file-writer");
 	if (ret < 0)
 		goto fail;
-	pthread_setname_np(lv->thread, "vd-file-writer");
 	lv->running = true;
 	return 0;
 fail:

@@ -173,6 +173,7 @@ static uint32_t pcm_command(struct vd_snd_dev *dev, uint32_t code, const uint8_t
 	const char *name = names[code - VIRTIO_SND_R_PCM_PREPARE];
 	struct snd_stream *s;
 	uint32_t id, st;
+	int r;
 
 	if (len < VIRTIO_SND_PCM_HDR_SIZE)
 		return VIRTIO_SND_S_BAD_MSG;
@@ -203,6 +204,12 @@ static uint32_t pcm_command(struct vd_snd_dev *dev, uint32_t code, const uint8_t
 			return VIRTIO_SND_S_OK;
 		if (s->state != VD_SND_STATE_PREPARED && s->state != VD_SND_STATE_STOPPED)
 			break;
+		/* before the first period: a suspended engine resumes here, synchronously */
+		r = vd_snd_stream_activity(s, true);
+		if (r < 0) {
+			vd_snd_log(dev, "START stream %u: the engine cannot run: %s", id, strerror(-r));
+			return VIRTIO_SND_S_IO_ERR;
+		}
 		atomic_store_explicit(&s->running, true, memory_order_release);
 		s->state = VD_SND_STATE_RUNNING;
 		return VIRTIO_SND_S_OK;
@@ -211,6 +218,7 @@ static uint32_t pcm_command(struct vd_snd_dev *dev, uint32_t code, const uint8_t
 			break;
 		atomic_store_explicit(&s->running, false, memory_order_release);
 		s->state = VD_SND_STATE_STOPPED;
+		vd_snd_stream_activity(s, false);
 		return VIRTIO_SND_S_OK;
 	}
 	vd_snd_log(dev, "%s stream %u: refused in state '%s'%s", name, id, state_name(s->state),

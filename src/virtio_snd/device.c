@@ -99,8 +99,10 @@ static void op_queue_stop(struct vd_vhost_dev *v, unsigned q, enum vd_vhost_stop
 				mask |= UINT64_C(1) << k;
 	vd_snd_release(dev, mask, flags);
 	for (unsigned k = 0; k < dev->topo.n_streams; k++)
-		if (mask >> k & 1)
+		if (mask >> k & 1) {
 			dev->streams[k].state = VD_SND_STATE_RELEASED;
+			vd_snd_stream_activity(&dev->streams[k], false);
+		}
 }
 
 static void op_reset(struct vd_vhost_dev *v)
@@ -116,6 +118,7 @@ static void op_reset(struct vd_vhost_dev *v)
 		dev->streams[k].state = VD_SND_STATE_NONE;
 		dev->streams[k].have_params = false;
 	}
+	vd_snd_streams_inactive(dev);
 	dev->ev_head = dev->ev_count = 0;
 }
 
@@ -286,6 +289,7 @@ void vd_snd_dev_free(struct vd_snd_dev *dev)
 			mask |= UINT64_C(1) << k;
 	if (mask)
 		vd_snd_release(dev, mask, SND_REQ_FORGET);
+	vd_snd_streams_inactive(dev);
 	vd_snd_stream_teardown(dev);
 	vd_snd_topo_free(&dev->topo);
 	close(dev->notify_fd);

@@ -194,6 +194,7 @@ struct snd_stream {
 
 	/* dispatch thread */
 	enum vd_snd_state state;
+	bool active;			/* reported running through opts.stream_active */
 	bool have_params;
 	struct snd_params p;
 	struct vd_graph *graph;
@@ -256,6 +257,10 @@ void vd_snd_log(struct vd_snd_dev *dev, const char *fmt, ...) __attribute__((for
 
 int vd_snd_stream_setup(struct vd_snd_dev *dev);
 void vd_snd_stream_teardown(struct vd_snd_dev *dev);
+/** Report @s running or not (opts.stream_active) if that changed; -errno refuses an activation. */
+int vd_snd_stream_activity(struct snd_stream *s, bool active);
+/** No stream of @dev runs any more (reset, disconnect, free): report each that did. */
+void vd_snd_streams_inactive(struct vd_snd_dev *dev);
 /** PREPARE (dispatch thread): build, prepare, connect. Returns a VIRTIO_SND_S_* status. */
 uint32_t vd_snd_stream_prepare(struct snd_stream *s);
 /** RELEASE of the streams in @mask, and the queue requests in @flags. */

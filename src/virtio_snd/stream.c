@@ -399,6 +399,28 @@ void vd_snd_release(struct vd_snd_dev *dev, uint64_t mask, uint32_t flags)
 	}
 }
 
+int vd_snd_stream_activity(struct snd_stream *s, bool active)
+{
+	struct vd_snd_dev *dev = s->dev;
+
+	if (s->active == active)
+		return 0;
+	if (dev->opts.stream_active) {
+		int r = dev->opts.stream_active(dev->opts.stream_data, s->index, active);
+
+		if (r < 0 && active)
+			return r;
+	}
+	s->active = active;
+	return 0;
+}
+
+void vd_snd_streams_inactive(struct vd_snd_dev *dev)
+{
+	for (unsigned k = 0; k < dev->topo.n_streams; k++)
+		vd_snd_stream_activity(&dev->streams[k], false);
+}
+
 /* The pipeline's delay in stream frames: its nodes' own latency plus the host period. */
 static uint32_t pipeline_latency(const struct snd_stream *s, uint32_t host_rate, uint32_t host_period)
 {

@@ -57,6 +57,14 @@ struct vd_snd_options {
 	 * stored, only when it differs from the previous one. May be NULL. */
 	void (*control_changed)(void *data, unsigned id, double value, bool by_guest);
 	void *control_data;
+	/** Stream @stream starts running (@active: its START) or stops (STOP, its
+	 * queue stopped, device reset, disconnect, or the device freed):
+	 * dispatch thread, called once per change, so activations and
+	 * deactivations always pair up. A -errno from an activation refuses the
+	 * START (IO_ERR, the stream stays as it was); a deactivation's return is
+	 * ignored. May be NULL. */
+	int (*stream_active)(void *data, unsigned stream, bool active);
+	void *stream_data;
 };
 
 /** The built-in guest topology (also shipped as examples/guest-default.topo). */

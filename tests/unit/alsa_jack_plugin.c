@@ -140,6 +140,9 @@ static const snd_ctl_ext_callback_t jt_callbacks = {
 	.read_event = jt_event,
 };
 
+/* alsa-lib finds the entry point by name; declared for -Wmissing-prototypes. */
+SND_CTL_PLUGIN_DEFINE_FUNC(vdjacktest);
+
 SND_CTL_PLUGIN_DEFINE_FUNC(vdjacktest)
 {
 	const char *dir = getenv("VD_JACKTEST_DIR");

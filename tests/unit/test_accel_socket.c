@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -1649,6 +1650,394 @@ static void test_loop(void **state)
 	close(b[1]);
 }
 
+
+/* ---- the submission ring ---- */
+
+/*
+ * The steady state the ring exists for: 4 tasks in flight, each waited
+ * for, read and reused, and the program never takes the poll fd. Every
+ * output is the input (48 kHz -> 48 kHz S16: a copy), and the daemon sees
+ * no request per task: the STARTs go through the ring, STATUS through the
+ * page, completions through the notify eventfd.
+ */
+static void test_ring_steady(void **state)
+{
+	struct daemon *d = daemon_start(NULL);
+	struct vd_accel_task t[4];
+	uint8_t *in[4], *out[4];
+	struct vd_accel *s = pipe_session(d->path, 4, t, in);
+	const int ntasks = 2000;
+	uint64_t before = stats(d).requests;
+	int head = 0;
+
+	for (int i = 0; i < 4; i++) {
+		out[i] = mmap(NULL, 4096, PROT_READ, MAP_SHARED, t[i].output_fd, 0);
+		assert_true(out[i] != MAP_FAILED);
+	}
+	for (int n = 0; n < ntasks + 4; n++) {
+		if (n >= 4) {
+			/* the oldest: wait, check its status and its bytes */
+			assert_true(vd_accel_wait(s, POLLIN, 10000) & POLLIN);
+			struct vd_accel_task_status st = { .seqno = t[head].seqno };
+			assert_int_equal(vd_accel_task_status(s, &st), 0);
+			assert_int_equal(st.state, VD_ACCEL_TASK_FINISHED);
+			assert_int_equal(st.output_size, 4096);
+			assert_memory_equal(out[head], in[head], 4096);
+			if (n >= ntasks)
+				break;
+		}
+		int i = n < 4 ? n : head;
+		for (int k = 0; k < 2048; k++)
+			((int16_t *)in[i])[k] = (int16_t)(k * 7 + n);
+		struct vd_accel_task r = { .seqno = t[i].seqno, .input_size = 4096 };
+		if (n >= 4) {
+			r.seqno = 0;
+			r.origin_seqno = t[i].seqno;
+		}
+		assert_int_equal(vd_accel_task_start(s, &r), 0);
+		t[i].seqno = r.seqno;
+		if (n >= 4)
+			head = (head + 1) % 4;
+	}
+	uint64_t requests = stats(d).requests - before;
+	/* far fewer than one per task: in fact none */
+	if (requests > (uint64_t)ntasks / 100)
+		fail_msg("%llu requests for %d tasks", (unsigned long long)requests, ntasks);
+	/* the daemon did not see the reuses, yet FREE by the latest seqno
+	 * releases that task's charge (it keeps its records by page entry) */
+	uint64_t mem = stats(d).memory;
+	assert_int_equal(stats(d).tasks, 4);
+	assert_int_equal(vd_accel_task_free(s, t[1].seqno), 0);
+	assert_int_equal(stats(d).tasks, 3);
+	assert_true(stats(d).memory < mem);
+	for (int i = 0; i < 4; i++)
+		munmap(out[i], 4096);
+	pipe_unmap(t, in, 4);
+	vd_accel_close(s);
+	wait_idle(d);
+	daemon_stop(d);
+}
+
+/*
+ * Taking the poll fd makes its readiness exact at once, though the engine
+ * had not kept it up to date for the START that went through the ring;
+ * afterwards a START that changes readiness is a request again, and the fd
+ * agrees with the task's status when it returns.
+ */
+static void test_ring_exact_fd(void **state)
+{
+	struct daemon *d = daemon_start(NULL);
+	struct vd_accel_task t[1];
+	uint8_t *in[1];
+	struct vd_accel *s = pipe_session(d->path, 1, t, in);
+	struct vd_accel_task_status st = { .seqno = t[0].seqno };
+	uint64_t before = stats(d).requests;
+
+	/* with fragments = 1 this START drops POLLOUT: without the fd out, the ring */
+	t[0].input_size = 4096;
+	assert_int_equal(vd_accel_task_start(s, &t[0]), 0);
+	assert_true(vd_accel_wait(s, POLLIN, 5000) & POLLIN);
+	st.seqno = t[0].seqno;
+	assert_int_equal(vd_accel_task_status(s, &st), 0);
+	assert_int_equal(st.state, VD_ACCEL_TASK_FINISHED);
+	assert_int_equal(stats(d).requests, before);
+	/* finished: readable (oldest finished) and writable (0 of 1 active) */
+	struct pollfd p = { .fd = vd_accel_fd(s), .events = POLLIN | POLLOUT };
+	assert_int_equal(stats(d).requests, before + 1);	/* RING_POLL */
+	assert_int_equal(poll(&p, 1, 0), 1);
+	assert_int_equal(p.revents, POLLIN | POLLOUT);
+	for (int i = 0; i < 50; i++) {
+		/* now the same START is a request, handled when it returns */
+		struct vd_accel_task r = { .origin_seqno = t[0].seqno, .input_size = 4096 };
+		assert_int_equal(vd_accel_task_start(s, &r), 0);
+		t[0].seqno = r.seqno;
+		assert_int_equal(stats(d).requests, before + 2 + (uint64_t)i);
+		p.revents = 0;
+		assert_true(poll(&p, 1, 0) >= 0);
+		st.seqno = r.seqno;
+		assert_int_equal(vd_accel_task_status(s, &st), 0);
+		/* the fd never runs ahead of the task: POLLOUT only once it finished */
+		if (p.revents & POLLOUT)
+			assert_int_equal(st.state, VD_ACCEL_TASK_FINISHED);
+		assert_true(vd_accel_wait(s, POLLIN, 5000) & POLLIN);
+		p.revents = 0;
+		assert_int_equal(poll(&p, 1, 0), 1);
+		assert_int_equal(p.revents, POLLIN | POLLOUT);
+	}
+	pipe_unmap(t, in, 1);
+	vd_accel_close(s);
+	wait_idle(d);
+	daemon_stop(d);
+}
+
+/* A raw session with two created tasks and its ring mapped. */
+struct raw_ring {
+	int fd;
+	uint32_t sid;
+	uint64_t seqno[2];
+	struct vd_proto_ring *ring;
+	const struct vd_proto_page *page;
+	int kick, notify;
+};
+
+static void raw_ring_open(struct raw_ring *rr, const char *path)
+{
+	struct vd_proto_open o = { .name = "src" };
+	struct vd_proto_open_reply orep;
+	struct vd_accel_params p;
+	struct msg m;
+
+	rr->fd = raw_connect(path);
+	assert_int_equal(raw_call(rr->fd, VD_PROTO_OPEN, &o, sizeof(o), &m), 0);
+	assert_int_equal(m.nfds, 2);
+	memcpy(&orep, m.payload, sizeof(orep));
+	rr->sid = orep.session;
+	close(m.fds[0]);
+	rr->page = mmap(NULL, VD_PROTO_PAGE_SIZE, PROT_READ, MAP_SHARED, m.fds[1], 0);
+	assert_true(rr->page != MAP_FAILED);
+	close(m.fds[1]);
+	s16_params(&p, 0, 4096, 2);
+	struct vd_proto_params_req pr = { .s = { .session = rr->sid } };
+	vd_proto_params_to_wire(&p, &pr.p);
+	assert_int_equal(raw_call(rr->fd, VD_PROTO_SET_PARAMS, &pr, sizeof(pr), &m), 0);
+	struct vd_proto_task_req tr = { .s = { .session = rr->sid } };
+	for (int i = 0; i < 2; i++) {
+		struct vd_proto_task w;
+		assert_int_equal(raw_call(rr->fd, VD_PROTO_TASK_CREATE, &tr, sizeof(tr), &m), 0);
+		close(m.fds[0]);
+		close(m.fds[1]);
+		memcpy(&w, m.payload, sizeof(w));
+		rr->seqno[i] = w.seqno;
+	}
+	struct vd_proto_session sr = { .session = rr->sid };
+	assert_int_equal(raw_call(rr->fd, VD_PROTO_RING_ATTACH, &sr, sizeof(sr), &m), 0);
+	assert_int_equal(m.nfds, 3);
+	rr->ring = mmap(NULL, VD_PROTO_RING_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, m.fds[0], 0);
+	assert_true(rr->ring != MAP_FAILED);
+	close(m.fds[0]);
+	rr->kick = m.fds[1];
+	rr->notify = m.fds[2];
+	assert_int_equal(rr->ring->magic, VD_PROTO_RING_MAGIC);
+	assert_int_equal(rr->ring->size, VD_PROTO_RING_ENTRIES);
+	/* a second ring for the same session is refused, with the engine's reason */
+	assert_int_equal(raw_call(rr->fd, VD_PROTO_RING_ATTACH, &sr, sizeof(sr), &m), -EBUSY);
+	assert_raw_error(&m, -EBUSY, "the session already has a submission ring");
+}
+
+static void raw_ring_close(struct raw_ring *rr)
+{
+	munmap(rr->ring, VD_PROTO_RING_SIZE);
+	munmap((void *)rr->page, VD_PROTO_PAGE_SIZE);
+	close(rr->kick);
+	close(rr->notify);
+	close(rr->fd);
+}
+
+static void raw_ring_push(struct raw_ring *rr, const struct vd_proto_ring_entry *e, uint32_t advance)
+{
+	uint32_t tail = rr->ring->tail;
+
+	rr->ring->e[tail % VD_PROTO_RING_ENTRIES] = *e;
+	__atomic_store_n(&rr->ring->tail, tail + advance, __ATOMIC_RELEASE);
+	assert_int_equal(eventfd_write(rr->kick, 1), 0);
+}
+
+/* The ring's failure as the page reports it, after the notify eventfd fired. */
+static void assert_ring_failed(struct raw_ring *rr, int err, const char *text)
+{
+	struct pollfd p = { .fd = rr->notify, .events = POLLIN };
+
+	for (int i = 0; i < 100 && !__atomic_load_n(&rr->page->error, __ATOMIC_ACQUIRE); i++)
+		assert_true(poll(&p, 1, 50) >= 0);
+	assert_int_equal(__atomic_load_n(&rr->page->error, __ATOMIC_ACQUIRE), err);
+	assert_string_equal(rr->page->error_text, text);
+	assert_int_equal(poll(&p, 1, 0), 1);
+}
+
+/*
+ * Hostile ring contents fail that session's ring with the reason in the
+ * page, and nothing else: the connection stays (the socket still answers,
+ * and it is not counted as malformed), later entries are ignored, another
+ * client converts undisturbed, and no descriptor leaks.
+ */
+static void test_ring_hostile(void **state)
+{
+	struct daemon *d = daemon_start(NULL);
+	int base_fds = count_fds();
+	static const struct {
+		struct vd_proto_ring_entry e;
+		uint32_t advance;
+		int err;
+		const char *text;
+	} cases[] = {
+		{ { .seqno = 1, .input_size = 4096 }, 65, -EPROTO,
+		  "ring entry 0: ring tail is more than 64 entries ahead of its head" },
+		{ { .seqno = 1, .input_size = 4096, .reserved = 7 }, 1, -EPROTO,
+		  "ring entry 0: ring entry with a non-zero reserved field" },
+		{ { .seqno = 99, .input_size = 4096 }, 1, -EINVAL, "no task 99" },
+		{ { .origin_seqno = 1, .input_size = 4096 }, UINT32_MAX, -EPROTO,
+		  "ring entry 0: ring tail is more than 64 entries ahead of its head" },
+		{ { .seqno = 1, .input_size = 4098 }, 1, -EINVAL,
+		  "input_size 4098 exceeds the input buffer (4096 bytes)" },
+		{ { .seqno = 1, .input_size = 4096, .flags = 0x80 }, 1, -EINVAL, "unknown task flags 0x80" },
+	};
+
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		struct raw_ring rr;
+		struct msg m;
+
+		raw_ring_open(&rr, d->path);
+		raw_ring_push(&rr, &cases[c].e, cases[c].advance);
+		assert_ring_failed(&rr, cases[c].err, cases[c].text);
+		/* a valid entry now is ignored: the task stays IDLE */
+		struct vd_proto_ring_entry ok = { .seqno = rr.seqno[1], .input_size = 4096 };
+		raw_ring_push(&rr, &ok, 1);
+		struct vd_proto_status_req sq = { .s = { .session = rr.sid }, .st = { .seqno = rr.seqno[1] } };
+		assert_int_equal(raw_call(rr.fd, VD_PROTO_TASK_STATUS, &sq, sizeof(sq), &m), 0);
+		struct vd_proto_status w;
+		memcpy(&w, m.payload, sizeof(w));
+		assert_int_equal(w.state, VD_ACCEL_TASK_IDLE);
+
+		/* another client is untouched */
+		struct vd_accel_task t[1];
+		uint8_t *in[1];
+		struct vd_accel *s = pipe_session(d->path, 1, t, in);
+		t[0].input_size = 4096;
+		assert_int_equal(vd_accel_task_start(s, &t[0]), 0);
+		assert_true(vd_accel_wait(s, POLLIN, 5000) & POLLIN);
+		pipe_unmap(t, in, 1);
+		vd_accel_close(s);
+		raw_ring_close(&rr);
+		wait_idle(d);
+	}
+	assert_int_equal(stats(d).disconnects_malformed, 0);
+	assert_int_equal(count_fds(), base_fds);
+	daemon_stop(d);
+}
+
+/* The rings mapped in this process (the library's and, the daemon being a
+ * thread here, the engine's: both map the same memory); returns how many. */
+static int ring_mappings(unsigned long *addr, int max)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[512];
+	int n = 0;
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, "vd-accel-ring") && n < max)
+			assert_int_equal(sscanf(line, "%lx-", &addr[n++]), 1);
+	fclose(f);
+	return n;
+}
+
+/* A ring mapping that is not among the @n in @old. */
+static struct vd_proto_ring *new_ring_mapping(const unsigned long *old, int n)
+{
+	unsigned long now[64];
+	int m = ring_mappings(now, 64);
+
+	for (int i = 0; i < m; i++) {
+		bool seen = false;
+		for (int k = 0; k < n; k++)
+			seen |= now[i] == old[k];
+		if (!seen)
+			return (struct vd_proto_ring *)now[i];
+	}
+	fail_msg("no new ring mapping");
+	return NULL;
+}
+
+/*
+ * A library session whose ring someone scribbles on (as a buggy program
+ * could): the library reports the daemon's refusal like a refused
+ * pipelined START, with the engine's errno and message, from the next call
+ * on and from every call after it.
+ */
+static void test_ring_refused(void **state)
+{
+	struct daemon *d = daemon_start(NULL);
+	struct vd_accel_task t[2];
+	uint8_t *in[2];
+	unsigned long old[64];
+	int nold = ring_mappings(old, 64);
+	struct vd_accel *s = pipe_session(d->path, 2, t, in);
+	struct vd_proto_ring *ring = new_ring_mapping(old, nold);
+	struct vd_accel_params gp;
+	char msg[256];
+
+	uint32_t tail = ring->tail;
+	ring->e[tail % VD_PROTO_RING_ENTRIES] = (struct vd_proto_ring_entry){ .seqno = 77, .input_size = 4 };
+	__atomic_store_n(&ring->tail, tail + 1, __ATOMIC_RELEASE);
+	/* a request: the daemon consumes the ring first, and refuses the entry */
+	assert_int_equal(vd_accel_get_params(s, &gp), 0);
+	struct vd_accel_task_status st = { .seqno = t[0].seqno };
+	assert_int_equal(vd_accel_task_status(s, &st), -EINVAL);
+	vd_accel_last_error(s, msg, sizeof(msg));
+	assert_string_equal(msg, "pipelined START refused: no task 77");
+	t[0].input_size = 4096;
+	assert_int_equal(vd_accel_task_start(s, &t[0]), -EINVAL);
+	assert_int_equal(vd_accel_wait(s, POLLIN, 0), -EINVAL);
+	vd_accel_last_error(s, msg, sizeof(msg));
+	assert_string_equal(msg, "pipelined START refused: no task 77");
+	pipe_unmap(t, in, 2);
+	vd_accel_close(s);
+	wait_idle(d);
+	daemon_stop(d);
+}
+
+/*
+ * Clients that die with entries in their ring (published, kicked or not,
+ * the worker busy with them or asleep): the daemon frees everything at
+ * once and leaks no descriptor; its worker threads are gone (ASan/LSan
+ * and the fd count would see what they kept).
+ */
+static void test_ring_client_dies(void **state)
+{
+	struct daemon *d = daemon_start(NULL);
+	int base_fds = count_fds();
+
+	for (int round = 0; round < 20; round++) {
+		struct raw_ring rr;
+
+		raw_ring_open(&rr, d->path);
+		for (int i = 0; i < 2; i++) {
+			struct vd_proto_ring_entry e = { .seqno = rr.seqno[i], .input_size = 4096 };
+			uint32_t tail = rr.ring->tail;
+			rr.ring->e[tail % VD_PROTO_RING_ENTRIES] = e;
+			__atomic_store_n(&rr.ring->tail, tail + 1, __ATOMIC_RELEASE);
+			if (round % 2)
+				assert_int_equal(eventfd_write(rr.kick, 1), 0);
+		}
+		raw_ring_close(&rr);
+		wait_idle(d);
+		assert_log(d, "hung up (1 sessions, 2 tasks freed)");
+	}
+	/* and a library client killed mid-stream */
+	for (int round = 0; round < 4; round++) {
+		pid_t pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			struct vd_accel_task t[4];
+			uint8_t *in[4];
+			struct vd_accel *s = pipe_session(d->path, 4, t, in);
+			for (int i = 0; i < 4; i++) {
+				t[i].input_size = 4096;
+				if (vd_accel_task_start(s, &t[i]) < 0)
+					_exit(1);
+			}
+			_exit(0);	/* no close: the kernel closes the connection */
+		}
+		int status;
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+		wait_idle(d);
+	}
+	assert_int_equal(stats(d).disconnects_malformed, 0);
+	assert_int_equal(count_fds(), base_fds);
+	daemon_stop(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1664,6 +2053,11 @@ int main(void)
 		cmocka_unit_test(test_pipelined_hangup),
 		cmocka_unit_test(test_pipelined_refused),
 		cmocka_unit_test(test_pipelined_refused_in_call),
+		cmocka_unit_test(test_ring_steady),
+		cmocka_unit_test(test_ring_exact_fd),
+		cmocka_unit_test(test_ring_hostile),
+		cmocka_unit_test(test_ring_refused),
+		cmocka_unit_test(test_ring_client_dies),
 		cmocka_unit_test(test_convert),
 	};
 

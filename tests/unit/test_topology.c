@@ -641,6 +641,9 @@ static void test_examples_parse(void **state)
 		{ "examples/convert-s16.topo", { "in", "out" } },
 		{ "examples/alsa-null.topo", { "in" } },
 		{ "examples/guest-mix.topo", { "vm1", "out" } },
+		{ "examples/guest-default.topo", { 0 } },
+		{ "examples/guest-controls.topo", { 0 } },
+		{ "examples/host-default.topo", { "out" } },
 	};
 
 	(void)state;

@@ -363,7 +363,7 @@ static void test_endpoint_state_drives_jacks(void **state)
 	struct vd_host_options ho = { 0 };
 	struct daemon *d = calloc(1, sizeof(*d));
 	struct vd_host *h;
-	struct vd_guest *vm1, *vm2;
+	struct vd_guest *vm1 = NULL, *vm2 = NULL;
 	struct fguest *g1 = calloc(1, sizeof(*g1)), *g2 = calloc(1, sizeof(*g2));
 	bool c;
 

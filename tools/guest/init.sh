@@ -33,7 +33,8 @@ say kernel "$(uname -r)"
 while read -r pkg ver; do say "pkg.$pkg" "$ver"; done </etc/vdtest-versions
 
 # --- options from the kernel command line ------------------------------------------------
-PLAY="" RECORD="" BOTH=0 AMIXER=0 JITTER=0 PERIOD="" BUFFER="" TRACE=1 DEV=hw:0,0 CMD_TIMEOUT=120
+PLAY="" RECORD="" SUSPEND="" BOTH=0 AMIXER=0 JITTER=0 PERIOD="" BUFFER="" TRACE=1 DEV=hw:0,0 CMD_TIMEOUT=120
+SCRIPT="" HOSTIN=0
 read -r CMDLINE </proc/cmdline
 for arg in $CMDLINE; do
 	case $arg in
@@ -48,9 +49,18 @@ for arg in $CMDLINE; do
 	vdtest.trace=*) TRACE=${arg#*=} ;;
 	vdtest.device=*) DEV=${arg#*=} ;;
 	vdtest.timeout=*) CMD_TIMEOUT=${arg#*=} ;;
+	vdtest.script=*) SCRIPT=/data/${arg#*=} ;;
+	vdtest.hostin) HOSTIN=1 ;;
+	vdtest.suspend=*) SUSPEND=${arg#*=} ;;
 	esac
 done
 case $PLAY in "" | /*) ;; *) PLAY=/data/$PLAY ;; esac
+
+# The host's messages (run-guest.sh --host-input) arrive on the second serial port. It is
+# opened now: a UART drops what arrives while its tty is closed. Raw, without echo.
+if [ $HOSTIN = 1 ]; then
+	if exec 4<>/dev/ttyS1 && stty -F /dev/ttyS1 raw -echo; then say hostin ready; else fail hostin_tty; fi
+fi
 
 # --- modules -------------------------------------------------------------------------------
 while read -r m; do
@@ -136,6 +146,15 @@ report_timing() {
 	[ -n "$TRACING" ] || return
 	cat $T/trace >/tmp/trace.txt
 	cp /tmp/trace.txt /out/trace.txt
+	# Hits and misses per probe: a return probe misses when it has no free instance, and a
+	# miss is the only way a probe drops a call.
+	cp $T/kprobe_profile /tmp/kprobe_profile.txt
+	while read -r ev hits missed; do
+		say "probe.$ev.hits" "$hits"
+		say "probe.$ev.missed" "$missed"
+	done </tmp/kprobe_profile.txt
+	# Events the ring buffer lost (it must be 0 for the counts to be exact).
+	say trace.overrun "$(cat $T/per_cpu/cpu*/stats | awk '/^overrun:/ { n += $2 } END { print n + 0 }')"
 	for what in play.msg play.elapsed record.msg record.elapsed jitter; do
 		trace_times $what >/tmp/ts.txt
 		[ -s /tmp/ts.txt ] || continue
@@ -219,9 +238,153 @@ run_jitter() {
 	say jitter.iterations "$JITTER"
 }
 
+# --- scripted scenarios (vdtest.script=FILE in /data) --------------------------------------
+# One step a line, words split like sh (quotes group; the script is ours, shipped by
+# run-guest.sh --script); '#' starts a comment line. TAG names a step's results
+# (TAG.rc, ...) and output file (/out/TAG.txt); [A-Za-z0-9_]+.
+#   amixer TAG ARGS...       amixer -c 0 ARGS, output in /out/TAG.txt
+#   play TAG FILE            aplay FILE (in /data) to its end; TAG.rc and TAG.{rate,...}
+#   bgplay TAG FILE          the same in the background; `wait TAG` collects it, `stop TAG`
+#                            interrupts aplay (SIGINT; its status is reported, not judged)
+#   events TAG               amixer -c 0 events in the background, onto the console: amixer
+#                            flushes its output only when it is a terminal, and is killed
+#                            before it could flush a file (the host reads serial.log)
+#   stop TAG                 end a background step: events with SIGTERM, bgplay as above
+#   hostwait WORD SECONDS    until the host sends the line WORD (run-guest.sh --host-input;
+#                            hostwait.WORD=uptime), or fail
+#   sleep SECONDS            busybox sleep (fractions allowed)
+#   say KEY VALUE            a result line: the host watches the console for these
+#   mark NAME                a trace marker
+script_fail() { # step number, reason
+	fail "script_$1_$2"
+}
+check_tag() {
+	case $1 in "" | *[!A-Za-z0-9_]*) return 1 ;; esac
+}
+# aplay of one file; its exit status is aplay's, its results under TAG.
+play_one() { # tag file
+	mark "$1_start"
+	# shellcheck disable=SC2046
+	# busybox timeout execs the command in its own process: $! is aplay's pid.
+	timeout -s KILL "$CMD_TIMEOUT" aplay -D "$DEV" -v $(size_args) "$2" </dev/null >"/tmp/$1.log" 2>&1 &
+	echo $! >"/tmp/$1.aplay.pid"
+	wait $!
+	rc=$?
+	mark "$1_end"
+	say "$1.rc" $rc
+	report_params "$1" "/tmp/$1.log"
+	vlog "$1" "/tmp/$1.log"
+	cp "/tmp/$1.log" "/out/$1.log"
+	return $rc
+}
+run_script() {
+	[ -r "$SCRIPT" ] || { fail script_missing; return; }
+	step=0
+	while IFS= read -r line; do
+		step=$((step + 1))
+		case $line in "" | "#"*) continue ;; esac
+		set -f
+		eval "set -- $line" || { set +f; script_fail $step syntax; continue; }
+		set +f
+		cmd=$1
+		shift
+		case $cmd in
+		amixer | play | bgplay | events | stop | wait)
+			check_tag "$1" || { script_fail $step bad_tag; continue; }
+			tag=$1
+			shift
+			;;
+		esac
+		case $cmd in
+		amixer)
+			timeout -s KILL "$CMD_TIMEOUT" amixer -c 0 "$@" </dev/null >"/out/$tag.txt" 2>&1
+			rc=$?
+			say "$tag.rc" $rc
+			vlog "$tag" "/out/$tag.txt"
+			[ $rc = 0 ] || script_fail $step "${tag}_rc_$rc"
+			;;
+		play)
+			play_one "$tag" "/data/$1" || script_fail $step "${tag}_rc_$?"
+			;;
+		bgplay)
+			play_one "$tag" "/data/$1" &
+			eval "bg_$tag=$!"
+			;;
+		events)
+			say "$tag.started" "$(uptime_s)"
+			amixer -c 0 events </dev/null >/dev/console 2>&1 &
+			eval "bg_$tag=$!"
+			;;
+		wait | stop)
+			eval "pid=\${bg_$tag:-}"
+			[ -n "$pid" ] || { script_fail $step "no_background_$tag"; continue; }
+			if [ "$cmd" = stop ] && [ -r "/tmp/$tag.aplay.pid" ]; then
+				kill -INT "$(cat "/tmp/$tag.aplay.pid")" 2>/dev/null
+			elif [ "$cmd" = stop ]; then
+				kill "$pid" 2>/dev/null
+			fi
+			wait "$pid"
+			rc=$?
+			eval "bg_$tag="
+			if [ "$cmd" = wait ] && [ $rc != 0 ]; then script_fail $step "${tag}_rc_$rc"; fi
+			;;
+		hostwait)
+			[ $HOSTIN = 1 ] || { script_fail $step no_host_input; continue; }
+			t0=$(uptime_s)
+			end=$(awk -v t="$t0" -v s="$2" 'BEGIN { printf "%d", t + s + 1 }')
+			got=""
+			while [ "$got" != "$1" ]; do
+				left=$((end - $(uptime_s | cut -d. -f1)))
+				# busybox ash: read -t and -u (not POSIX).
+				# shellcheck disable=SC3045
+				if [ $left -le 0 ] || ! read -r -t $left -u 4 got; then
+					script_fail $step "hostwait_$1_timeout"
+					break
+				fi
+				got=$(printf '%s' "$got" | tr -d '\r')
+			done
+			[ "$got" = "$1" ] && say "hostwait.$1" "$(uptime_s)"
+			;;
+		sleep) sleep "$1" ;;
+		say) say "$1" "$2" ;;
+		mark) mark "$1" ;;
+		*) script_fail $step "unknown_$cmd" ;;
+		esac
+	done <"$SCRIPT"
+	say script.steps $step
+}
+
+# System sleep in the middle of the scenario: MODE (freeze: s2idle; mem: S3, "deep") after
+# AFTER seconds, woken by the RTC alarm SECS seconds later. The virtio devices go through
+# their freeze/restore (virtio_snd: the device is reset without RELEASE; the PCM's next
+# prepare sends SET_PARAMS and PREPARE again).
+run_suspend() {
+	IFS=: read -r mode after secs <<EOF
+$SUSPEND
+EOF
+	[ -n "$secs" ] || { fail "bad_suspend_spec"; return; }
+	say suspend.states "$(cat /sys/power/state)"
+	say suspend.mem_sleep_before "$(cat /sys/power/mem_sleep 2>/dev/null | tr ' ' ,)"
+	sleep "$after"
+	[ "$mode" = mem ] && echo deep >/sys/power/mem_sleep 2>/dev/null
+	echo 0 >/sys/class/rtc/rtc0/wakealarm
+	echo "+$secs" >/sys/class/rtc/rtc0/wakealarm || fail suspend_no_rtc_alarm
+	mark suspend_start
+	say suspend.start_rtc "$(cat /sys/class/rtc/rtc0/since_epoch)"
+	echo "$mode" >/sys/power/state
+	rc=$?
+	say suspend.end_rtc "$(cat /sys/class/rtc/rtc0/since_epoch)"
+	mark suspend_end
+	say suspend.rc $rc
+	dmesg | grep -iE 'PM: |suspend|freez|restor|virtio_snd|ACPI: .*(sleep|wak)' >/tmp/pm.txt
+	vlog pm /tmp/pm.txt
+	[ $rc = 0 ] || fail suspend_rc_$rc
+}
+
 # --- scenario ------------------------------------------------------------------------------
 if [ -z "$FAILED" ]; then
 	[ $AMIXER = 1 ] && run_amixer
+	[ -n "$SCRIPT" ] && run_script
 	if [ $BOTH = 1 ] && [ -n "$PLAY" ] && [ -n "$RECORD" ]; then
 		run_record &
 		rec_pid=$!
@@ -230,8 +393,16 @@ if [ -z "$FAILED" ]; then
 		# run_record ran in a subshell: pick up its failures from the results file.
 		grep -q '^record.rc=0$' "$RESULTS" || FAILED="$FAILED record"
 	else
+		if [ -n "$SUSPEND" ]; then
+			run_suspend &
+			sus_pid=$!
+		fi
 		[ -n "$PLAY" ] && run_play
 		[ -n "$RECORD" ] && run_record
+		if [ -n "$SUSPEND" ]; then
+			wait $sus_pid
+			grep -q '^suspend.rc=0$' "$RESULTS" || FAILED="$FAILED suspend"
+		fi
 	fi
 	[ "$JITTER" -gt 0 ] && [ -n "$TRACING" ] && run_jitter
 	report_timing

@@ -29,9 +29,20 @@ SCENARIO (combinable):
                                    the recording comes back as OUT/guest/record.wav
   --both                           play and record at the same time
   --amixer                         print the card's controls (amixer contents)
+  --script FILE                    run FILE's steps in the guest (docs/guest-testing.md,
+                                   "Scripted scenarios"; init.sh documents the steps)
+  --data FILE                      ship FILE into the guest's /data as well (for --script;
+                                   repeatable)
+  --host-input                     a second serial port for the script's hostwait steps:
+                                   write lines to OUT/hostin.in (a FIFO) after the guest
+                                   said "hostin=ready"
   --sleep-jitter[=N]               N (500) 10 ms sleeps, timestamped by the guest
   --period FRAMES, --buffer FRAMES period/buffer size for aplay/arecord
   --no-trace                       no ftrace period timestamps in the guest
+  --suspend MODE:AFTER:SECS        system sleep during the scenario: MODE freeze (s2idle)
+                                   or mem (S3), AFTER seconds in, woken by the RTC alarm
+                                   SECS later (mem: QEMU resumes from S3 through a reset,
+                                   so -no-reboot is left out)
 
 OPTIONS:
   --out DIR           output directory (default: a new directory under ${TMPDIR:-/tmp})
@@ -49,7 +60,7 @@ EOF
 }
 
 DEVICE="" BUILTIN="" VHOST_SOCK="" CONTROLS=0 RECONNECT=""
-PLAY="" RECORD="" BOTH=0 AMIXER=0 JITTER="" PERIOD="" BUFFER="" TRACE=1
+PLAY="" RECORD="" SUSPEND="" BOTH=0 AMIXER=0 SCRIPT="" DATA=() HOSTIN=0 JITTER="" PERIOD="" BUFFER="" TRACE=1
 OUT="" SCRATCH_MB="" ACCEL=auto CPU="" MEM=512M SMP=1 TIMEOUT=180
 IMAGE=$VD_GUEST_CACHE/image BZIMAGE=0 APPEND="" CONSOLE=0 DRYRUN=0
 
@@ -64,6 +75,10 @@ while [ $# -gt 0 ]; do
 	--record) need "$@"; RECORD=$2; shift ;;
 	--both) BOTH=1 ;;
 	--amixer) AMIXER=1 ;;
+	--script) need "$@"; SCRIPT=$2; shift ;;
+	--data) need "$@"; DATA+=("$2"); shift ;;
+	--host-input) HOSTIN=1 ;;
+	--suspend) need "$@"; SUSPEND=$2; shift ;;
 	--sleep-jitter) JITTER=500 ;;
 	--sleep-jitter=*) JITTER=${1#*=} ;;
 	--period) need "$@"; PERIOD=$2; shift ;;
@@ -93,6 +108,8 @@ if [ -n "$RECORD" ] && ! [[ $RECORD =~ ^[0-9.]+:[0-9]+:[0-9]+:[A-Z0-9_]+$ ]]; th
 	vd_die "--record wants SECONDS:RATE:CHANNELS:FORMAT (e.g. 1:48000:2:S16_LE), got '$RECORD'"
 fi
 [ -z "$PLAY" ] || [ -r "$PLAY" ] || vd_die "--play file '$PLAY' is not readable"
+[ -z "$SCRIPT" ] || [ -r "$SCRIPT" ] || vd_die "--script file '$SCRIPT' is not readable"
+for f in "${DATA[@]}"; do [ -r "$f" ] || vd_die "--data file '$f' is not readable"; done
 
 command -v qemu-system-x86_64 >/dev/null || vd_die "qemu-system-x86_64 missing; run tools/guest/setup-host.sh"
 if [ ! -f "$IMAGE/initramfs.cpio.gz" ]; then
@@ -104,7 +121,8 @@ if [ -z "$OUT" ]; then
 	OUT=$(mktemp -d "${TMPDIR:-/tmp}/vdguest.XXXXXX")
 else
 	mkdir -p "$OUT"
-	rm -rf "$OUT/guest" "$OUT/serial.log" "$OUT/results.txt" "$OUT/scratch.img" "$OUT/initrd"
+	rm -rf "$OUT/guest" "$OUT/serial.log" "$OUT/results.txt" "$OUT/scratch.img" "$OUT/initrd" \
+		"$OUT/hostin.in" "$OUT/hostin.out"
 fi
 OUT=$(cd "$OUT" && pwd)
 
@@ -129,8 +147,11 @@ alsa_to_qemu() {
 	esac
 }
 OUT_FMT=s16 OUT_CH=2 OUT_RATE=48000 IN_FMT=s16 IN_CH=2 IN_RATE=48000
-if [ -n "$PLAY" ]; then
-	info=$(python3 "$VD_GUEST_DIR/wavtool.py" info "$PLAY") || vd_die "cannot read $PLAY as WAV"
+# A script's WAVs are played through the same audiodev: the first --data WAV sets it.
+FMT_WAV=$PLAY
+[ -n "$FMT_WAV" ] || [ ${#DATA[@]} = 0 ] || case ${DATA[0]} in *.wav) FMT_WAV=${DATA[0]} ;; esac
+if [ -n "$FMT_WAV" ]; then
+	info=$(python3 "$VD_GUEST_DIR/wavtool.py" info "$FMT_WAV") || vd_die "cannot read $FMT_WAV as WAV"
 	for kv in $info; do
 		case $kv in
 		format=*) OUT_FMT=${kv#*=} ;; channels=*) OUT_CH=${kv#*=} ;; rate=*) OUT_RATE=${kv#*=} ;;
@@ -206,24 +227,44 @@ esac
 KERNEL=$IMAGE/vmlinux
 if [ $BZIMAGE = 1 ] || [ ! -f "$KERNEL" ]; then KERNEL=$IMAGE/bzImage; fi
 INITRD=$IMAGE/initramfs.cpio.gz
-CMDLINE="console=ttyS0 panic=-1 quiet"
-if [ -n "$PLAY" ]; then
-	# The file travels as a second cpio archive appended to the initramfs (the kernel
-	# unpacks concatenated archives; each must start 4-byte aligned).
+# no_timer_check: the kernel's early check that the timer interrupt arrives gives up when the
+# TCG vCPU is starved by a loaded host, and panics ("IO-APIC + timer doesn't work", seen at
+# load 24); it is meant for real hardware.
+CMDLINE="console=ttyS0 panic=-1 quiet no_timer_check"
+# Files for the guest's /data (--play, --script, --data) travel as a second cpio archive
+# appended to the initramfs (the kernel unpacks concatenated archives; each must start
+# 4-byte aligned).
+SHIPPED=()
+ship() { # file, name to use if its own is unsafe: appends its name in /data to SHIPPED
+	local name s
+	name=$(basename "$1")
+	[[ $name =~ ^[A-Za-z0-9._-]+$ ]] || name=$2
+	for s in "${SHIPPED[@]}"; do [ "$s" != "$name" ] || vd_die "two files for the guest named '$name'"; done
 	mkdir -p "$OUT/initrd.d/data"
-	name=$(basename "$PLAY")
-	[[ $name =~ ^[A-Za-z0-9._-]+$ ]] || name=play.wav
-	cp "$PLAY" "$OUT/initrd.d/data/$name"
+	cp "$1" "$OUT/initrd.d/data/$name"
+	SHIPPED+=("$name")
+}
+if [ -n "$PLAY" ]; then
+	ship "$PLAY" play.wav
+	CMDLINE="$CMDLINE vdtest.play=${SHIPPED[-1]}"
+fi
+if [ -n "$SCRIPT" ]; then
+	ship "$SCRIPT" script
+	CMDLINE="$CMDLINE vdtest.script=${SHIPPED[-1]}"
+fi
+for f in "${DATA[@]}"; do ship "$f" "data${#SHIPPED[@]}"; done
+if [ ${#SHIPPED[@]} -gt 0 ]; then
 	cp "$INITRD" "$OUT/initrd"
 	truncate -s %512 "$OUT/initrd"
-	(cd "$OUT/initrd.d" && printf '%s\n' data "data/$name" | "$IMAGE/busybox" cpio -o -H newc 2>/dev/null) >>"$OUT/initrd"
+	(cd "$OUT/initrd.d" && printf '%s\n' data "${SHIPPED[@]/#/data/}" | "$IMAGE/busybox" cpio -o -H newc 2>/dev/null) >>"$OUT/initrd"
 	rm -rf "$OUT/initrd.d"
 	INITRD=$OUT/initrd
-	CMDLINE="$CMDLINE vdtest.play=$name"
 fi
 [ -z "$RECORD" ] || CMDLINE="$CMDLINE vdtest.record=$RECORD"
+[ $HOSTIN = 0 ] || CMDLINE="$CMDLINE vdtest.hostin"
 [ $BOTH = 0 ] || CMDLINE="$CMDLINE vdtest.both"
 [ $AMIXER = 0 ] || CMDLINE="$CMDLINE vdtest.amixer"
+[ -z "$SUSPEND" ] || CMDLINE="$CMDLINE vdtest.suspend=$SUSPEND"
 [ -z "$JITTER" ] || CMDLINE="$CMDLINE vdtest.sleep_jitter=$JITTER"
 [ -z "$PERIOD" ] || CMDLINE="$CMDLINE vdtest.period=$PERIOD"
 [ -z "$BUFFER" ] || CMDLINE="$CMDLINE vdtest.buffer=$BUFFER"
@@ -244,12 +285,22 @@ fi
 rm -f "$OUT/scratch.img"
 truncate -s "${SCRATCH_MB}M" "$OUT/scratch.img"
 
+# Host to guest: QEMU's pipe chardev on two FIFOs (it opens both read-write, so neither side
+# blocks in open while QEMU runs), the guest's ttyS1. The guest never writes to it.
+HOST_IN_ARGS=()
+if [ $HOSTIN = 1 ]; then
+	mkfifo "$OUT/hostin.in" "$OUT/hostin.out"
+	HOST_IN_ARGS=(-chardev "pipe,id=hostin,path=$OUT/hostin" -serial chardev:hostin)
+fi
+
 # Guest RAM in a shared memfd so that a vhost-user backend can map it.
 # shellcheck disable=SC2054
-QEMU=(qemu-system-x86_64 -nodefaults -no-user-config -display none -no-reboot
+NO_REBOOT=(-no-reboot)
+case $SUSPEND in mem:*) NO_REBOOT=() ;; esac
+QEMU=(qemu-system-x86_64 -nodefaults -no-user-config -display none "${NO_REBOOT[@]}"
 	-machine q35,memory-backend=mem -accel "$ACCEL" -cpu "$CPU" -smp "$SMP" -m "$MEM"
 	-object "memory-backend-memfd,id=mem,size=$MEM,share=on"
-	-chardev "file,id=ser0,path=$OUT/serial.log" -serial chardev:ser0
+	-chardev "file,id=ser0,path=$OUT/serial.log" -serial chardev:ser0 "${HOST_IN_ARGS[@]}"
 	-kernel "$KERNEL" -initrd "$INITRD" -append "$CMDLINE"
 	-drive "file=$OUT/scratch.img,if=none,format=raw,id=scratch" -device virtio-blk-pci,drive=scratch
 	"${DEV_ARGS[@]}")
@@ -281,7 +332,7 @@ if grep -qx 'scratch=written' "$OUT/results.txt"; then
 	tar -xf "$OUT/scratch.img" -C "$OUT/guest" || echo "host.scratch=unreadable" >>"$OUT/results.txt"
 fi
 # Both are rebuilt per run; keep the output directory small.
-rm -f "$OUT/scratch.img" "$OUT/initrd"
+rm -f "$OUT/scratch.img" "$OUT/initrd" "$OUT/hostin.in" "$OUT/hostin.out"
 
 if [ $CONSOLE = 1 ]; then cat "$OUT/serial.log"; else grep '^VDTEST: ' "$OUT/serial.log" || true; fi
 sed -n 's/^host\./VDHOST: /p' "$OUT/results.txt"
