@@ -4,6 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <virtdsp/attach.h>
+#include <virtdsp/graph.h>
+#include <virtdsp/topology.h>
+
 #include "testnodes.h"
 
 /* "ramp": a source of S16 mono frames 0,1,2,... for `frames` frames (prop). */
@@ -398,3 +402,43 @@ const struct vd_node_ops test_probe_ops = {
 	.init = probe_init, .free = probe_free, .negotiate = probe_negotiate,
 	.prepare = probe_prepare, .process = probe_process,
 };
+
+static const char probe_host_topology[] =
+	"pipeline host {\n"
+	"  rate = 48000\n  period = 480\n"
+	"  attach a playback { channels = 2 }\n  sink out_a probe\n  link a -> out_a\n"
+	"  attach b playback { channels = 2 }\n  sink out_b probe\n  link b -> out_b\n"
+	"}\n";
+
+int test_probe_host_new(struct test_probes *probes, uint64_t cap, struct vd_diag *diag,
+			struct vd_topology **t, struct vd_graph **g)
+{
+	int ret;
+
+	*probes = (struct test_probes){ .cap = cap, .channels = 2 };
+	ret = vd_topology_load_string(probe_host_topology, strlen(probe_host_topology), "host.topo", t,
+				      diag);
+	if (ret < 0)
+		return ret;
+	ret = vd_graph_new(g);
+	if (ret < 0)
+		goto fail_topology;
+	vd_graph_set_live(*g, true);
+	ret = vd_graph_register_type(*g, &test_probe_ops);
+	if (ret < 0)
+		goto fail_graph;
+	test_probes = probes;
+	ret = vd_topology_build(*t, *g, diag);
+	test_probes = NULL;
+	if (ret < 0)
+		goto fail_graph;
+	return 0;
+
+fail_graph:
+	vd_graph_free(*g);
+	*g = NULL;
+fail_topology:
+	vd_topology_free(*t);
+	*t = NULL;
+	return ret;
+}

@@ -40,4 +40,14 @@ extern const struct vd_node_ops test_ramp_ops, test_double_ops, test_convert_ops
 extern struct test_capture *test_last_capture;
 extern struct test_probes *test_probes;
 
+struct vd_diag;
+struct vd_graph;
+struct vd_topology;
+
+/* The host graph the fake-guest tests play into: live, 48 kHz, 480-frame periods, playback
+ * attach points "a" and "b" each into a stereo probe-sink keeping @cap frames, which @probes
+ * lists in that order. Returns 0, or the error of the step that failed (@diag is told why). */
+int test_probe_host_new(struct test_probes *probes, uint64_t cap, struct vd_diag *diag,
+			struct vd_topology **t, struct vd_graph **g);
+
 #endif

@@ -45,15 +45,7 @@
 #define PERIOD_BYTES (PERIOD * 2 * 4)	/* f32 stereo */
 #define NOBODY 65534
 
-/* ---- host-side recorders ---- */
-
-
-static const char *host_topo =
-	"pipeline host {\n"
-	"  rate = 48000\n  period = 480\n"
-	"  attach a playback { channels = 2 }\n  sink out_a probe\n  link a -> out_a\n"
-	"  attach b playback { channels = 2 }\n  sink out_b probe\n  link b -> out_b\n"
-	"}\n";
+/* ---- the guest topology (the host is testnodes' two-probe graph) ---- */
 
 static const char *guest_fmt =
 	"pipeline out {\n"
@@ -153,15 +145,8 @@ static struct rig *rig_new(unsigned ctl_mode)
 	snprintf(r->dir, sizeof(r->dir), "/tmp/vdctl-XXXXXX");
 	assert_non_null(mkdtemp(r->dir));
 	assert_int_equal(chmod(r->dir, 0755), 0);	/* the nobody client must reach the socket */
-	r->probes = (struct test_probes){ .cap = 48000 * 8, .channels = 2 };
-	test_probes = &r->probes;
-	assert_int_equal(vd_topology_load_string(host_topo, strlen(host_topo), "host.topo", &r->host_t, &diag), 0);
-	assert_int_equal(vd_graph_new(&r->host), 0);
-	vd_graph_set_live(r->host, true);
-	assert_int_equal(vd_graph_register_type(r->host, &test_probe_ops), 0);
-	if (vd_topology_build(r->host_t, r->host, &diag) < 0)
+	if (test_probe_host_new(&r->probes, 48000 * 8, &diag, &r->host_t, &r->host) < 0)
 		fail_msg("host topology: %s", r->diag);
-	test_probes = NULL;
 	assert_int_equal(vd_loop_new(&r->loop), 0);
 	for (unsigned i = 0; i < 2; i++) {
 		char name[8];

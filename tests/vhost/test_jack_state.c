@@ -538,13 +538,6 @@ static void test_connected_property(void **state)
 
 /* ---- persistent control values ---- */
 
-
-static const char host_probes[] =
-	"pipeline host {\n  rate = 48000\n  period = 480\n"
-	"  attach a playback { channels = 2 }\n  sink out_a probe\n  link a -> out_a\n"
-	"  attach b playback { channels = 2 }\n  sink out_b probe\n  link b -> out_b\n"
-	"}\n";
-
 #define GUEST_VOL(point) \
 	"pipeline out {\n" \
 	"  source pcm stream { direction = playback; formats = [f32]; rate_min = 48000; " \
@@ -613,14 +606,7 @@ static struct prig *prig_new(void)
 	}
 	write_file(r->t[0], GUEST_VOL("a"));
 	write_file(r->t[1], GUEST_VOL("b"));
-	r->probes = (struct test_probes){ .cap = 48000 * 8, .channels = 2 };
-	test_probes = &r->probes;
-	assert_int_equal(vd_topology_load_string(host_probes, strlen(host_probes), "host.topo", &r->ht, &diag), 0);
-	assert_int_equal(vd_graph_new(&r->host), 0);
-	vd_graph_set_live(r->host, true);
-	assert_int_equal(vd_graph_register_type(r->host, &test_probe_ops), 0);
-	assert_int_equal(vd_topology_build(r->ht, r->host, &diag), 0);
-	test_probes = NULL;
+	assert_int_equal(test_probe_host_new(&r->probes, 48000 * 8, &diag, &r->ht, &r->host), 0);
 	assert_int_equal(r->probes.n, 2);
 	assert_int_equal(vd_loop_new(&r->d.loop), 0);
 	return r;

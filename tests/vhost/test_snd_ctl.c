@@ -41,16 +41,6 @@
 #define ACC_WRITE (1u << 1)
 #define ACC_TLV_READ (1u << 4)
 
-/* ---- a host-side recorder (one per attach point, found by creation order) ---- */
-
-
-static const char *host_topo =
-	"pipeline host {\n"
-	"  rate = 48000\n  period = 480\n"
-	"  attach a playback { channels = 2 }\n  sink out_a probe\n  link a -> out_a\n"
-	"  attach b playback { channels = 2 }\n  sink out_b probe\n  link b -> out_b\n"
-	"}\n";
-
 /* The guest topology: %s is the host attach point. */
 static const char *guest_fmt =
 	"pipeline out {\n"
@@ -164,15 +154,8 @@ static struct rig *rig_new(unsigned guests, bool controls)
 	struct vd_diag diag = { .report = diag_cb, .data = r->diag };
 
 	assert_non_null(r);
-	r->probes = (struct test_probes){ .cap = 48000 * 4, .channels = 2 };
-	test_probes = &r->probes;
-	assert_int_equal(vd_topology_load_string(host_topo, strlen(host_topo), "host.topo", &r->host_t, &diag), 0);
-	assert_int_equal(vd_graph_new(&r->host), 0);
-	vd_graph_set_live(r->host, true);
-	assert_int_equal(vd_graph_register_type(r->host, &test_probe_ops), 0);
-	if (vd_topology_build(r->host_t, r->host, &diag) < 0)
+	if (test_probe_host_new(&r->probes, 48000 * 4, &diag, &r->host_t, &r->host) < 0)
 		fail_msg("host topology: %s", r->diag);
-	test_probes = NULL;
 	assert_int_equal(r->probes.n, 2);
 	for (unsigned i = 0; i < guests; i++)
 		guest_new(r, &r->g[i], i ? "b" : "a", controls);
