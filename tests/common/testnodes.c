@@ -4,6 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <virtdsp/attach.h>
+#include <virtdsp/graph.h>
+#include <virtdsp/topology.h>
+
 #include "testnodes.h"
 
 /* "ramp": a source of S16 mono frames 0,1,2,... for `frames` frames (prop). */
@@ -324,3 +328,117 @@ const struct vd_node_ops test_src_ops = {
 	.version = VD_NODE_OPS_VERSION, .type = "src", .init = tsrc_init, .free = generic_free,
 	.negotiate = tsrc_negotiate, .process = tsrc_process,
 };
+
+/* "probe-sink": records F32 frames from one input, up to the cap its registry gives. */
+struct test_probes *test_probes;
+
+static int probe_init(const struct vd_node_init *init, void **self, uint32_t *ni, uint32_t *no,
+		      struct vd_error *err)
+{
+	struct test_probe *p;
+
+	if (!test_probes)
+		return vd_error_set(err, -EINVAL, NULL, "probe-sink: no test_probes registry set");
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->cap = test_probes->cap;
+	p->channels = test_probes->channels;
+	*ni = 1;
+	*no = 0;
+	*self = p;
+	if (test_probes->n < TEST_PROBES_MAX)
+		test_probes->p[test_probes->n] = p;
+	test_probes->n++;
+	test_probes->last = p;
+	return 0;
+}
+
+static void probe_free(void *self)
+{
+	struct test_probe *p = self;
+
+	free(p->data);
+	free(p);
+}
+
+static int probe_negotiate(void *self, struct vd_audio_format *in, uint32_t n_in,
+			   struct vd_audio_format *out, uint32_t n_out, struct vd_error *err)
+{
+	struct test_probe *p = self;
+
+	in[0].format = VD_FORMAT_F32;
+	if (p->channels)
+		in[0].channels = p->channels;
+	return 0;
+}
+
+static int probe_prepare(void *self, const struct vd_audio_format *in, uint32_t n_in,
+			 const struct vd_audio_format *out, uint32_t n_out, uint32_t max, struct vd_error *err)
+{
+	struct test_probe *p = self;
+
+	p->channels = in[0].channels;
+	free(p->data);
+	/* a test node: the whole recording is allocated up front, never in process */
+	p->data = calloc(p->cap * p->channels, sizeof(float));
+	return p->data ? 0 : -ENOMEM;
+}
+
+static int probe_process(void *self, struct vd_buffer *in, uint32_t n_in, struct vd_buffer *out, uint32_t n_out)
+{
+	struct test_probe *p = self;
+	uint64_t n = in[0].frames;
+
+	if (n > p->cap - p->n)
+		n = p->cap - p->n;
+	memcpy(p->data + p->n * p->channels, in[0].data, n * p->channels * sizeof(float));
+	p->n += n;
+	return 0;
+}
+
+const struct vd_node_ops test_probe_ops = {
+	.version = VD_NODE_OPS_VERSION, .type = "probe-sink", .flags = VD_NODE_SINK,
+	.init = probe_init, .free = probe_free, .negotiate = probe_negotiate,
+	.prepare = probe_prepare, .process = probe_process,
+};
+
+static const char probe_host_topology[] =
+	"pipeline host {\n"
+	"  rate = 48000\n  period = 480\n"
+	"  attach a playback { channels = 2 }\n  sink out_a probe\n  link a -> out_a\n"
+	"  attach b playback { channels = 2 }\n  sink out_b probe\n  link b -> out_b\n"
+	"}\n";
+
+int test_probe_host_new(struct test_probes *probes, uint64_t cap, struct vd_diag *diag,
+			struct vd_topology **t, struct vd_graph **g)
+{
+	int ret;
+
+	*probes = (struct test_probes){ .cap = cap, .channels = 2 };
+	ret = vd_topology_load_string(probe_host_topology, strlen(probe_host_topology), "host.topo", t,
+				      diag);
+	if (ret < 0)
+		return ret;
+	ret = vd_graph_new(g);
+	if (ret < 0)
+		goto fail_topology;
+	vd_graph_set_live(*g, true);
+	ret = vd_graph_register_type(*g, &test_probe_ops);
+	if (ret < 0)
+		goto fail_graph;
+	test_probes = probes;
+	ret = vd_topology_build(*t, *g, diag);
+	test_probes = NULL;
+	if (ret < 0)
+		goto fail_graph;
+	return 0;
+
+fail_graph:
+	vd_graph_free(*g);
+	*g = NULL;
+fail_topology:
+	vd_topology_free(*t);
+	*t = NULL;
+	return ret;
+}

@@ -36,42 +36,12 @@
 #include "daemon/host.h"
 #include "daemon/loop.h"
 #include "fake_frontend.h"
+#include "rig.h"
 #include "testutil.h"
 #include "virtio_snd/proto.h"
 
-#define QSIZE 64
-#define RING_FEATURES ((1ull << VD_VHOST_F_VERSION_1) | (1ull << VD_VHOST_F_INDIRECT_DESC) | \
-		       (1ull << VD_VHOST_F_EVENT_IDX))
-#define MEM_SIZE (16u << 20)
-#define PERIOD_BYTES 1920	/* 480 frames of S16 stereo: 10 ms at 48 kHz */
 
 /* ---- the fake guest: a front-end, its control and I/O areas ---- */
-
-struct fguest {
-	struct vd_ff ff;
-	uint64_t req, resp;			/* control request/response areas */
-	uint64_t area[QSIZE];			/* one I/O message per descriptor slot */
-	int (*wait)(void *arg, int ms);		/* run the daemon (in-process) or sleep */
-	void *wait_arg;
-	uint64_t next_frame;			/* of the played pattern */
-};
-
-static uint32_t le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-/* The played signal: unique per frame over 65536 frames, so any loss or repeat shows. */
-static int16_t pattern(uint64_t k, unsigned c)
-{
-	return (int16_t)((((k * (c ? 40503u : 7919u)) & 0xFFFF) >> 1) - 16384);
-}
 
 static double now_ms(void)
 {
@@ -81,93 +51,15 @@ static double now_ms(void)
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-static int fg_setup(struct fguest *g, int sock, int (*pump)(void *), void *pump_arg)
-{
-	vd_ff_init(&g->ff, sock, 4, pump, pump_arg);
-	if (vd_ff_add_region(&g->ff, 0, MEM_SIZE, 0) < 0 || vd_ff_handshake(&g->ff, 16) < 0 ||
-	    vd_ff_start(&g->ff, RING_FEATURES, QSIZE, NULL) < 0)
-		return -1;
-	g->req = vd_ff_alloc(&g->ff, 4096, 16);
-	g->resp = vd_ff_alloc(&g->ff, 4096, 16);
-	for (unsigned i = 0; i < QSIZE; i++)
-		g->area[i] = vd_ff_alloc(&g->ff, 12 + PERIOD_BYTES, 64);
-	return g->area[QSIZE - 1] ? 0 : -1;
-}
-
-/* One control request; returns the status, or 0 if no reply came within 5 s. */
-static uint32_t fg_ctl(struct fguest *g, const void *req, uint32_t len)
-{
-	struct vd_ff_buf b[2] = { { g->req, len, false }, { g->resp, 64, true } };
-	uint32_t id, used;
-
-	memcpy(vd_ff_host(&g->ff, g->req), req, len);
-	memset(vd_ff_host(&g->ff, g->resp), 0, 64);
-	if (vd_ff_vq_add(&g->ff, 0, b, 2, false) < 0)
-		return 0;
-	vd_ff_kick(&g->ff, 0);
-	for (int t = 0; t < 5000; t++) {
-		if (vd_ff_vq_used(&g->ff, 0, &id, &used) == 1)
-			return le32(vd_ff_host(&g->ff, g->resp));
-		g->wait(g->wait_arg, 1);
-	}
-	return 0;
-}
-
-static uint32_t fg_pcm(struct fguest *g, uint32_t code, uint32_t stream)
-{
-	uint8_t req[8];
-
-	put32(req, code);
-	put32(req + 4, stream);
-	return fg_ctl(g, req, 8);
-}
-
-/* SET_PARAMS S16 stereo 48 kHz, 10 ms periods, 4 of them, then PREPARE. */
-static uint32_t fg_prepare(struct fguest *g, uint32_t stream)
-{
-	uint8_t req[24] = { 0 };
-	uint32_t st;
-
-	put32(req, VIRTIO_SND_R_PCM_SET_PARAMS);
-	put32(req + 4, stream);
-	put32(req + 8, 4 * PERIOD_BYTES);
-	put32(req + 12, PERIOD_BYTES);
-	req[20] = 2;
-	req[21] = VIRTIO_SND_PCM_FMT_S16;
-	req[22] = VIRTIO_SND_PCM_RATE_48000;
-	st = fg_ctl(g, req, 24);
-	return st == VIRTIO_SND_S_OK ? fg_pcm(g, VIRTIO_SND_R_PCM_PREPARE, stream) : st;
-}
-
-/* Queue one tx period of the pattern (header, payload, status), as Linux lays it out. */
-static int fg_tx(struct fguest *g)
-{
-	unsigned slot = g->ff.vq[2].next_desc;
-	uint64_t base = g->area[slot];
-	int16_t *d = vd_ff_host(&g->ff, base + 12);
-	struct vd_ff_buf b[3] = {
-		{ base, 4, false }, { base + 12, PERIOD_BYTES, false }, { base + 4, 8, true },
-	};
-
-	put32(vd_ff_host(&g->ff, base), 0);
-	for (unsigned k = 0; k < PERIOD_BYTES / 4; k++, g->next_frame++)
-		for (unsigned c = 0; c < 2; c++)
-			d[k * 2 + c] = pattern(g->next_frame, c);
-	if (vd_ff_vq_add(&g->ff, 2, b, 3, true) < 0)
-		return -1;
-	vd_ff_kick(&g->ff, 2);
-	return 0;
-}
-
-static int fg_rx(struct fguest *g)
+static int fg_rx(struct vd_rig_guest *g)
 {
 	unsigned slot = g->ff.vq[3].next_desc;
 	uint64_t base = g->area[slot];
 	struct vd_ff_buf b[3] = {
-		{ base, 4, false }, { base + 12, PERIOD_BYTES, true }, { base + 4, 8, true },
+		{ base, 4, false }, { base + 12, VD_RIG_PERIOD_BYTES, true }, { base + 4, 8, true },
 	};
 
-	put32(vd_ff_host(&g->ff, base), 1);
+	vd_rig_put32(vd_ff_host(&g->ff, base), 1);
 	if (vd_ff_vq_add(&g->ff, 3, b, 3, true) < 0)
 		return -1;
 	vd_ff_kick(&g->ff, 3);
@@ -178,33 +70,33 @@ static int fg_rx(struct fguest *g)
  * Play @periods periods of the pattern with 4 in flight, waiting for each
  * completion (up to 5 s for each); returns the completions seen.
  */
-static unsigned fg_play_timed(struct fguest *g, unsigned periods, double *t);
+static unsigned fg_play_timed(struct vd_rig_guest *g, unsigned periods, double *t);
 
-static unsigned fg_play(struct fguest *g, unsigned periods)
+static unsigned fg_play(struct vd_rig_guest *g, unsigned periods)
 {
 	return fg_play_timed(g, periods, NULL);
 }
 
 /* ... and the time each completion was seen (ms), if @t */
-static unsigned fg_play_timed(struct fguest *g, unsigned periods, double *t)
+static unsigned fg_play_timed(struct vd_rig_guest *g, unsigned periods, double *t)
 {
 	unsigned queued = 0, done = 0;
 	uint32_t id, len;
 
 	for (; queued < 4 && queued < periods; queued++)
-		if (fg_tx(g) < 0)
+		if (vd_rig_tx(g) < 0)
 			return done;
-	if (fg_pcm(g, VIRTIO_SND_R_PCM_START, 0) != VIRTIO_SND_S_OK)
+	if (vd_rig_pcm(g, VIRTIO_SND_R_PCM_START, 0) != VIRTIO_SND_S_OK)
 		return 0;
 	for (int idle = 0; done < periods && idle < 5000;) {
 		if (vd_ff_vq_used(&g->ff, 2, &id, &len) == 1) {
-			if (le32(vd_ff_host(&g->ff, g->area[id] + 4)) != VIRTIO_SND_S_OK)
+			if (vd_rig_le32(vd_ff_host(&g->ff, g->area[id] + 4)) != VIRTIO_SND_S_OK)
 				return done;
 			if (t)
 				t[done] = now_ms();
 			done++;
 			idle = 0;
-			if (queued < periods && fg_tx(g) == 0)
+			if (queued < periods && vd_rig_tx(g) >= 0)
 				queued++;
 			continue;
 		}
@@ -243,23 +135,6 @@ static void diag_cb(void *data, const struct vd_error *e)
 }
 
 /* Run the daemon's loop until it has nothing more to do right now. */
-static int pump_loop(void *arg)
-{
-	struct rig *r = arg;
-
-	for (int i = 0; i < 64; i++)
-		if (vd_loop_iterate(r->loop, 0) <= 0)
-			break;
-	return 0;
-}
-
-static int wait_loop(void *arg, int ms)
-{
-	struct rig *r = arg;
-
-	return vd_loop_iterate(r->loop, ms);
-}
-
 static struct rig *rig_new(const char *guest_topology)
 {
 	struct rig *r = calloc(1, sizeof(*r));
@@ -294,28 +169,10 @@ static void rig_free(struct rig *r)
 	free(r);
 }
 
-static int connect_to(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	assert_true(fd >= 0);
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	return fd;
-}
-
 /* Connect, let the daemon accept, and bring the device up as QEMU + Linux would. */
-static void guest_connect(struct rig *r, struct fguest *g)
+static void guest_connect(struct rig *r, struct vd_rig_guest *g)
 {
-	int fd = connect_to(r->sock);
-
-	memset(g, 0, sizeof(*g));
-	g->wait = wait_loop;
-	g->wait_arg = r;
-	pump_loop(r);
-	if (fg_setup(g, fd, pump_loop, r) < 0)
-		fail_msg("front-end: %s; daemon: %s", g->ff.err, r->log);
+	vd_rig_guest_open(g, r->sock, r->loop, r->log);
 }
 
 static int count_fds(void)
@@ -442,7 +299,7 @@ static void test_host_errors(void **state)
 static void test_play_lands_sample_exact(void **state)
 {
 	struct rig *r = rig_new(NULL);
-	struct fguest g;
+	struct vd_rig_guest g;
 	struct vd_guest_stats st;
 
 	(void)state;
@@ -454,10 +311,10 @@ static void test_play_lands_sample_exact(void **state)
 	assert_int_equal(st.connections, 1);
 	assert_int_equal(st.streams, 2);
 	assert_non_null(strstr(r->log, "vm: connected (peer pid "));
-	assert_int_equal(fg_prepare(&g, 0), VIRTIO_SND_S_OK);
+	assert_int_equal(vd_rig_prepare(&g, 0), VIRTIO_SND_S_OK);
 	assert_int_equal(fg_play(&g, 50), 50);
-	assert_int_equal(fg_pcm(&g, VIRTIO_SND_R_PCM_STOP, 0), VIRTIO_SND_S_OK);
-	assert_int_equal(fg_pcm(&g, VIRTIO_SND_R_PCM_RELEASE, 0), VIRTIO_SND_S_OK);
+	assert_int_equal(vd_rig_pcm(&g, VIRTIO_SND_R_PCM_STOP, 0), VIRTIO_SND_S_OK);
+	assert_int_equal(vd_rig_pcm(&g, VIRTIO_SND_R_PCM_RELEASE, 0), VIRTIO_SND_S_OK);
 	vd_ff_close(&g.ff);
 	for (int i = 0; i < 100 && strstr(r->log, "disconnected") == NULL; i++)
 		vd_loop_iterate(r->loop, 10);
@@ -483,26 +340,25 @@ static void test_play_lands_sample_exact(void **state)
 	sf_count_t first = 0;
 	while (first < info.frames && w[first * 2] == 0 && w[first * 2 + 1] == 0)
 		first++;
-	/* pattern(0) is -16384 on both channels: the first frame played is non-silent */
+	/* vd_rig_pattern(0) is -16384 on both channels: the first frame played is non-silent */
 	assert_true(first + 24000 <= info.frames);
 	for (sf_count_t k = 0; k < 24000; k++)
 		for (unsigned c = 0; c < 2; c++)
-			if (w[(first + k) * 2 + c] != pattern((uint64_t)k, c))
+			if (w[(first + k) * 2 + c] != vd_rig_pattern((uint64_t)k, c))
 				fail_msg("frame %ld channel %u: %d, expected %d", (long)k, c,
-					 w[(first + k) * 2 + c], pattern((uint64_t)k, c));
+					 w[(first + k) * 2 + c], vd_rig_pattern((uint64_t)k, c));
 	for (sf_count_t k = first + 24000; k < info.frames; k++)
 		assert_true(w[k * 2] == 0 && w[k * 2 + 1] == 0);
 	free(w);
 	rig_free(r);
 }
 
-static int wait_spin(void *arg, int ms)
+static int wait_spin(void *loop, int ms)
 {
-	struct rig *r = arg;
 	struct timespec ts = { 0, 100000 };
 
 	(void)ms;
-	vd_loop_iterate(r->loop, 0);
+	vd_loop_iterate(loop, 0);
 	nanosleep(&ts, NULL);
 	return 0;
 }
@@ -523,7 +379,7 @@ static int cmp_double(const void *a, const void *b)
 static void test_tx_completions_paced(void **state)
 {
 	struct rig *r = rig_new(NULL);
-	struct fguest g;
+	struct vd_rig_guest g;
 	double t[200], iv[199], sum = 0;
 	unsigned doubles = 0;
 
@@ -531,7 +387,7 @@ static void test_tx_completions_paced(void **state)
 	assert_int_equal(vd_host_start(r->host), 0);
 	guest_connect(r, &g);
 	g.wait = wait_spin;
-	assert_int_equal(fg_prepare(&g, 0), VIRTIO_SND_S_OK);
+	assert_int_equal(vd_rig_prepare(&g, 0), VIRTIO_SND_S_OK);
 	assert_int_equal(fg_play_timed(&g, 200, t), 200);
 	for (unsigned i = 0; i < 199; i++) {
 		iv[i] = t[i + 1] - t[i];
@@ -556,7 +412,7 @@ static void test_tx_completions_paced(void **state)
 static void test_capture_brings_the_host_tone(void **state)
 {
 	struct rig *r = rig_new(NULL);
-	struct fguest g;
+	struct vd_rig_guest g;
 	float *x = malloc(sizeof(float) * 2 * 240 * 20);
 	unsigned done = 0;
 	uint32_t id, len;
@@ -566,10 +422,10 @@ static void test_capture_brings_the_host_tone(void **state)
 	assert_non_null(x);
 	assert_int_equal(vd_host_start(r->host), 0);
 	guest_connect(r, &g);
-	assert_int_equal(fg_prepare(&g, 1), VIRTIO_SND_S_OK);
+	assert_int_equal(vd_rig_prepare(&g, 1), VIRTIO_SND_S_OK);
 	for (int i = 0; i < 4; i++)
 		assert_int_equal(fg_rx(&g), 0);
-	assert_int_equal(fg_pcm(&g, VIRTIO_SND_R_PCM_START, 1), VIRTIO_SND_S_OK);
+	assert_int_equal(vd_rig_pcm(&g, VIRTIO_SND_R_PCM_START, 1), VIRTIO_SND_S_OK);
 	for (int idle = 0; done < 20 && idle < 5000;) {
 		if (vd_ff_vq_used(&g.ff, 3, &id, &len) != 1) {
 			vd_loop_iterate(r->loop, 1);
@@ -578,8 +434,8 @@ static void test_capture_brings_the_host_tone(void **state)
 		}
 		idle = 0;
 		/* the audio, then the status in the last 8 bytes */
-		assert_int_equal(len, PERIOD_BYTES + 8);
-		assert_int_equal(le32(vd_ff_host(&g.ff, g.area[id] + 4)), VIRTIO_SND_S_OK);
+		assert_int_equal(len, VD_RIG_PERIOD_BYTES + 8);
+		assert_int_equal(vd_rig_le32(vd_ff_host(&g.ff, g.area[id] + 4)), VIRTIO_SND_S_OK);
 		const int16_t *d = vd_ff_host(&g.ff, g.area[id] + 12);
 		for (unsigned k = 0; k < 2 * 480 && done < 10; k++)
 			x[done * 960 + k] = d[k] / 32768.0f;
@@ -603,7 +459,7 @@ static void test_capture_brings_the_host_tone(void **state)
 static void test_vanished_guest_frees_everything_and_reconnects(void **state)
 {
 	struct rig *r = rig_new(NULL);
-	struct fguest g;
+	struct vd_rig_guest g;
 	struct vd_guest_stats st;
 	int fds0, maps0;
 
@@ -613,7 +469,7 @@ static void test_vanished_guest_frees_everything_and_reconnects(void **state)
 	maps0 = count_memfd_maps();
 	for (int round = 1; round <= 3; round++) {
 		guest_connect(r, &g);
-		assert_int_equal(fg_prepare(&g, 0), VIRTIO_SND_S_OK);
+		assert_int_equal(vd_rig_prepare(&g, 0), VIRTIO_SND_S_OK);
 		assert_int_equal(fg_play(&g, 5), 5);
 		/* the guest's memory is mapped by the daemon: one more memfd map than before */
 		assert_true(count_memfd_maps() > maps0);
@@ -640,7 +496,7 @@ static void test_vanished_guest_frees_everything_and_reconnects(void **state)
 static void test_device_stop_and_restart_keeps_connection(void **state)
 {
 	struct rig *r = rig_new(NULL);
-	struct fguest g;
+	struct vd_rig_guest g;
 	struct vd_guest_stats st;
 	uint16_t bases[4];
 	int fds1 = -1;
@@ -649,17 +505,17 @@ static void test_device_stop_and_restart_keeps_connection(void **state)
 	assert_int_equal(vd_host_start(r->host), 0);
 	guest_connect(r, &g);
 	for (int round = 0; round < 4; round++) {
-		assert_int_equal(fg_prepare(&g, 0), VIRTIO_SND_S_OK);
+		assert_int_equal(vd_rig_prepare(&g, 0), VIRTIO_SND_S_OK);
 		assert_int_equal(fg_play(&g, 3), 3);
-		assert_int_equal(fg_tx(&g), 0);	/* one more in flight when the device stops */
+		assert_true(vd_rig_tx(&g) >= 0);	/* one more in flight when the device stops */
 		if (vd_ff_stop(&g.ff, bases) < 0)
 			fail_msg("stop: %s; daemon: %s", g.ff.err, r->log);
 		vd_guest_get_stats(r->guest, &st);
 		assert_true(st.connected);
 		assert_int_equal(st.connections, 1);
 		for (unsigned q = 0; q < 4; q++)
-			assert_int_equal(vd_ff_vq_alloc(&g.ff, q, QSIZE), 0);
-		if (vd_ff_start(&g.ff, RING_FEATURES, QSIZE, NULL) < 0)
+			assert_int_equal(vd_ff_vq_alloc(&g.ff, q, VD_RIG_QSIZE), 0);
+		if (vd_ff_start(&g.ff, VD_RIG_FEATURES, VD_RIG_QSIZE, NULL) < 0)
 			fail_msg("restart: %s; daemon: %s", g.ff.err, r->log);
 		/* old kick fds closed by the daemon, new ones watched: the count settles */
 		if (round == 1)
@@ -667,7 +523,7 @@ static void test_device_stop_and_restart_keeps_connection(void **state)
 		else if (round > 1)
 			assert_int_equal(count_fds(), fds1);
 	}
-	assert_int_equal(fg_prepare(&g, 0), VIRTIO_SND_S_OK);
+	assert_int_equal(vd_rig_prepare(&g, 0), VIRTIO_SND_S_OK);
 	assert_int_equal(fg_play(&g, 5), 5);
 	assert_null(strstr(r->log, "disconnected"));
 	vd_ff_close(&g.ff);
@@ -677,7 +533,7 @@ static void test_device_stop_and_restart_keeps_connection(void **state)
 static void test_second_connection_refused_restart_accepted(void **state)
 {
 	struct rig *r = rig_new(NULL);
-	struct fguest g, h;
+	struct vd_rig_guest g, h;
 	struct vd_guest_stats st;
 	int extra;
 
@@ -685,31 +541,31 @@ static void test_second_connection_refused_restart_accepted(void **state)
 	assert_int_equal(vd_host_start(r->host), 0);
 	guest_connect(r, &g);
 	/* a second front-end while the first is served: refused, the first unaffected */
-	extra = connect_to(r->sock);
-	pump_loop(r);
+	extra = vd_rig_connect(r->sock);
+	vd_rig_pump(r->loop);
 	vd_guest_get_stats(r->guest, &st);
 	assert_int_equal(st.refused, 1);
 	assert_non_null(strstr(r->log, "vm: refused a second connection while pid "));
 	char b;
 	assert_int_equal(recv(extra, &b, 1, 0), 0);	/* closed by the daemon */
 	close(extra);
-	assert_int_equal(fg_prepare(&g, 0), VIRTIO_SND_S_OK);
+	assert_int_equal(vd_rig_prepare(&g, 0), VIRTIO_SND_S_OK);
 	assert_int_equal(fg_play(&g, 3), 3);
 
 	/* QEMU restarted: its new connection arrives before the old hang-up was handled */
 	vd_ff_close(&g.ff);
-	int fd = connect_to(r->sock);
+	int fd = vd_rig_connect(r->sock);
 	memset(&h, 0, sizeof(h));
-	h.wait = wait_loop;
-	h.wait_arg = r;
-	pump_loop(r);
+	h.wait = vd_rig_wait;
+	h.wait_arg = r->loop;
+	vd_rig_pump(r->loop);
 	vd_guest_get_stats(r->guest, &st);
 	assert_true(st.connected);
 	assert_int_equal(st.connections, 2);
 	assert_int_equal(st.refused, 1);
-	if (fg_setup(&h, fd, pump_loop, r) < 0)
+	if (vd_rig_guest_setup(&h, fd, vd_rig_pump, r->loop) < 0)
 		fail_msg("front-end: %s; daemon: %s", h.ff.err, r->log);
-	assert_int_equal(fg_prepare(&h, 0), VIRTIO_SND_S_OK);
+	assert_int_equal(vd_rig_prepare(&h, 0), VIRTIO_SND_S_OK);
 	assert_int_equal(fg_play(&h, 3), 3);
 	vd_ff_close(&h.ff);
 	rig_free(r);
@@ -718,14 +574,14 @@ static void test_second_connection_refused_restart_accepted(void **state)
 static void test_protocol_fault_drops_only_that_connection(void **state)
 {
 	struct rig *r = rig_new(NULL);
-	struct fguest g;
+	struct vd_rig_guest g;
 	struct vd_guest_stats st;
 	/* a header announcing a payload beyond the protocol's maximum */
 	uint32_t bad[3] = { VD_VHOST_REQ_GET_FEATURES, 0x1, 0x100000 };
 
 	(void)state;
-	int fd = connect_to(r->sock);
-	pump_loop(r);
+	int fd = vd_rig_connect(r->sock);
+	vd_rig_pump(r->loop);
 	assert_int_equal(send(fd, bad, sizeof(bad), 0), (ssize_t)sizeof(bad));
 	for (int i = 0; i < 100 && strstr(r->log, "disconnected") == NULL; i++)
 		vd_loop_iterate(r->loop, 10);
@@ -737,7 +593,7 @@ static void test_protocol_fault_drops_only_that_connection(void **state)
 	/* the socket still listens: a good front-end is served */
 	assert_int_equal(vd_host_start(r->host), 0);
 	guest_connect(r, &g);
-	assert_int_equal(fg_prepare(&g, 0), VIRTIO_SND_S_OK);
+	assert_int_equal(vd_rig_prepare(&g, 0), VIRTIO_SND_S_OK);
 	assert_int_equal(fg_play(&g, 3), 3);
 	vd_ff_close(&g.ff);
 	rig_free(r);
@@ -918,7 +774,7 @@ static int fake_guest(const char *path, unsigned periods, bool vanish)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct relay rl;
-	struct fguest g = { .wait = wait_sleep };
+	struct vd_rig_guest g = { .wait = wait_sleep };
 	int sv[2];
 	unsigned done;
 
@@ -930,11 +786,11 @@ static int fake_guest(const char *path, unsigned periods, bool vanish)
 		return 1;
 	}
 	rl.inner = sv[1];
-	if (fg_setup(&g, sv[0], pump_relay, &rl) < 0) {
+	if (vd_rig_guest_setup(&g, sv[0], pump_relay, &rl) < 0) {
 		fprintf(stderr, "fake-guest: set-up failed: %s\n", g.ff.err);
 		return 1;
 	}
-	if (fg_prepare(&g, 0) != VIRTIO_SND_S_OK) {
+	if (vd_rig_prepare(&g, 0) != VIRTIO_SND_S_OK) {
 		fprintf(stderr, "fake-guest: SET_PARAMS/PREPARE refused\n");
 		return 1;
 	}
@@ -943,8 +799,8 @@ static int fake_guest(const char *path, unsigned periods, bool vanish)
 	fflush(stdout);
 	if (vanish)
 		_exit(done == periods ? 0 : 1);	/* like a killed QEMU: nothing stopped, nothing closed */
-	if (fg_pcm(&g, VIRTIO_SND_R_PCM_STOP, 0) != VIRTIO_SND_S_OK ||
-	    fg_pcm(&g, VIRTIO_SND_R_PCM_RELEASE, 0) != VIRTIO_SND_S_OK) {
+	if (vd_rig_pcm(&g, VIRTIO_SND_R_PCM_STOP, 0) != VIRTIO_SND_S_OK ||
+	    vd_rig_pcm(&g, VIRTIO_SND_R_PCM_RELEASE, 0) != VIRTIO_SND_S_OK) {
 		fprintf(stderr, "fake-guest: STOP/RELEASE refused\n");
 		return 1;
 	}

@@ -30,27 +30,12 @@
 #include "daemon/loop.h"
 #include "daemon/power.h"
 #include "fake_frontend.h"
+#include "rig.h"
 #include "testutil.h"
 #include "virtio_snd/proto.h"
 
-#define QSIZE 64
-#define RING_FEATURES ((1ull << VD_VHOST_F_VERSION_1) | (1ull << VD_VHOST_F_INDIRECT_DESC) | \
-		       (1ull << VD_VHOST_F_EVENT_IDX))
-#define MEM_SIZE (16u << 20)
-#define PERIOD_FRAMES 480	/* 10 ms of S16 stereo at 48 kHz */
-#define PERIOD_BYTES (PERIOD_FRAMES * 4)
 #define IDLE_MS 150
 #define PATIENCE_MS 10000
-
-/* ---- the fake guest ---- */
-
-struct fguest {
-	struct vd_ff ff;
-	uint64_t req, resp;
-	uint64_t area[QSIZE];
-	struct rig *rig;
-	uint64_t next_frame;		/* of the played pattern */
-};
 
 struct rig {
 	char *dir;
@@ -62,23 +47,6 @@ struct rig {
 	char log[16384];
 	char diag[2048];
 };
-
-static uint32_t le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-/* Unique per frame over 65536 frames (never silent on both channels), so a lost or repeated period shows. */
-static int16_t pattern(uint64_t k, unsigned c)
-{
-	return (int16_t)((((k * (c ? 40503u : 7919u)) & 0xFFFF) >> 1) - 16384);
-}
 
 static uint64_t now_ns(void)
 {
@@ -136,16 +104,6 @@ static void power_changed(void *data, const struct vd_power_status *st)
 
 	snprintf(line, sizeof(line), "power: %s", vd_power_state_name(st->state));
 	log_cb(data, line);
-}
-
-static int pump_loop(void *arg)
-{
-	struct rig *r = arg;
-
-	for (int i = 0; i < 64; i++)
-		if (vd_loop_iterate(r->loop, 0) <= 0)
-			break;
-	return 0;
 }
 
 /*
@@ -236,94 +194,9 @@ static void wait_for_state(struct rig *r, enum vd_power_state want)
 	}
 }
 
-static int connect_to(const char *path)
+static void guest_connect(struct rig *r, struct vd_rig_guest *g)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	assert_true(fd >= 0);
-	assert_true(strlen(path) < sizeof(sa.sun_path));
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	return fd;
-}
-
-static void guest_connect(struct rig *r, struct fguest *g)
-{
-	int fd = connect_to(r->sock);
-
-	memset(g, 0, sizeof(*g));
-	g->rig = r;
-	pump_loop(r);
-	vd_ff_init(&g->ff, fd, 4, pump_loop, r);
-	if (vd_ff_add_region(&g->ff, 0, MEM_SIZE, 0) < 0 || vd_ff_handshake(&g->ff, 16) < 0 ||
-	    vd_ff_start(&g->ff, RING_FEATURES, QSIZE, NULL) < 0)
-		fail_msg("front-end: %s; daemon: %s", g->ff.err, r->log);
-	g->req = vd_ff_alloc(&g->ff, 4096, 16);
-	g->resp = vd_ff_alloc(&g->ff, 4096, 16);
-	for (unsigned i = 0; i < QSIZE; i++)
-		g->area[i] = vd_ff_alloc(&g->ff, 12 + PERIOD_BYTES, 64);
-	assert_true(g->area[QSIZE - 1] != 0);
-}
-
-static uint32_t fg_ctl(struct fguest *g, const void *req, uint32_t len)
-{
-	struct vd_ff_buf b[2] = { { g->req, len, false }, { g->resp, 64, true } };
-	uint32_t id, used;
-
-	memcpy(vd_ff_host(&g->ff, g->req), req, len);
-	memset(vd_ff_host(&g->ff, g->resp), 0, 64);
-	if (vd_ff_vq_add(&g->ff, 0, b, 2, false) < 0)
-		return 0;
-	vd_ff_kick(&g->ff, 0);
-	for (int t = 0; t < 5000; t++) {
-		if (vd_ff_vq_used(&g->ff, 0, &id, &used) == 1)
-			return le32(vd_ff_host(&g->ff, g->resp));
-		vd_loop_iterate(g->rig->loop, 1);
-	}
-	return 0;
-}
-
-static uint32_t fg_pcm(struct fguest *g, uint32_t code, uint32_t stream)
-{
-	uint8_t req[8];
-
-	put32(req, code);
-	put32(req + 4, stream);
-	return fg_ctl(g, req, 8);
-}
-
-/* SET_PARAMS (S16 stereo 48 kHz, 4 periods of 10 ms) and PREPARE of stream 0. */
-static void fg_prepare(struct fguest *g)
-{
-	uint8_t req[24] = { 0 };
-
-	put32(req, VIRTIO_SND_R_PCM_SET_PARAMS);
-	put32(req + 8, 4 * PERIOD_BYTES);
-	put32(req + 12, PERIOD_BYTES);
-	req[20] = 2;
-	req[21] = VIRTIO_SND_PCM_FMT_S16;
-	req[22] = VIRTIO_SND_PCM_RATE_48000;
-	assert_int_equal(fg_ctl(g, req, 24), VIRTIO_SND_S_OK);
-	assert_int_equal(fg_pcm(g, VIRTIO_SND_R_PCM_PREPARE, 0), VIRTIO_SND_S_OK);
-}
-
-/* Queue the next period of the pattern on the tx queue. */
-static void fg_tx(struct fguest *g)
-{
-	unsigned slot = g->ff.vq[2].next_desc;
-	uint64_t base = g->area[slot];
-	int16_t *d = vd_ff_host(&g->ff, base + 12);
-	struct vd_ff_buf b[3] = {
-		{ base, 4, false }, { base + 12, PERIOD_BYTES, false }, { base + 4, 8, true },
-	};
-
-	put32(vd_ff_host(&g->ff, base), 0);
-	for (unsigned k = 0; k < PERIOD_FRAMES; k++, g->next_frame++)
-		for (unsigned c = 0; c < 2; c++)
-			d[k * 2 + c] = pattern(g->next_frame, c);
-	assert_true(vd_ff_vq_add(&g->ff, 2, b, 3, true) >= 0);
-	vd_ff_kick(&g->ff, 2);
+	vd_rig_guest_open(g, r->sock, r->loop, r->log);
 }
 
 /*
@@ -331,36 +204,36 @@ static void fg_tx(struct fguest *g)
  * must say OK and arrive once. *@first_ns (if set): START sent -> first
  * completion. Returns the completions (== @periods unless something hung).
  */
-static unsigned fg_play(struct fguest *g, unsigned periods, uint64_t *first_ns)
+static unsigned fg_play(struct vd_rig_guest *g, unsigned periods, uint64_t *first_ns)
 {
 	unsigned queued = 0, done = 0;
 	uint32_t id, len;
 	uint64_t t0;
 
 	for (; queued < 4 && queued < periods; queued++)
-		fg_tx(g);
+		assert_true(vd_rig_tx(g) >= 0);
 	t0 = now_ns();
-	if (fg_pcm(g, VIRTIO_SND_R_PCM_START, 0) != VIRTIO_SND_S_OK)
+	if (vd_rig_pcm(g, VIRTIO_SND_R_PCM_START, 0) != VIRTIO_SND_S_OK)
 		return 0;
 	for (int idle = 0; done < periods && idle < 5000;) {
 		if (vd_ff_vq_used(&g->ff, 2, &id, &len) == 1) {
-			assert_int_equal(le32(vd_ff_host(&g->ff, g->area[id] + 4)), VIRTIO_SND_S_OK);
+			assert_int_equal(vd_rig_le32(vd_ff_host(&g->ff, g->area[id] + 4)), VIRTIO_SND_S_OK);
 			if (done == 0 && first_ns)
 				*first_ns = now_ns() - t0;
 			done++;
 			idle = 0;
 			if (queued < periods) {
-				fg_tx(g);
+				assert_true(vd_rig_tx(g) >= 0);
 				queued++;
 			}
 			continue;
 		}
-		vd_loop_iterate(g->rig->loop, 1);
+		g->wait(g->wait_arg, 1);
 		idle++;
 	}
 	/* nothing more arrives: no period completes twice */
 	for (int i = 0; i < 5; i++)
-		vd_loop_iterate(g->rig->loop, 2);
+		g->wait(g->wait_arg, 2);
 	assert_int_equal(vd_ff_vq_used(&g->ff, 2, &id, &len), 0);
 	return done;
 }
@@ -414,11 +287,11 @@ static void check_segments(const int16_t *w, sf_count_t n, const uint64_t *seg_f
 				 (long)pos, (unsigned long long)seg_len[s], (long)n);
 		for (uint64_t k = 0; k < seg_len[s]; k++)
 			for (unsigned c = 0; c < 2; c++)
-				if (w[(pos + (sf_count_t)k) * 2 + c] != pattern(seg_from[s] + k, c))
+				if (w[(pos + (sf_count_t)k) * 2 + c] != vd_rig_pattern(seg_from[s] + k, c))
 					fail_msg("segment %u frame %llu (file frame %ld) channel %u: %d, "
 						 "expected %d", s, (unsigned long long)k, (long)(pos + (sf_count_t)k),
 						 c, w[(pos + (sf_count_t)k) * 2 + c],
-						 pattern(seg_from[s] + k, c));
+						 vd_rig_pattern(seg_from[s] + k, c));
 		pos += (sf_count_t)seg_len[s];
 	}
 	for (; pos < n; pos++)
@@ -433,7 +306,7 @@ static void check_segments(const int16_t *w, sf_count_t n, const uint64_t *seg_f
 static void test_idle_suspends_cpu_near_zero(void **state)
 {
 	struct rig *r = rig_new(IDLE_MS);
-	struct fguest g;
+	struct vd_rig_guest g;
 	struct vd_power_status st;
 	uint64_t c0, c1, w0, w1, cyc0;
 	int threads_active;
@@ -474,7 +347,7 @@ static void test_idle_suspends_cpu_near_zero(void **state)
 static void test_resume_on_start_no_lost_period(void **state)
 {
 	struct rig *r = rig_new(IDLE_MS);
-	struct fguest g;
+	struct vd_rig_guest g;
 	struct vd_power_status st;
 	uint64_t first_warm = 0, first_resumed = 0;
 	sf_count_t n;
@@ -482,18 +355,18 @@ static void test_resume_on_start_no_lost_period(void **state)
 
 	(void)state;
 	guest_connect(r, &g);
-	fg_prepare(&g);
+	assert_int_equal(vd_rig_prepare(&g, 0), VIRTIO_SND_S_OK);
 	assert_int_equal(fg_play(&g, 30, &first_warm), 30);
 	st = pstatus(r);
 	assert_int_equal(st.state, VD_POWER_ACTIVE);
 	assert_int_equal(st.users[VD_POWER_USER_STREAM], 1);
-	assert_int_equal(fg_pcm(&g, VIRTIO_SND_R_PCM_STOP, 0), VIRTIO_SND_S_OK);
+	assert_int_equal(vd_rig_pcm(&g, VIRTIO_SND_R_PCM_STOP, 0), VIRTIO_SND_S_OK);
 	assert_int_equal(pstatus(r).users[VD_POWER_USER_STREAM], 0);
-	assert_int_equal(fg_pcm(&g, VIRTIO_SND_R_PCM_RELEASE, 0), VIRTIO_SND_S_OK);
+	assert_int_equal(vd_rig_pcm(&g, VIRTIO_SND_R_PCM_RELEASE, 0), VIRTIO_SND_S_OK);
 	wait_for_state(r, VD_POWER_SUSPENDED);
 
 	/* PREPARE while suspended does not wake it: only START does */
-	fg_prepare(&g);
+	assert_int_equal(vd_rig_prepare(&g, 0), VIRTIO_SND_S_OK);
 	assert_int_equal(pstatus(r).state, VD_POWER_SUSPENDED);
 	assert_int_equal(fg_play(&g, 30, &first_resumed), 30);
 	st = pstatus(r);
@@ -502,13 +375,13 @@ static void test_resume_on_start_no_lost_period(void **state)
 	assert_false(vd_host_suspended(r->host));
 	print_message("first period after START: %.3f ms running, %.3f ms from suspended (resume itself "
 		      "%.3f ms)\n", first_warm / 1e6, first_resumed / 1e6, st.last_resume_ns / 1e6);
-	assert_int_equal(fg_pcm(&g, VIRTIO_SND_R_PCM_STOP, 0), VIRTIO_SND_S_OK);
-	assert_int_equal(fg_pcm(&g, VIRTIO_SND_R_PCM_RELEASE, 0), VIRTIO_SND_S_OK);
+	assert_int_equal(vd_rig_pcm(&g, VIRTIO_SND_R_PCM_STOP, 0), VIRTIO_SND_S_OK);
+	assert_int_equal(vd_rig_pcm(&g, VIRTIO_SND_R_PCM_RELEASE, 0), VIRTIO_SND_S_OK);
 	vd_ff_close(&g.ff);
 
 	w = read_output(r, &n);
-	check_segments(w, n, (const uint64_t[]){ 0, 30 * PERIOD_FRAMES },
-		       (const uint64_t[]){ 30 * PERIOD_FRAMES, 30 * PERIOD_FRAMES }, 2);
+	check_segments(w, n, (const uint64_t[]){ 0, 30 * VD_RIG_PERIOD_FRAMES },
+		       (const uint64_t[]){ 30 * VD_RIG_PERIOD_FRAMES, 30 * VD_RIG_PERIOD_FRAMES }, 2);
 	free(w);
 	rig_free(r);
 }
@@ -518,14 +391,14 @@ static void test_resume_on_start_no_lost_period(void **state)
 static void test_killed_guest_releases_its_users(void **state)
 {
 	struct rig *r = rig_new(IDLE_MS);
-	struct fguest g;
+	struct vd_rig_guest g;
 
 	(void)state;
 	for (int round = 0; round < 2; round++) {
 		guest_connect(r, &g);
-		fg_prepare(&g);
+		assert_int_equal(vd_rig_prepare(&g, 0), VIRTIO_SND_S_OK);
 		assert_int_equal(fg_play(&g, 5, NULL), 5);
-		fg_tx(&g);
+		assert_true(vd_rig_tx(&g) >= 0);
 		assert_int_equal(pstatus(r).users[VD_POWER_USER_STREAM], 1);
 		r->log[0] = '\0';
 		vd_ff_close(&g.ff);
@@ -558,7 +431,7 @@ enum reset_kind {
 static void guest_suspend_resume(enum reset_kind kind)
 {
 	struct rig *r = rig_new(IDLE_MS);
-	struct fguest g;
+	struct vd_rig_guest g;
 	uint16_t bases[4];
 	uint32_t id, len;
 	unsigned used_after = 0;
@@ -567,11 +440,11 @@ static void guest_suspend_resume(enum reset_kind kind)
 	int16_t *w;
 
 	guest_connect(r, &g);
-	fg_prepare(&g);
+	assert_int_equal(vd_rig_prepare(&g, 0), VIRTIO_SND_S_OK);
 	assert_int_equal(fg_play(&g, 25, NULL), 25);
-	assert_int_equal(fg_pcm(&g, VIRTIO_SND_R_PCM_STOP, 0), VIRTIO_SND_S_OK);
+	assert_int_equal(vd_rig_pcm(&g, VIRTIO_SND_R_PCM_STOP, 0), VIRTIO_SND_S_OK);
 	skipped_from = g.next_frame;
-	fg_tx(&g);	/* held: the stream is stopped */
+	assert_true(vd_rig_tx(&g) >= 0);	/* held: the stream is stopped */
 	for (int i = 0; i < 5; i++)
 		vd_loop_iterate(r->loop, 5);
 	assert_int_equal(vd_ff_vq_used(&g.ff, 2, &id, &len), 0);
@@ -595,26 +468,26 @@ static void guest_suspend_resume(enum reset_kind kind)
 
 	/* restore: new rings, the same connection */
 	for (unsigned q = 0; q < 4; q++)
-		assert_int_equal(vd_ff_vq_alloc(&g.ff, q, QSIZE), 0);
-	if (vd_ff_start(&g.ff, RING_FEATURES, QSIZE, NULL) < 0)
+		assert_int_equal(vd_ff_vq_alloc(&g.ff, q, VD_RIG_QSIZE), 0);
+	if (vd_ff_start(&g.ff, VD_RIG_FEATURES, VD_RIG_QSIZE, NULL) < 0)
 		fail_msg("restart: %s; daemon: %s", g.ff.err, r->log);
 	assert_int_equal(pstatus(r).state, VD_POWER_SUSPENDED);
 	/* START without parameters is refused: the reset forgot them */
-	assert_int_equal(fg_pcm(&g, VIRTIO_SND_R_PCM_START, 0), VIRTIO_SND_S_BAD_MSG);
+	assert_int_equal(vd_rig_pcm(&g, VIRTIO_SND_R_PCM_START, 0), VIRTIO_SND_S_BAD_MSG);
 	assert_int_equal(pstatus(r).state, VD_POWER_SUSPENDED);
-	fg_prepare(&g);
+	assert_int_equal(vd_rig_prepare(&g, 0), VIRTIO_SND_S_OK);
 	assert_int_equal(fg_play(&g, 25, NULL), 25);
 	assert_int_equal(pstatus(r).users[VD_POWER_USER_STREAM], 1);
 	assert_int_equal(pstatus(r).resumes, 1);
-	assert_int_equal(fg_pcm(&g, VIRTIO_SND_R_PCM_STOP, 0), VIRTIO_SND_S_OK);
-	assert_int_equal(fg_pcm(&g, VIRTIO_SND_R_PCM_RELEASE, 0), VIRTIO_SND_S_OK);
+	assert_int_equal(vd_rig_pcm(&g, VIRTIO_SND_R_PCM_STOP, 0), VIRTIO_SND_S_OK);
+	assert_int_equal(vd_rig_pcm(&g, VIRTIO_SND_R_PCM_RELEASE, 0), VIRTIO_SND_S_OK);
 	assert_int_equal(pstatus(r).users[VD_POWER_USER_STREAM], 0);
 	assert_null(strstr(r->log, "disconnected"));
 	vd_ff_close(&g.ff);
 
 	w = read_output(r, &n);
-	check_segments(w, n, (const uint64_t[]){ 0, skipped_from + PERIOD_FRAMES },
-		       (const uint64_t[]){ 25 * PERIOD_FRAMES, 25 * PERIOD_FRAMES }, 2);
+	check_segments(w, n, (const uint64_t[]){ 0, skipped_from + VD_RIG_PERIOD_FRAMES },
+		       (const uint64_t[]){ 25 * VD_RIG_PERIOD_FRAMES, 25 * VD_RIG_PERIOD_FRAMES }, 2);
 	free(w);
 	rig_free(r);
 }
@@ -636,12 +509,12 @@ static void test_guest_suspend_resume_reset_device(void **state)
 static void test_reset_while_running_gives_the_user_back(void **state)
 {
 	struct rig *r = rig_new(0);	/* never suspends: only the counts matter here */
-	struct fguest g;
+	struct vd_rig_guest g;
 	uint16_t bases[4];
 
 	(void)state;
 	guest_connect(r, &g);
-	fg_prepare(&g);
+	assert_int_equal(vd_rig_prepare(&g, 0), VIRTIO_SND_S_OK);
 	assert_int_equal(fg_play(&g, 3, NULL), 3);
 	assert_int_equal(pstatus(r).users[VD_POWER_USER_STREAM], 1);
 	if (vd_ff_stop(&g.ff, bases) < 0)
@@ -649,9 +522,9 @@ static void test_reset_while_running_gives_the_user_back(void **state)
 	assert_int_equal(pstatus(r).users[VD_POWER_USER_STREAM], 0);
 	assert_int_equal(pstatus(r).state, VD_POWER_IDLE);
 	for (unsigned q = 0; q < 4; q++)
-		assert_int_equal(vd_ff_vq_alloc(&g.ff, q, QSIZE), 0);
-	assert_int_equal(vd_ff_start(&g.ff, RING_FEATURES, QSIZE, NULL), 0);
-	fg_prepare(&g);
+		assert_int_equal(vd_ff_vq_alloc(&g.ff, q, VD_RIG_QSIZE), 0);
+	assert_int_equal(vd_ff_start(&g.ff, VD_RIG_FEATURES, VD_RIG_QSIZE, NULL), 0);
+	assert_int_equal(vd_rig_prepare(&g, 0), VIRTIO_SND_S_OK);
 	assert_int_equal(fg_play(&g, 3, NULL), 3);
 	assert_int_equal(pstatus(r).users[VD_POWER_USER_STREAM], 1);
 	if (vd_ff_request(&g.ff, VD_VHOST_REQ_RESET_DEVICE, 0, NULL, 0, NULL, 0, NULL, 0, NULL) < 0)
@@ -659,18 +532,18 @@ static void test_reset_while_running_gives_the_user_back(void **state)
 	assert_int_equal(pstatus(r).users[VD_POWER_USER_STREAM], 0);
 	/* a START twice counts once; STOP gives it back once */
 	for (unsigned q = 0; q < 4; q++)
-		assert_int_equal(vd_ff_vq_alloc(&g.ff, q, QSIZE), 0);
-	if (vd_ff_start(&g.ff, RING_FEATURES, QSIZE, NULL) < 0)
+		assert_int_equal(vd_ff_vq_alloc(&g.ff, q, VD_RIG_QSIZE), 0);
+	if (vd_ff_start(&g.ff, VD_RIG_FEATURES, VD_RIG_QSIZE, NULL) < 0)
 		fail_msg("restart: %s; daemon: %s", g.ff.err, r->log);
-	fg_prepare(&g);
-	assert_int_equal(fg_pcm(&g, VIRTIO_SND_R_PCM_START, 0), VIRTIO_SND_S_OK);
-	assert_int_equal(fg_pcm(&g, VIRTIO_SND_R_PCM_START, 0), VIRTIO_SND_S_OK);
+	assert_int_equal(vd_rig_prepare(&g, 0), VIRTIO_SND_S_OK);
+	assert_int_equal(vd_rig_pcm(&g, VIRTIO_SND_R_PCM_START, 0), VIRTIO_SND_S_OK);
+	assert_int_equal(vd_rig_pcm(&g, VIRTIO_SND_R_PCM_START, 0), VIRTIO_SND_S_OK);
 	assert_int_equal(pstatus(r).users[VD_POWER_USER_STREAM], 1);
-	assert_int_equal(fg_pcm(&g, VIRTIO_SND_R_PCM_STOP, 0), VIRTIO_SND_S_OK);
-	assert_int_equal(fg_pcm(&g, VIRTIO_SND_R_PCM_STOP, 0), VIRTIO_SND_S_BAD_MSG);
+	assert_int_equal(vd_rig_pcm(&g, VIRTIO_SND_R_PCM_STOP, 0), VIRTIO_SND_S_OK);
+	assert_int_equal(vd_rig_pcm(&g, VIRTIO_SND_R_PCM_STOP, 0), VIRTIO_SND_S_BAD_MSG);
 	assert_int_equal(pstatus(r).users[VD_POWER_USER_STREAM], 0);
 	/* and freeing the daemon's guest with a running stream gives it back too */
-	assert_int_equal(fg_pcm(&g, VIRTIO_SND_R_PCM_START, 0), VIRTIO_SND_S_OK);
+	assert_int_equal(vd_rig_pcm(&g, VIRTIO_SND_R_PCM_START, 0), VIRTIO_SND_S_OK);
 	assert_int_equal(pstatus(r).users[VD_POWER_USER_STREAM], 1);
 	vd_guest_free(r->guest);
 	r->guest = NULL;
@@ -698,7 +571,7 @@ static void test_alsa_sink_closes_and_reopens(void **state)
 		"    link in -> capture\n"
 		"}\n";
 	struct rig *r = rig_new_topo(IDLE_MS, topo);
-	struct fguest g;
+	struct vd_rig_guest g;
 	char path[600];
 	FILE *f;
 	long bytes;
@@ -707,21 +580,21 @@ static void test_alsa_sink_closes_and_reopens(void **state)
 	(void)state;
 	snprintf(path, sizeof(path), "%s/alsa.raw", r->dir);
 	guest_connect(r, &g);
-	fg_prepare(&g);
+	assert_int_equal(vd_rig_prepare(&g, 0), VIRTIO_SND_S_OK);
 	assert_int_equal(fg_play(&g, 20, NULL), 20);
-	assert_int_equal(fg_pcm(&g, VIRTIO_SND_R_PCM_STOP, 0), VIRTIO_SND_S_OK);
+	assert_int_equal(vd_rig_pcm(&g, VIRTIO_SND_R_PCM_STOP, 0), VIRTIO_SND_S_OK);
 	wait_for_state(r, VD_POWER_SUSPENDED);
 	/* closed: what the first segment left is in the file */
 	f = fopen(path, "rb");
 	assert_non_null(f);
 	fseek(f, 0, SEEK_END);
-	assert_true(ftell(f) >= 20 * PERIOD_BYTES);
+	assert_true(ftell(f) >= 20 * VD_RIG_PERIOD_BYTES);
 	fclose(f);
 
 	assert_int_equal(fg_play(&g, 20, NULL), 20);
 	assert_int_equal(pstatus(r).resumes, 1);
-	assert_int_equal(fg_pcm(&g, VIRTIO_SND_R_PCM_STOP, 0), VIRTIO_SND_S_OK);
-	assert_int_equal(fg_pcm(&g, VIRTIO_SND_R_PCM_RELEASE, 0), VIRTIO_SND_S_OK);
+	assert_int_equal(vd_rig_pcm(&g, VIRTIO_SND_R_PCM_STOP, 0), VIRTIO_SND_S_OK);
+	assert_int_equal(vd_rig_pcm(&g, VIRTIO_SND_R_PCM_RELEASE, 0), VIRTIO_SND_S_OK);
 	vd_ff_close(&g.ff);
 	vd_guest_free(r->guest);
 	r->guest = NULL;
@@ -738,8 +611,8 @@ static void test_alsa_sink_closes_and_reopens(void **state)
 	assert_int_equal(fread(w, 1, (size_t)bytes, f), (size_t)bytes);
 	fclose(f);
 	/* only the second segment: the pattern from frame 20 periods on, exact */
-	check_segments(w, bytes / 4, (const uint64_t[]){ 20 * PERIOD_FRAMES },
-		       (const uint64_t[]){ 20 * PERIOD_FRAMES }, 1);
+	check_segments(w, bytes / 4, (const uint64_t[]){ 20 * VD_RIG_PERIOD_FRAMES },
+		       (const uint64_t[]){ 20 * VD_RIG_PERIOD_FRAMES }, 1);
 	free(w);
 	rig_free(r);
 }

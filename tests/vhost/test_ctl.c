@@ -31,6 +31,7 @@
 
 #include "analysis.h"
 #include "fake_frontend.h"
+#include "testnodes.h"
 #include "daemon/ctl_server.h"
 #include "daemon/guest.h"
 #include "daemon/loop.h"
@@ -44,84 +45,7 @@
 #define PERIOD_BYTES (PERIOD * 2 * 4)	/* f32 stereo */
 #define NOBODY 65534
 
-/* ---- host-side recorders ---- */
-
-struct probe {
-	float *data;
-	uint64_t n, cap;
-};
-
-struct probes {
-	struct probe *p[4];
-	unsigned n;
-};
-
-static struct probes *cur_probes;
-
-static int probe_init(const struct vd_node_init *init, void **self, uint32_t *ni, uint32_t *no,
-		      struct vd_error *err)
-{
-	struct probe *p = calloc(1, sizeof(*p));
-
-	if (!p)
-		return -ENOMEM;
-	p->cap = 48000 * 8;
-	*ni = 1;
-	*no = 0;
-	*self = p;
-	cur_probes->p[cur_probes->n++] = p;
-	return 0;
-}
-
-static void probe_free(void *self)
-{
-	struct probe *p = self;
-
-	free(p->data);
-	free(p);
-}
-
-static int probe_negotiate(void *self, struct vd_audio_format *in, uint32_t n_in,
-			   struct vd_audio_format *out, uint32_t n_out, struct vd_error *err)
-{
-	in[0].format = VD_FORMAT_F32;
-	in[0].channels = 2;
-	return 0;
-}
-
-static int probe_prepare(void *self, const struct vd_audio_format *in, uint32_t n_in,
-			 const struct vd_audio_format *out, uint32_t n_out, uint32_t max, struct vd_error *err)
-{
-	struct probe *p = self;
-
-	p->data = calloc(p->cap * 2, sizeof(float));
-	return p->data ? 0 : -ENOMEM;
-}
-
-static int probe_process(void *self, struct vd_buffer *in, uint32_t n_in, struct vd_buffer *out, uint32_t n_out)
-{
-	struct probe *p = self;
-	uint64_t n = in[0].frames;
-
-	if (n > p->cap - p->n)
-		n = p->cap - p->n;
-	memcpy(p->data + p->n * 2, in[0].data, n * 2 * sizeof(float));
-	p->n += n;
-	return 0;
-}
-
-static const struct vd_node_ops probe_ops = {
-	.version = VD_NODE_OPS_VERSION, .type = "probe-sink", .flags = VD_NODE_SINK,
-	.init = probe_init, .free = probe_free, .negotiate = probe_negotiate,
-	.prepare = probe_prepare, .process = probe_process,
-};
-
-static const char *host_topo =
-	"pipeline host {\n"
-	"  rate = 48000\n  period = 480\n"
-	"  attach a playback { channels = 2 }\n  sink out_a probe\n  link a -> out_a\n"
-	"  attach b playback { channels = 2 }\n  sink out_b probe\n  link b -> out_b\n"
-	"}\n";
+/* ---- the guest topology (the host is testnodes' two-probe graph) ---- */
 
 static const char *guest_fmt =
 	"pipeline out {\n"
@@ -156,7 +80,7 @@ struct fguest {
 
 struct rig {
 	char dir[64], sock[2][128], ctl_path[128], topo_path[2][128];
-	struct probes probes;
+	struct test_probes probes;
 	struct vd_topology *host_t;
 	struct vd_graph *host;
 	struct vd_loop *loop;
@@ -221,12 +145,7 @@ static struct rig *rig_new(unsigned ctl_mode)
 	snprintf(r->dir, sizeof(r->dir), "/tmp/vdctl-XXXXXX");
 	assert_non_null(mkdtemp(r->dir));
 	assert_int_equal(chmod(r->dir, 0755), 0);	/* the nobody client must reach the socket */
-	cur_probes = &r->probes;
-	assert_int_equal(vd_topology_load_string(host_topo, strlen(host_topo), "host.topo", &r->host_t, &diag), 0);
-	assert_int_equal(vd_graph_new(&r->host), 0);
-	vd_graph_set_live(r->host, true);
-	assert_int_equal(vd_graph_register_type(r->host, &probe_ops), 0);
-	if (vd_topology_build(r->host_t, r->host, &diag) < 0)
+	if (test_probe_host_new(&r->probes, 48000 * 8, &diag, &r->host_t, &r->host) < 0)
 		fail_msg("host topology: %s", r->diag);
 	assert_int_equal(vd_loop_new(&r->loop), 0);
 	for (unsigned i = 0; i < 2; i++) {
@@ -433,7 +352,7 @@ static void play(struct rig *r, unsigned mask, unsigned cycles)
 	}
 }
 
-static double level_db(const struct probe *p)
+static double level_db(const struct test_probe *p)
 {
 	const uint64_t frames = 4800;
 

@@ -34,6 +34,7 @@
 #include "daemon/state.h"
 #include "endpoint/endpoint.h"
 #include "fake_frontend.h"
+#include "testnodes.h"
 #include "graph/graph-impl.h"
 #include "testutil.h"
 #include "virtio_snd/proto.h"
@@ -537,80 +538,6 @@ static void test_connected_property(void **state)
 
 /* ---- persistent control values ---- */
 
-struct probe {
-	float *data;
-	uint64_t n, cap;
-};
-
-static struct probe *probes[2];
-static unsigned n_probes;
-
-static int probe_init(const struct vd_node_init *init, void **self, uint32_t *ni, uint32_t *no,
-		      struct vd_error *err)
-{
-	struct probe *p = calloc(1, sizeof(*p));
-
-	(void)init;
-	(void)err;
-	if (!p)
-		return -ENOMEM;
-	p->cap = 48000 * 8;
-	*ni = 1;
-	*no = 0;
-	*self = p;
-	probes[n_probes++ % 2] = p;
-	return 0;
-}
-
-static void probe_free(void *self)
-{
-	struct probe *p = self;
-
-	free(p->data);
-	free(p);
-}
-
-static int probe_negotiate(void *self, struct vd_audio_format *in, uint32_t n_in,
-			   struct vd_audio_format *out, uint32_t n_out, struct vd_error *err)
-{
-	in[0].format = VD_FORMAT_F32;
-	in[0].channels = 2;
-	return 0;
-}
-
-static int probe_prepare(void *self, const struct vd_audio_format *in, uint32_t n_in,
-			 const struct vd_audio_format *out, uint32_t n_out, uint32_t max, struct vd_error *err)
-{
-	struct probe *p = self;
-
-	p->data = calloc(p->cap * 2, sizeof(float));
-	return p->data ? 0 : -ENOMEM;
-}
-
-static int probe_process(void *self, struct vd_buffer *in, uint32_t n_in, struct vd_buffer *out, uint32_t n_out)
-{
-	struct probe *p = self;
-	uint64_t n = in[0].frames;
-
-	if (n > p->cap - p->n)
-		n = p->cap - p->n;
-	memcpy(p->data + p->n * 2, in[0].data, n * 2 * sizeof(float));
-	p->n += n;
-	return 0;
-}
-
-static const struct vd_node_ops probe_ops = {
-	.version = VD_NODE_OPS_VERSION, .type = "probe-sink", .flags = VD_NODE_SINK,
-	.init = probe_init, .free = probe_free, .negotiate = probe_negotiate,
-	.prepare = probe_prepare, .process = probe_process,
-};
-
-static const char host_probes[] =
-	"pipeline host {\n  rate = 48000\n  period = 480\n"
-	"  attach a playback { channels = 2 }\n  sink out_a probe\n  link a -> out_a\n"
-	"  attach b playback { channels = 2 }\n  sink out_b probe\n  link b -> out_b\n"
-	"}\n";
-
 #define GUEST_VOL(point) \
 	"pipeline out {\n" \
 	"  source pcm stream { direction = playback; formats = [f32]; rate_min = 48000; " \
@@ -634,6 +561,7 @@ struct prig {
 	struct daemon d;
 	struct vd_state *st;
 	struct vd_guest *vm[2];
+	struct test_probes probes;
 };
 
 static void prig_guests(struct prig *r)
@@ -678,13 +606,8 @@ static struct prig *prig_new(void)
 	}
 	write_file(r->t[0], GUEST_VOL("a"));
 	write_file(r->t[1], GUEST_VOL("b"));
-	n_probes = 0;
-	assert_int_equal(vd_topology_load_string(host_probes, strlen(host_probes), "host.topo", &r->ht, &diag), 0);
-	assert_int_equal(vd_graph_new(&r->host), 0);
-	vd_graph_set_live(r->host, true);
-	assert_int_equal(vd_graph_register_type(r->host, &probe_ops), 0);
-	assert_int_equal(vd_topology_build(r->ht, r->host, &diag), 0);
-	assert_int_equal(n_probes, 2);
+	assert_int_equal(test_probe_host_new(&r->probes, 48000 * 8, &diag, &r->ht, &r->host), 0);
+	assert_int_equal(r->probes.n, 2);
 	assert_int_equal(vd_loop_new(&r->d.loop), 0);
 	return r;
 }
@@ -700,7 +623,7 @@ static void prig_free(struct prig *r)
 }
 
 /* Play 30 host cycles with @g's queue kept full; the level (dBFS) of the last 100 ms at probe @p. */
-static double play_level(struct prig *r, struct fguest *g, struct probe *p)
+static double play_level(struct prig *r, struct fguest *g, struct test_probe *p)
 {
 	const uint64_t win = 4800;
 	uint32_t id, len;
@@ -746,7 +669,7 @@ static void test_controls_persist(void **state)
 	guest_connect(&r->d, g2, r->s[1], true);
 	assert_int_equal(ctl_read(g1, C_VOLUME), VOL_6DB);
 	start_playback(g1);
-	l0 = play_level(r, g1, probes[0]);
+	l0 = play_level(r, g1, r->probes.p[0]);
 	assert_true(fabs(l0 - (tone - 6.0)) < 0.05);
 
 	/* the write is on disk by the time the guest has its reply */
@@ -768,7 +691,7 @@ static void test_controls_persist(void **state)
 	guest_connect(&r->d, g1, r->s[0], true);
 	assert_int_equal(ctl_read(g1, C_VOLUME), VOL_20DB);
 	start_playback(g1);
-	l1 = play_level(r, g1, probes[0]);
+	l1 = play_level(r, g1, r->probes.p[0]);
 	print_message("level: %.3f dBFS at -6 dB, %.3f dBFS at the stored -20 dB after a reconnect\n", l0, l1);
 	assert_true(fabs(l1 - (tone - 20.0)) < 0.05);
 
@@ -783,7 +706,7 @@ static void test_controls_persist(void **state)
 	assert_int_equal(ctl_read(g1, C_SWITCH), 1);
 	assert_int_equal(ctl_read(g2, C_VOLUME), VOL_6DB);
 	start_playback(g1);
-	l2 = play_level(r, g1, probes[0]);
+	l2 = play_level(r, g1, r->probes.p[0]);
 	assert_true(fabs(l2 - l1) < 0.02);
 
 	/* the second guest's own value, kept beside the first's */
@@ -791,7 +714,7 @@ static void test_controls_persist(void **state)
 	assert_true(stored(r->state_path, "vm2", "PCM Playback Volume") == -10.0);
 	assert_true(stored(r->state_path, "vm1", "PCM Playback Volume") == -20.0);
 	start_playback(g2);
-	l3 = play_level(r, g2, probes[1]);
+	l3 = play_level(r, g2, r->probes.p[1]);
 	assert_true(fabs(l3 - (tone - 10.0)) < 0.05);
 	assert_int_equal(ctl_read(g1, C_VOLUME), VOL_20DB);
 

@@ -26,15 +26,10 @@
 #include "daemon/host.h"
 #include "daemon/loop.h"
 #include "fake_frontend.h"
+#include "rig.h"
 #include "testutil.h"
 #include "virtio_snd/proto.h"
 
-#define QSIZE 64
-#define RING_FEATURES ((1ull << VD_VHOST_F_VERSION_1) | (1ull << VD_VHOST_F_INDIRECT_DESC) | \
-		       (1ull << VD_VHOST_F_EVENT_IDX))
-#define MEM_SIZE (16u << 20)
-#define PERIOD_FRAMES 480	/* 10 ms of S16 stereo at 48 kHz */
-#define PERIOD_BYTES (PERIOD_FRAMES * 4)
 #define MAX_MSGS 256
 
 /* ---- the in-process daemon ---- */
@@ -92,143 +87,33 @@ static void daemon_stop(struct daemon *d)
 	free(d);
 }
 
-static int pump(void *arg)
-{
-	struct daemon *d = arg;
-
-	for (int i = 0; i < 64; i++)
-		if (vd_loop_iterate(d->loop, 0) <= 0)
-			break;
-	return 0;
-}
-
 /* ---- the fake guest ---- */
 
 struct fguest {
-	struct vd_ff ff;
+	struct vd_rig_guest rg;
 	struct daemon *d;
-	uint64_t req, resp, area[QSIZE];
-	uint64_t next_frame;		/* of the played pattern */
 	/* tx messages in the order queued, and how many were completed (in that order) */
 	int head[MAX_MSGS];
 	unsigned queued, completed;
 };
 
-/* Unique per frame over 65536 frames, so a loss or a repeat shows. */
-static int16_t pattern(uint64_t k, unsigned c)
-{
-	return (int16_t)((((k * (c ? 40503u : 7919u)) & 0xFFFF) >> 1) - 16384);
-}
-
-static uint32_t le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static int connect_to(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	assert_true(fd >= 0);
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		fail_msg("connect %s: %s", path, strerror(errno));
-	return fd;
-}
-
 /* A new connection and QEMU's whole set-up: handshake, memory, rings, DRIVER_OK. */
 static void fg_connect(struct fguest *g, struct daemon *d, const char *sock, uint64_t first_frame)
 {
-	int fd = connect_to(sock);
-
 	memset(g, 0, sizeof(*g));
+	vd_rig_guest_open(&g->rg, sock, d->loop, d->log);
 	g->d = d;
-	g->next_frame = first_frame;
-	pump(d);
-	vd_ff_init(&g->ff, fd, 4, pump, d);
-	if (vd_ff_add_region(&g->ff, 0, MEM_SIZE, 0) < 0 || vd_ff_handshake(&g->ff, 16) < 0 ||
-	    vd_ff_start(&g->ff, RING_FEATURES, QSIZE, NULL) < 0)
-		fail_msg("front-end: %s; daemon: %s", g->ff.err, d->log);
-	g->req = vd_ff_alloc(&g->ff, 4096, 16);
-	g->resp = vd_ff_alloc(&g->ff, 4096, 16);
-	for (unsigned i = 0; i < QSIZE; i++)
-		g->area[i] = vd_ff_alloc(&g->ff, 12 + PERIOD_BYTES, 64);
-	assert_true(g->area[QSIZE - 1] != 0);
+	g->rg.next_frame = first_frame;
 }
 
-/* One control request; the status, or 0 if no reply came within 5 s. */
-static uint32_t fg_ctl(struct fguest *g, const void *req, uint32_t len)
-{
-	struct vd_ff_buf b[2] = { { g->req, len, false }, { g->resp, 64, true } };
-	uint32_t id, used;
-
-	memcpy(vd_ff_host(&g->ff, g->req), req, len);
-	memset(vd_ff_host(&g->ff, g->resp), 0, 64);
-	if (vd_ff_vq_add(&g->ff, 0, b, 2, false) < 0)
-		return 0;
-	vd_ff_kick(&g->ff, 0);
-	for (int t = 0; t < 5000; t++) {
-		if (vd_ff_vq_used(&g->ff, 0, &id, &used) == 1)
-			return le32(vd_ff_host(&g->ff, g->resp));
-		vd_loop_iterate(g->d->loop, 1);
-	}
-	return 0;
-}
-
-static uint32_t fg_pcm(struct fguest *g, uint32_t code, uint32_t stream)
-{
-	uint8_t req[8];
-
-	put32(req, code);
-	put32(req + 4, stream);
-	return fg_ctl(g, req, 8);
-}
-
-/* SET_PARAMS S16 stereo 48 kHz, 10 ms periods, 4 of them, then PREPARE. */
-static uint32_t fg_prepare(struct fguest *g, uint32_t stream)
-{
-	uint8_t req[24] = { 0 };
-	uint32_t st;
-
-	put32(req, VIRTIO_SND_R_PCM_SET_PARAMS);
-	put32(req + 4, stream);
-	put32(req + 8, 4 * PERIOD_BYTES);
-	put32(req + 12, PERIOD_BYTES);
-	req[20] = 2;
-	req[21] = VIRTIO_SND_PCM_FMT_S16;
-	req[22] = VIRTIO_SND_PCM_RATE_48000;
-	st = fg_ctl(g, req, 24);
-	return st == VIRTIO_SND_S_OK ? fg_pcm(g, VIRTIO_SND_R_PCM_PREPARE, stream) : st;
-}
-
-/* Queue one tx period of the pattern (header, payload, status), as Linux lays it out. */
+/* Queue one tx period of the pattern and note its descriptor head. */
 static void fg_tx(struct fguest *g)
 {
-	unsigned slot = g->ff.vq[2].next_desc;
-	uint64_t base = g->area[slot];
-	int16_t *p = vd_ff_host(&g->ff, base + 12);
-	struct vd_ff_buf b[3] = {
-		{ base, 4, false }, { base + 12, PERIOD_BYTES, false }, { base + 4, 8, true },
-	};
-	int head;
+	int head = vd_rig_tx(&g->rg);
 
-	put32(vd_ff_host(&g->ff, base), 0);
-	put32(vd_ff_host(&g->ff, base + 4), 0xffffffffu);
-	for (unsigned k = 0; k < PERIOD_FRAMES; k++, g->next_frame++)
-		for (unsigned c = 0; c < 2; c++)
-			p[k * 2 + c] = pattern(g->next_frame, c);
-	head = vd_ff_vq_add(&g->ff, 2, b, 3, true);
 	assert_true(head >= 0);
 	assert_true(g->queued < MAX_MSGS);
 	g->head[g->queued++] = head;
-	vd_ff_kick(&g->ff, 2);
 }
 
 /* Collect completions for up to @ms: each must be the oldest message not yet completed. */
@@ -237,7 +122,7 @@ static void fg_collect(struct fguest *g, int ms)
 	uint32_t id, len;
 
 	for (int t = 0; t < ms;) {
-		if (vd_ff_vq_used(&g->ff, 2, &id, &len) != 1) {
+		if (vd_ff_vq_used(&g->rg.ff, 2, &id, &len) != 1) {
 			vd_loop_iterate(g->d->loop, 1);
 			t++;
 			continue;
@@ -247,7 +132,7 @@ static void fg_collect(struct fguest *g, int ms)
 		if ((int)id != g->head[g->completed])
 			fail_msg("completion %u is id %u, expected %d (out of order or twice)", g->completed,
 				 id, g->head[g->completed]);
-		assert_int_equal(le32(vd_ff_host(&g->ff, g->area[id] + 4)), VIRTIO_SND_S_OK);
+		assert_int_equal(vd_rig_le32(vd_ff_host(&g->rg.ff, g->rg.area[id] + 4)), VIRTIO_SND_S_OK);
 		g->completed++;
 		return;
 	}
@@ -261,7 +146,7 @@ static void fg_play(struct fguest *g, unsigned periods, bool start)
 	while (g->queued < target && g->queued - g->completed < 4)
 		fg_tx(g);
 	if (start)
-		assert_int_equal(fg_pcm(g, VIRTIO_SND_R_PCM_START, 0), VIRTIO_SND_S_OK);
+		assert_int_equal(vd_rig_pcm(&g->rg, VIRTIO_SND_R_PCM_START, 0), VIRTIO_SND_S_OK);
 	while (g->completed < target) {
 		unsigned before = g->completed;
 
@@ -306,14 +191,14 @@ static void expect_played(const char *path, uint64_t from, uint64_t n)
 			 (long)frames, (long)at, (unsigned long)n);
 	for (uint64_t k = 0; k < n; k++)
 		for (unsigned c = 0; c < 2; c++)
-			if (w[2 * (at + (sf_count_t)k) + c] != pattern(from + k, c))
+			if (w[2 * (at + (sf_count_t)k) + c] != vd_rig_pattern(from + k, c))
 				fail_msg("%s: frame %lu of the signal, channel %u: %d, expected %d", path,
-					 (unsigned long)k, c, w[2 * (at + k) + c], pattern(from + k, c));
+					 (unsigned long)k, c, w[2 * (at + k) + c], vd_rig_pattern(from + k, c));
 	for (sf_count_t k = at + (sf_count_t)n; k < frames; k++)
 		for (unsigned c = 0; c < 2; c++) {
 			int16_t v = w[2 * k + c];
 
-			if (v != 0 && v != pattern(from + (uint64_t)(k - at), c))
+			if (v != 0 && v != vd_rig_pattern(from + (uint64_t)(k - at), c))
 				fail_msg("%s: frame %ld after the signal: %d", path, (long)k, v);
 		}
 	free(w);
@@ -339,7 +224,7 @@ static void test_daemon_restart_guest_reconnects(void **state)
 
 	d = daemon_start(sock, out1, NULL, false);
 	fg_connect(&g, d, sock, 0);
-	assert_int_equal(fg_prepare(&g, 0), VIRTIO_SND_S_OK);
+	assert_int_equal(vd_rig_prepare(&g.rg, 0), VIRTIO_SND_S_OK);
 	fg_play(&g, 30, true);
 	/* two more in flight, not yet played, when the daemon goes */
 	fg_tx(&g);
@@ -348,14 +233,14 @@ static void test_daemon_restart_guest_reconnects(void **state)
 	assert_int_equal(played1, 30);
 	daemon_stop(d);
 	/* the front-end sees the connection closed; the daemon removed its socket */
-	assert_int_equal(recv(g.ff.sock, &byte, 1, MSG_DONTWAIT), 0);
+	assert_int_equal(recv(g.rg.ff.sock, &byte, 1, MSG_DONTWAIT), 0);
 	assert_int_equal(access(sock, F_OK), -1);
 	/* nothing completed after the fact: the in-flight messages went with the connection */
 	uint32_t id, len;
-	assert_int_equal(vd_ff_vq_used(&g.ff, 2, &id, &len), 0);
-	vd_ff_close(&g.ff);
+	assert_int_equal(vd_ff_vq_used(&g.rg.ff, 2, &id, &len), 0);
+	vd_ff_close(&g.rg.ff);
 	/* what was completed was played, exactly, before the file was finalised */
-	expect_played(out1, 0, played1 * PERIOD_FRAMES);
+	expect_played(out1, 0, played1 * VD_RIG_PERIOD_FRAMES);
 
 	/* a new daemon on the same path; QEMU's reconnect: a new connection, everything again */
 	d = daemon_start(sock, out2, NULL, false);
@@ -366,18 +251,18 @@ static void test_daemon_restart_guest_reconnects(void **state)
 	assert_true(st.connected);
 	assert_int_equal(st.connections, 1);
 	assert_non_null(strstr(d->log, "vm: connected (peer pid "));
-	assert_int_equal(fg_prepare(&g, 0), VIRTIO_SND_S_OK);
+	assert_int_equal(vd_rig_prepare(&g.rg, 0), VIRTIO_SND_S_OK);
 	fg_play(&g, 40, true);
-	assert_int_equal(fg_pcm(&g, VIRTIO_SND_R_PCM_STOP, 0), VIRTIO_SND_S_OK);
-	assert_int_equal(fg_pcm(&g, VIRTIO_SND_R_PCM_RELEASE, 0), VIRTIO_SND_S_OK);
+	assert_int_equal(vd_rig_pcm(&g.rg, VIRTIO_SND_R_PCM_STOP, 0), VIRTIO_SND_S_OK);
+	assert_int_equal(vd_rig_pcm(&g.rg, VIRTIO_SND_R_PCM_RELEASE, 0), VIRTIO_SND_S_OK);
 	/* RELEASE completed nothing extra and nothing twice: all 40, once each, in order */
 	fg_collect(&g, 50);
 	assert_int_equal(g.completed, 40);
 	assert_int_equal(g.queued, 40);
-	assert_int_equal(vd_ff_vq_used_idx(&g.ff, 2), 40);
-	vd_ff_close(&g.ff);
+	assert_int_equal(vd_ff_vq_used_idx(&g.rg.ff, 2), 40);
+	vd_ff_close(&g.rg.ff);
 	daemon_stop(d);
-	expect_played(out2, resume, 40 * PERIOD_FRAMES);
+	expect_played(out2, resume, 40 * VD_RIG_PERIOD_FRAMES);
 	vd_test_rmdir(dir);
 }
 
@@ -386,15 +271,15 @@ static void test_daemon_restart_guest_reconnects(void **state)
 /* Queue one rx period: the descriptor slot the ring gives it is also its area's index. */
 static void fg_rx(struct fguest *g)
 {
-	unsigned slot = g->ff.vq[3].next_desc;
-	uint64_t base = g->area[slot];
+	unsigned slot = g->rg.ff.vq[3].next_desc;
+	uint64_t base = g->rg.area[slot];
 	struct vd_ff_buf b[3] = {
-		{ base, 4, false }, { base + 12, PERIOD_BYTES, true }, { base + 4, 8, true },
+		{ base, 4, false }, { base + 12, VD_RIG_PERIOD_BYTES, true }, { base + 4, 8, true },
 	};
 
-	put32(vd_ff_host(&g->ff, base), 1);
-	assert_int_equal(vd_ff_vq_add(&g->ff, 3, b, 3, true), (int)slot);
-	vd_ff_kick(&g->ff, 3);
+	vd_rig_put32(vd_ff_host(&g->rg.ff, base), 1);
+	assert_int_equal(vd_ff_vq_add(&g->rg.ff, 3, b, 3, true), (int)slot);
+	vd_ff_kick(&g->rg.ff, 3);
 }
 
 /* Record @periods periods from stream 1 into @x (S16 stereo). */
@@ -403,21 +288,21 @@ static void fg_record(struct fguest *g, unsigned periods, int16_t *x)
 	unsigned done = 0;
 	uint32_t id, len;
 
-	assert_int_equal(fg_prepare(g, 1), VIRTIO_SND_S_OK);
+	assert_int_equal(vd_rig_prepare(&g->rg, 1), VIRTIO_SND_S_OK);
 	for (unsigned i = 0; i < 4; i++)
 		fg_rx(g);
-	assert_int_equal(fg_pcm(g, VIRTIO_SND_R_PCM_START, 1), VIRTIO_SND_S_OK);
+	assert_int_equal(vd_rig_pcm(&g->rg, VIRTIO_SND_R_PCM_START, 1), VIRTIO_SND_S_OK);
 	for (int idle = 0; done < periods && idle < 5000;) {
-		if (vd_ff_vq_used(&g->ff, 3, &id, &len) != 1) {
+		if (vd_ff_vq_used(&g->rg.ff, 3, &id, &len) != 1) {
 			vd_loop_iterate(g->d->loop, 1);
 			idle++;
 			continue;
 		}
 		idle = 0;
-		assert_int_equal(len, PERIOD_BYTES + 8);
-		assert_int_equal(le32(vd_ff_host(&g->ff, g->area[id] + 4)), VIRTIO_SND_S_OK);
-		memcpy(x + (size_t)done * PERIOD_FRAMES * 2, vd_ff_host(&g->ff, g->area[id] + 12),
-		       PERIOD_BYTES);
+		assert_int_equal(len, VD_RIG_PERIOD_BYTES + 8);
+		assert_int_equal(vd_rig_le32(vd_ff_host(&g->rg.ff, g->rg.area[id] + 4)), VIRTIO_SND_S_OK);
+		memcpy(x + (size_t)done * VD_RIG_PERIOD_FRAMES * 2, vd_ff_host(&g->rg.ff, g->rg.area[id] + 12),
+		       VD_RIG_PERIOD_BYTES);
 		done++;
 		fg_rx(g);
 	}
@@ -446,7 +331,7 @@ static void test_capture_file_loops(void **state)
 	char *dir = vd_test_tmpdir(), sock[512], out[512], cap[512];
 	const unsigned len = 1009, periods = 50;
 	int16_t *file = malloc(len * 2 * sizeof(int16_t));
-	int16_t *x = malloc((size_t)periods * PERIOD_FRAMES * 2 * sizeof(int16_t));
+	int16_t *x = malloc((size_t)periods * VD_RIG_PERIOD_FRAMES * 2 * sizeof(int16_t));
 
 	(void)state;
 	snprintf(sock, sizeof(sock), "%s/vm.sock", dir);
@@ -472,10 +357,10 @@ static void test_capture_file_loops(void **state)
 
 		fg_connect(&g, d, sock, 0);
 		fg_record(&g, periods, x);
-		vd_ff_close(&g.ff);
+		vd_ff_close(&g.rg.ff);
 		daemon_stop(d);
 		if (once) {
-			for (size_t i = 0; i < (size_t)periods * PERIOD_FRAMES * 2; i++)
+			for (size_t i = 0; i < (size_t)periods * VD_RIG_PERIOD_FRAMES * 2; i++)
 				if (x[i] != 0)
 					fail_msg("--capture-once: frame %zu is %d, expected the silence after "
 						 "the file's end", i / 2, x[i]);
@@ -488,7 +373,7 @@ static void test_capture_file_loops(void **state)
 				off = k;
 		if (off == len)
 			fail_msg("the recording's first frame (%d, %d) is not in the capture file", x[0], x[1]);
-		for (size_t k = 0; k < (size_t)periods * PERIOD_FRAMES; k++)
+		for (size_t k = 0; k < (size_t)periods * VD_RIG_PERIOD_FRAMES; k++)
 			for (unsigned c = 0; c < 2; c++)
 				if (x[2 * k + c] != file[2 * ((off + k) % len) + c])
 					fail_msg("recorded frame %zu channel %u: %d, expected file frame %zu (%d)",

@@ -28,6 +28,7 @@
 
 #include "analysis.h"
 #include "fake_frontend.h"
+#include "testnodes.h"
 #include "testutil.h"
 #include "virtio_snd/proto.h"
 #include "virtio_snd/virtio_snd.h"
@@ -37,74 +38,7 @@
 		       (1ull << VD_VHOST_F_EVENT_IDX))
 #define MEM_SIZE (64u << 20)
 
-/* ---- host-side test nodes: a float recorder and a pattern source ---- */
-
-struct probe {
-	float *data;
-	uint64_t n, cap;
-	uint32_t channels;
-};
-
-/* The probe sink the host graph created last (the tests build one host graph at a time). */
-static struct probe *last_probe;
-
-static int probe_init(const struct vd_node_init *init, void **self, uint32_t *ni, uint32_t *no,
-		      struct vd_error *err)
-{
-	struct probe *p = calloc(1, sizeof(*p));
-
-	if (!p)
-		return -ENOMEM;
-	p->cap = 48000 * 20;
-	*ni = 1;
-	*no = 0;
-	*self = p;
-	last_probe = p;
-	return 0;
-}
-
-static void probe_free(void *self)
-{
-	struct probe *p = self;
-
-	free(p->data);
-	free(p);
-}
-
-static int probe_negotiate(void *self, struct vd_audio_format *in, uint32_t n_in,
-			   struct vd_audio_format *out, uint32_t n_out, struct vd_error *err)
-{
-	in[0].format = VD_FORMAT_F32;
-	return 0;
-}
-
-static int probe_prepare(void *self, const struct vd_audio_format *in, uint32_t n_in,
-			 const struct vd_audio_format *out, uint32_t n_out, uint32_t max, struct vd_error *err)
-{
-	struct probe *p = self;
-
-	p->channels = in[0].channels;
-	p->data = calloc(p->cap * p->channels, sizeof(float));	/* a test node: allocated up front */
-	return p->data ? 0 : -ENOMEM;
-}
-
-static int probe_process(void *self, struct vd_buffer *in, uint32_t n_in, struct vd_buffer *out, uint32_t n_out)
-{
-	struct probe *p = self;
-	uint64_t n = in[0].frames;
-
-	if (n > p->cap - p->n)
-		n = p->cap - p->n;
-	memcpy(p->data + p->n * p->channels, in[0].data, n * p->channels * sizeof(float));
-	p->n += n;
-	return 0;
-}
-
-static const struct vd_node_ops probe_ops = {
-	.version = VD_NODE_OPS_VERSION, .type = "probe-sink", .flags = VD_NODE_SINK,
-	.init = probe_init, .free = probe_free, .negotiate = probe_negotiate,
-	.prepare = probe_prepare, .process = probe_process,
-};
+/* ---- host-side test nodes: a pattern source (the float recorder is testnodes' probe-sink) ---- */
 
 /* Sample j of frame k of the pattern: an exact 16-bit value, different per channel. */
 static int16_t pattern(uint64_t k, uint32_t c)
@@ -188,7 +122,7 @@ struct msg {
 struct rig {
 	struct vd_graph *host;
 	struct vd_topology *host_t;
-	struct probe *out;
+	struct test_probe *out;
 	struct vd_snd_dev *dev;
 	struct vd_ff ff;
 	uint64_t req, resp;		/* control request/response areas */
@@ -222,16 +156,19 @@ static int pump(void *arg)
 static struct vd_graph *host_new(struct rig *r, const char *text)
 {
 	struct vd_diag diag = { .report = diag_cb, .data = r->diag };
+	struct test_probes probes = { .cap = 48000 * 20 };
 	struct vd_graph *g;
 
+	test_probes = &probes;
 	assert_int_equal(vd_topology_load_string(text, strlen(text), "host.topo", &r->host_t, &diag), 0);
 	assert_int_equal(vd_graph_new(&g), 0);
 	vd_graph_set_live(g, true);
-	assert_int_equal(vd_graph_register_type(g, &probe_ops), 0);
+	assert_int_equal(vd_graph_register_type(g, &test_probe_ops), 0);
 	assert_int_equal(vd_graph_register_type(g, &pattern_ops), 0);
 	if (vd_topology_build(r->host_t, g, &diag) < 0)
 		fail_msg("host topology: %s", r->diag);
-	r->out = last_probe;
+	test_probes = NULL;
+	r->out = probes.last;
 	return g;
 }
 
