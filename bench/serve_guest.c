@@ -272,8 +272,8 @@ int serve_fleet_new(struct vd_graph *host, const struct serve_fleet_config *cfg,
 	f->g = calloc(cfg->guests ? cfg->guests : 1, sizeof(*f->g));
 	/* at most one wake-up per completion */
 	f->wcap = (size_t)(cfg->max_seconds * cfg->rate / cfg->period_frames + 64) * (cfg->guests ? cfg->guests : 1);
-	f->pass = calloc(f->wcap, sizeof(*f->pass));
-	f->busy = calloc(f->wcap, sizeof(*f->busy));
+	f->pass = malloc(f->wcap * sizeof(*f->pass));
+	f->busy = malloc(f->wcap * sizeof(*f->busy));
 	if (!f->g || !f->pass || !f->busy) {
 		free(f->g);
 		free(f->pass);
@@ -281,6 +281,9 @@ int serve_fleet_new(struct vd_graph *host, const struct serve_fleet_config *cfg,
 		free(f);
 		return -ENOMEM;
 	}
+	/* touched now: no page faults in the guest thread later */
+	memset(f->pass, 0, f->wcap * sizeof(*f->pass));
+	memset(f->busy, 0, f->wcap * sizeof(*f->busy));
 	for (f->n = 0; f->n < cfg->guests; f->n++) {
 		r = guest_setup(f, &f->g[f->n], f->n, err, errlen);
 		if (r < 0) {
