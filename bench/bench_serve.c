@@ -68,6 +68,8 @@ struct step {
 	bool realtime;
 	struct serve_fleet_counters c;
 	struct serve_timing t;
+	struct serve_timing tq;		/* without VM pauses nor slow cycles */
+	unsigned slow;			/* cycles over half a period of CPU */
 	double setup_s;
 	/* stalls of the witness threads in the window: the CPU was gone, not the scheduler */
 	uint64_t pauses;		/* on the scheduler's CPU */
@@ -103,6 +105,7 @@ static const char *host_topology_fmt =
 #define HIST_BIN_NS 10000
 #define HIST_BINS 1000
 #define STALL_LOG 512
+#define SLOW_LOG 512	/* cycles of the window whose CPU time passed half a period */
 
 struct clock_feed {
 	_Atomic int have;
@@ -120,6 +123,10 @@ struct clock_feed {
 	_Atomic uint64_t win_invol, win_majflt, win_minflt;	/* in the whole window */
 	uint64_t stall_from[STALL_LOG], stall_to[STALL_LOG];
 	_Atomic unsigned n_stall_log;
+	/* the slow cycles' wall spans (end minus its CPU time, end), to tell which
+	 * completion intervals they touched */
+	uint64_t slow_from[SLOW_LOG], slow_to[SLOW_LOG];
+	_Atomic unsigned n_slow;
 };
 
 static void clock_push(void *data, const void *src, uint32_t frames)
@@ -139,6 +146,15 @@ static void clock_push(void *data, const void *src, uint32_t frames)
 	now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 	d = now - c->last;
 	c->last = now;
+	if (d > c->period_ns / 2 && atomic_load_explicit(&c->window, memory_order_relaxed)) {
+		unsigned k = atomic_load_explicit(&c->n_slow, memory_order_relaxed);
+
+		if (k < SLOW_LOG) {
+			c->slow_to[k] = c->last_wall;
+			c->slow_from[k] = c->last_wall - d;
+			atomic_store_explicit(&c->n_slow, k + 1, memory_order_release);
+		}
+	}
 	long invol = 0, majflt = 0, minflt = 0;
 	if (c->rusage) {
 		struct rusage ru;
@@ -438,6 +454,7 @@ static void run_step(const struct options *o, const struct variant *v, unsigned 
 	struct vd_feed *feed = NULL;
 	struct serve_fleet_counters c0;
 	static struct witness w[2];
+	static uint64_t qfrom[MAX_PAUSES + SLOW_LOG], qto[MAX_PAUSES + SLOW_LOG];
 	double t0, cpu0, w0, steal0;
 	int r, nw = 0;
 
@@ -527,6 +544,17 @@ static void run_step(const struct options *o, const struct variant *v, unsigned 
 		snprintf(s->err, sizeof(s->err), "processing: %s", strerror(-r));
 	}
 	serve_fleet_stop(fleet);
+	s->slow = atomic_load(&clk.n_slow);
+	for (unsigned i = 0; i < s->n_pause; i++) {
+		qfrom[i] = s->pause_from[i];
+		qto[i] = s->pause_to[i];
+	}
+	for (unsigned i = 0; i < s->slow; i++) {
+		qfrom[s->n_pause + i] = clk.slow_from[i];
+		qto[s->n_pause + i] = clk.slow_to[i];
+	}
+	if (serve_fleet_timing(fleet, qfrom, qto, s->n_pause + s->slow, &s->tq) < 0 && !r)
+		r = -ENOMEM;
 	if (serve_fleet_timing(fleet, s->pause_from, s->pause_to, s->n_pause, &s->t) < 0 && !r)
 		r = -ENOMEM;
 fail:
@@ -781,7 +809,8 @@ static void print_row(const struct variant *v, const struct step *s, const struc
 		return;
 	}
 	printf("| %s | %u | %.1f | %.1f | %.1f | %.3f / %.3f | %lu | %lu | %lu / %.1f | %.0f | %lu | "
-	       "%.3f / %.3f / %.3f | %.3f / %.3f / %.3f | %lu | %lu / %.1f / %u | %.3f / %.3f / %.3f (%lu of %lu) |\n",
+	       "%.3f / %.3f / %.3f | %.3f / %.3f / %.3f | %lu | %lu / %.1f / %u | %.3f / %.3f / %.3f (%lu of %lu) | "
+	       "%.3f / %.3f | %.3f / %.3f | %.3f / %.3f (%lu) | %u | %.3f / %.3f / %.3f (%lu of %lu) |\n",
 	       v->name, s->n, core, per_stream_us(s), marginal, s->cpu_p99_ms, s->cpu_max_ms,
 	       (unsigned long)s->cpu_over, (unsigned long)s->late, (unsigned long)s->stalls,
 	       s->stall_max_ms, s->steal_ms,
@@ -789,7 +818,11 @@ static void print_row(const struct variant *v, const struct step *s, const struc
 	       s->t.iv_p50, s->t.iv_p99, s->t.iv_max, s->t.dev_p50, s->t.dev_p99, s->t.dev_max,
 	       (unsigned long)s->t.doubles, (unsigned long)s->pauses, s->pause_max_ms, s->covered,
 	       s->t.clear_dev_p50, s->t.clear_dev_p99, s->t.clear_dev_max,
-	       (unsigned long)s->t.clear_intervals, (unsigned long)s->t.intervals);
+	       (unsigned long)s->t.clear_intervals, (unsigned long)s->t.intervals,
+	       s->t.late_dev_p99, s->t.late_dev_max, s->t.pass_p99, s->t.pass_max,
+	       s->t.busy_p99, s->t.busy_max, (unsigned long)s->t.wakeups, s->slow,
+	       s->tq.clear_dev_p50, s->tq.clear_dev_p99, s->tq.clear_dev_max,
+	       (unsigned long)s->tq.clear_intervals, (unsigned long)s->tq.intervals);
 }
 
 static void print_header(void)
@@ -797,8 +830,11 @@ static void print_header(void)
 	printf("| variant | N | host core %% | µs/s per stream | marginal µs/s | cycle CPU p99 / max ms | "
 	       "cycles over period (CPU) | late cycles (wall) | stalls / longest ms | steal ms | underruns | "
 	       "interval p50 / p99 / max ms | \\|interval − 10 ms\\| p50 / p99 / max | doubles | "
-	       "VM pauses / longest ms / stalls inside | \\|interval − 10 ms\\| without VM pauses p50 / p99 / max |\n");
-	printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+	       "VM pauses / longest ms / stalls inside | \\|interval − 10 ms\\| without VM pauses p50 / p99 / max | "
+	       "the same stamped when drained p99 / max | first look over the ready streams p99 / max ms | "
+	       "guest wake-up work p99 / max ms (wake-ups) | "
+	       "cycles over half a period of CPU | \\|interval − 10 ms\\| without VM pauses nor those cycles p50 / p99 / max |\n");
+	printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
 }
 
 static double marginal_us(const struct step *s, const struct step *idle)

@@ -35,8 +35,11 @@ struct guest {
 	uint64_t msg;			/* per period: xfer header (4) and status (8), 16 apart */
 	uint64_t tables;		/* per period: its indirect descriptor table */
 	uint32_t next_period;
-	uint64_t *ts;			/* completion times in the window, ns */
+	uint64_t *ts;			/* completion times in the window, ns (first look) */
+	uint64_t *late;			/* the same completions stamped when drained (the old way) */
 	size_t nts, cap;
+	uint16_t seen_idx;		/* used index at the first look of this wake-up */
+	uint64_t seen_t;		/* and when it was read */
 	uint64_t bad;			/* bad status or failed refill */
 	struct serve_fleet *fleet;
 };
@@ -54,6 +57,10 @@ struct serve_fleet {
 	bool stopped;
 	_Atomic bool stop;
 	_Atomic bool window;
+	/* per wake-up of the guest thread, in the window: how long the first look
+	 * over the ready streams took, and the whole wake-up's work (ns) */
+	uint64_t *pass, *busy;
+	size_t nwake, wcap;
 	char desc[256];
 };
 
@@ -230,11 +237,14 @@ static int guest_setup(struct serve_fleet *f, struct guest *g, unsigned i, char 
 	vd_ff_vq_set_used_event(&g->ff, TXQ, 0);
 	g->cap = (size_t)(cfg->max_seconds * cfg->rate / cfg->period_frames) + 64;
 	g->ts = malloc(g->cap * sizeof(*g->ts));
-	if (!g->ts) {
+	g->late = malloc(g->cap * sizeof(*g->late));
+	if (!g->ts || !g->late) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	memset(g->ts, 0, g->cap * sizeof(*g->ts));	/* no page faults in the guest thread later */
+	/* no page faults in the guest thread later */
+	memset(g->ts, 0, g->cap * sizeof(*g->ts));
+	memset(g->late, 0, g->cap * sizeof(*g->late));
 	return 0;
 }
 
@@ -260,10 +270,20 @@ int serve_fleet_new(struct vd_graph *host, const struct serve_fleet_config *cfg,
 	f->mem_size = ((uint64_t)cfg->periods * (f->period_bytes + TABLE_BYTES + 16) + (1u << 20) + 0xfffff) &
 		      ~0xfffffull;
 	f->g = calloc(cfg->guests ? cfg->guests : 1, sizeof(*f->g));
-	if (!f->g) {
+	/* at most one wake-up per completion */
+	f->wcap = (size_t)(cfg->max_seconds * cfg->rate / cfg->period_frames + 64) * (cfg->guests ? cfg->guests : 1);
+	f->pass = malloc(f->wcap * sizeof(*f->pass));
+	f->busy = malloc(f->wcap * sizeof(*f->busy));
+	if (!f->g || !f->pass || !f->busy) {
+		free(f->g);
+		free(f->pass);
+		free(f->busy);
 		free(f);
 		return -ENOMEM;
 	}
+	/* touched now: no page faults in the guest thread later */
+	memset(f->pass, 0, f->wcap * sizeof(*f->pass));
+	memset(f->busy, 0, f->wcap * sizeof(*f->busy));
 	for (f->n = 0; f->n < cfg->guests; f->n++) {
 		r = guest_setup(f, &f->g[f->n], f->n, err, errlen);
 		if (r < 0) {
@@ -282,22 +302,41 @@ int serve_fleet_new(struct vd_graph *host, const struct serve_fleet_config *cfg,
 	return 0;
 }
 
+/* The first look at guest @g in a wake-up: which completions are there, and when
+ * they were seen. Done for every ready stream before any of them is drained, so a
+ * stream's stamp does not wait for the other streams' refills: one thread serves
+ * all the fake guests, where each real guest has its own vCPU. */
+static void guest_look(struct guest *g)
+{
+	vd_ff_calls(&g->ff, TXQ);
+	g->seen_idx = vd_ff_vq_used_idx(&g->ff, TXQ);
+	g->seen_t = now_ns();
+}
+
 /* Completions of guest @g: timestamp, check, re-queue; then re-arm the interrupt. */
 static void guest_drain(struct serve_fleet *f, struct guest *g, bool rec)
 {
 	uint32_t id, len;
 
 	for (;;) {
+		uint16_t at = g->ff.vq[TXQ].last_used;
+
 		while (vd_ff_vq_used(&g->ff, TXQ, &id, &len) == 1) {
 			uint64_t t = now_ns();
 			uint32_t p = id < f->cfg.periods ? id : 0;
 			const uint8_t *st = vd_ff_host(&g->ff, g->msg + 16ull * p + 4);
+			/* seen at the first look, or (arrived since) now */
+			bool seen = (uint16_t)(g->seen_idx - at) > 0 &&
+				    (uint16_t)(g->seen_idx - at) <= QSIZE;
 
 			if (id >= f->cfg.periods || len != VIRTIO_SND_PCM_STATUS_SIZE ||
 			    vsnd_le32(st) != VIRTIO_SND_S_OK)
 				g->bad++;
-			if (rec && g->nts < g->cap)
-				g->ts[g->nts++] = t;
+			if (rec && g->nts < g->cap) {
+				g->ts[g->nts] = seen ? g->seen_t : t;
+				g->late[g->nts++] = t;
+			}
+			at++;
 			/* the application has written the period again: queue it */
 			if (queue_period(g, p) < 0)
 				g->bad++;
@@ -330,12 +369,18 @@ static void *guest_thread(void *arg)
 	while (!atomic_load(&f->stop)) {
 		int n = epoll_wait(f->epfd, ev, 64, 50);
 		bool rec = atomic_load(&f->window);
+		uint64_t woke = now_ns(), looked;
 
-		for (int k = 0; k < n; k++) {
-			struct guest *g = &f->g[ev[k].data.u32];
-
-			vd_ff_calls(&g->ff, TXQ);
-			guest_drain(f, g, rec);
+		if (n <= 0)
+			continue;
+		for (int k = 0; k < n; k++)
+			guest_look(&f->g[ev[k].data.u32]);
+		looked = now_ns();
+		for (int k = 0; k < n; k++)
+			guest_drain(f, &f->g[ev[k].data.u32], rec);
+		if (rec && f->nwake < f->wcap) {
+			f->pass[f->nwake] = looked - woke;
+			f->busy[f->nwake++] = now_ns() - woke;
 		}
 	}
 	return NULL;
@@ -413,7 +458,10 @@ void serve_fleet_free(struct serve_fleet *f)
 			vd_ff_close(&g->ff);
 		vd_snd_dev_free(g->dev);
 		free(g->ts);
+		free(g->late);
 	}
+	free(f->pass);
+	free(f->busy);
 	if (f->epfd >= 0)
 		close(f->epfd);
 	free(f->g);
@@ -470,7 +518,7 @@ int serve_fleet_timing(struct serve_fleet *f, const uint64_t *from, const uint64
 		       struct serve_timing *t)
 {
 	size_t total = 0, k = 0, c = 0;
-	double *iv, *dev, *clear, period;
+	double *iv, *dev, *clear, *late, period;
 
 	memset(t, 0, sizeof(*t));
 	period = 1e3 * f->cfg.period_frames / f->cfg.rate;
@@ -484,15 +532,20 @@ int serve_fleet_timing(struct serve_fleet *f, const uint64_t *from, const uint64
 	iv = malloc(total * sizeof(*iv));
 	dev = malloc(total * sizeof(*dev));
 	clear = malloc(total * sizeof(*clear));
-	if (!iv || !dev || !clear) {
+	late = malloc((total > f->nwake ? total : f->nwake) * sizeof(*late));
+	if (!iv || !dev || !clear || !late) {
 		free(iv);
 		free(dev);
 		free(clear);
+		free(late);
 		return -ENOMEM;
 	}
 	for (unsigned i = 0; i < f->n; i++)
 		for (size_t j = 1; j < f->g[i].nts; j++) {
 			double d = (double)(f->g[i].ts[j] - f->g[i].ts[j - 1]) / 1e6;
+			double l = (double)(f->g[i].late[j] - f->g[i].late[j - 1]) / 1e6;
+
+			late[k] = l > period ? l - period : period - l;
 
 			iv[k] = d;
 			dev[k] = d > period ? d - period : period - d;
@@ -519,6 +572,23 @@ int serve_fleet_timing(struct serve_fleet *f, const uint64_t *from, const uint64
 		t->clear_dev_p99 = pct(clear, c, 0.99);
 		t->clear_dev_max = clear[c - 1];
 	}
+	qsort(late, total, sizeof(*late), cmp_double);
+	t->late_dev_p99 = pct(late, total, 0.99);
+	t->late_dev_max = late[total - 1];
+	t->wakeups = f->nwake;
+	if (f->nwake) {
+		for (size_t w = 0; w < f->nwake; w++)
+			late[w] = (double)f->pass[w] / 1e6;
+		qsort(late, f->nwake, sizeof(*late), cmp_double);
+		t->pass_p99 = pct(late, f->nwake, 0.99);
+		t->pass_max = late[f->nwake - 1];
+		for (size_t w = 0; w < f->nwake; w++)
+			late[w] = (double)f->busy[w] / 1e6;
+		qsort(late, f->nwake, sizeof(*late), cmp_double);
+		t->busy_p99 = pct(late, f->nwake, 0.99);
+		t->busy_max = late[f->nwake - 1];
+	}
+	free(late);
 	free(iv);
 	free(dev);
 	free(clear);

@@ -3,7 +3,8 @@
  * front-end (tests/vhost/fake_frontend.h), each playing one S16 stream the
  * way the Linux driver does (the whole buffer queued, one period re-queued
  * per completion), with one "guest" thread that takes the completions as
- * interrupts (call eventfds, EVENT_IDX) and timestamps them. */
+ * interrupts (call eventfds, EVENT_IDX) and timestamps them when it first
+ * sees them, before it refills any stream. */
 #ifndef VD_BENCH_SERVE_GUEST_H
 #define VD_BENCH_SERVE_GUEST_H
 
@@ -57,6 +58,13 @@ struct serve_timing {
 	/* the same without the intervals that overlap one of the spans given (pauses of the VM) */
 	uint64_t clear_intervals;
 	double clear_dev_p50, clear_dev_p99, clear_dev_max;
+	/* the same completions stamped when the guest thread drained them, after the
+	 * refills of the streams ahead of it in that wake-up (how it was measured first) */
+	double late_dev_p99, late_dev_max;
+	/* the guest thread's wake-ups: how long the first look over the ready streams
+	 * took (the stamps' spread), and all the wake-up's work, ms */
+	uint64_t wakeups;
+	double pass_p99, pass_max, busy_p99, busy_max;
 };
 /** 0, or -ENOMEM. @from/@to: @n spans (CLOCK_MONOTONIC ns) whose intervals are left out of clear_*. */
 int serve_fleet_timing(struct serve_fleet *f, const uint64_t *from, const uint64_t *to, unsigned n,
