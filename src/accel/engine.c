@@ -590,6 +590,10 @@ static int wake_worker(struct session *s, bool *signal)
 		if (pthread_create(&s->worker, NULL, worker_main, s) != 0)
 			return -EAGAIN;
 		s->worker_started = true;
+		/* No wake-up preemption (as for the ring worker below): a client that
+		 * waits right after START takes its queued task itself, on its hot
+		 * cache, instead of paying two context switches for it. */
+		(void)pthread_setschedparam(s->worker, SCHED_BATCH, &(struct sched_param){ .sched_priority = 0 });
 		return 0;
 	}
 	*signal = s->worker_sleeping;
