@@ -96,8 +96,9 @@ struct vd_run_options {
 /**
  * Offline scheduler: run until every source has ended and every node has
  * drained, as fast as possible. Deterministic: the same inputs give
- * bit-identical outputs. With max_seconds, sources are ended (EOS) once they
- * have produced that much, and the rest of the graph drains normally.
+ * bit-identical outputs. With max_seconds, every source produces exactly
+ * round(max_seconds * its rate) frames (fewer if it ends first), then EOS; the
+ * rest of the graph drains normally, and progress counts toward that limit.
  * @opts may be NULL. Returns 0 or -errno (with @err).
  */
 int vd_graph_run(struct vd_graph *g, const struct vd_run_options *opts,
