@@ -62,6 +62,13 @@ int vd_graph_link(struct vd_graph *g, const char *from, const char *from_port,
  * device configured. Nodes can no longer be added afterwards.
  */
 int vd_graph_check(struct vd_graph *g, struct vd_error *err);
+/**
+ * Report every unconnected port ("input v:in is not connected", at the node's
+ * location) through @report (may be NULL) and return how many there are.
+ * Prepare stops at the first; a validator calls this first to list them all.
+ */
+unsigned vd_graph_unconnected(const struct vd_graph *g,
+			      void (*report)(void *data, const struct vd_error *e), void *data);
 /** vd_graph_check(), then allocate link buffers and prepare every node (files, devices). */
 int vd_graph_prepare(struct vd_graph *g, struct vd_error *err);
 

@@ -894,7 +894,15 @@ static void test_build_prepare_errors(void **state)
 	BUILD_ERRORS("pipeline p {\n  source in fake\n  node s tee2\n  sink a fake\n  link in -> s -> a\n}",
 		     "t.topo:3:3: output s:out1 is not connected");
 	BUILD_ERRORS("pipeline p {\n  source in fake\n  sink out fake\n}",
-		     "t.topo:2:3: output in:out is not connected");
+		     "t.topo:2:3: output in:out is not connected",
+		     "t.topo:3:3: input out:in is not connected");
+	/* Every unconnected port is listed, in declaration order; prepare (and its cycle
+	 * check) only runs once there is none. */
+	BUILD_ERRORS("pipeline p {\n  source in fake\n  node s tee2\n  node x double\n  sink a fake\n"
+		     "  node c double\n  node d double\n  link c -> d -> c\n  link in -> s -> a\n}",
+		     "t.topo:3:3: output s:out1 is not connected",
+		     "t.topo:4:3: input x:in is not connected",
+		     "t.topo:4:3: output x:out is not connected");
 	BUILD_ERRORS("pipeline p {\n  node a double\n  node b double\n  link a -> b -> a\n}",
 		     "t.topo:4:8: links form a cycle: a -> b -> a");
 	/* A sink no format will do: the node's own reason, at its declaration. */
