@@ -25,8 +25,9 @@ static void usage(FILE *f)
 		"  -d, --duration SECONDS   stop the sources after this much audio\n"
 		"      --describe           print the prepared graph (inserted converters, formats)\n"
 		"      --check              validate the topology and build the graph, do not run\n"
-		"  -q, --quiet              no summary\n"
+		"  -q, --quiet              no summary and no progress bar\n"
 		"      --progress           show the progress bar even when not on a terminal\n"
+		"                           or with --quiet\n"
 		"  -h, --help               this text\n"
 		"\n"
 		"Errors in the topology are reported as FILE:LINE:COLUMN: message.\n"
@@ -134,6 +135,9 @@ int cmd_run(int argc, char **argv)
 		}
 	}
 	if (optind != argc - 1) {
+		if (optind < argc)
+			fprintf(stderr, "virtdsp run: one TOPOLOGY, not %d arguments ('%s' ...)\n\n",
+				argc - optind, argv[optind]);
 		usage(stderr);
 		goto out;
 	}
@@ -186,7 +190,10 @@ int cmd_run(int argc, char **argv)
 	struct vd_run_options ro = { .progress = on_progress, .data = &prog, .max_seconds = duration };
 	char buf[VD_ERROR_MSG_MAX + 256];
 
+	/* A terminal gets a bar unless asked to be quiet; --progress forces it anywhere. */
 	cli_progress_init(&prog, force_progress);
+	if (quiet && !force_progress)
+		prog.enabled = 0;
 	int r = vd_graph_run(g, &ro, &st, &err);
 	cli_progress_done(&prog);
 	if (r < 0) {

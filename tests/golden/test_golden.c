@@ -11,7 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <signal.h>
+#include <pty.h>
 #include <sys/wait.h>
+#include <unistd.h>
 #include <cmocka.h>
 #include <sndfile.h>
 
@@ -69,6 +73,60 @@ static int run(const char *args)
 	int st = system(cmd);
 	free(cmd);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* Run virtdsp with @args (a shell fragment) on a pseudo-terminal, as a user at a terminal
+ * would: stdout and stderr both go to it. Returns the exit code; @out gets what was shown. */
+static int run_tty(const char *args, char **out)
+{
+	char *cmd;
+	int master, st;
+	size_t len = 0, cap = 1 << 16;
+	char *buf = malloc(cap);
+
+	assert_non_null(buf);
+	if (asprintf(&cmd, "cd %s && exec %s %s", dir, virtdsp(), args) < 0)
+		abort();
+	pid_t pid = forkpty(&master, NULL, NULL, NULL);
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	free(cmd);
+	for (;;) {
+		/* generous: a loaded CI machine may be slow, but a hang must still end the test */
+		struct pollfd pfd = { .fd = master, .events = POLLIN };
+		int r = poll(&pfd, 1, 60000);
+		if (r == 0) {
+			kill(pid, SIGKILL);
+			fail_msg("virtdsp %s produced nothing for 60 s on a terminal", args);
+		}
+		if (len + 4096 > cap) {
+			cap *= 2;
+			buf = realloc(buf, cap);
+			assert_non_null(buf);
+		}
+		ssize_t n = read(master, buf + len, cap - len - 1);
+		if (n <= 0)
+			break;	/* EIO once the child has closed the terminal */
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	close(master);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	*out = buf;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* The run's stderr is exactly @want. */
+static void expect_stderr(const char *args, int rc, const char *want)
+{
+	int got = run(args);
+	char *e = read_text("stderr.txt");
+	if (got != rc || strcmp(e, want) != 0)
+		fail_msg("virtdsp %s: exit %d, stderr:\n%s\nwanted exit %d, stderr:\n%s", args, got, e, rc, want);
+	free(e);
 }
 
 static void write_wav(const char *name, int subformat, int rate, int ch, const float *x, sf_count_t frames)
@@ -384,9 +442,37 @@ static void test_errors_reported(void **state)
 		fail_msg("stderr was:\n%s", e);
 	free(e);
 
-	assert_int_equal(run("run --input nosuch=x.wav syntax.topo"), 2);
+	write_text("ok.topo", "pipeline p {\n  node t tone { duration = 1s }\n  sink out null\n  link t -> out\n}\n");
+	expect_stderr("run --input nosuch=x.wav ok.topo", 2,
+		      "virtdsp run: ok.topo has no source, sink or attach point called 'nosuch'\n");
+	expect_stderr("run --output out ok.topo", 2, "virtdsp run: 'out' is not NAME=FILE\n");
 	assert_int_equal(run("run"), 2);
+	e = read_text("stderr.txt");
+	if (strncmp(e, "usage: virtdsp run TOPOLOGY", 27) != 0)
+		fail_msg("stderr was:\n%s", e);
+	free(e);
+	assert_int_equal(run("run ok.topo other.topo"), 2);
+	e = read_text("stderr.txt");
+	if (strncmp(e, "virtdsp run: one TOPOLOGY, not 2 arguments ('ok.topo' ...)\n\nusage: virtdsp run", 74) != 0)
+		fail_msg("stderr was:\n%s", e);
+	free(e);
 	assert_int_equal(run("run --help"), 0);
+
+	/* graph errors with the engine's own nodes: every loose port, a cycle, and a rate
+	 * ratio no converter can bridge, each at its place */
+	write_text("loose.topo", "pipeline p {\n  node t tone { duration = 1s }\n  node v volume\n  node m mixer { inputs = 2 }\n"
+		   "  sink out null\n  link t -> m:in0\n  link m -> out\n}\n");
+	expect_stderr("run loose.topo", 2,
+		      "loose.topo:3:3: input v:in is not connected\n"
+		      "loose.topo:3:3: output v:out is not connected\n"
+		      "loose.topo:4:3: input m:in1 is not connected\n");
+	write_text("cycle.topo", "pipeline p {\n  node a volume\n  node b eq\n  link a -> b -> a\n}\n");
+	expect_stderr("run cycle.topo", 2, "cycle.topo:4:8: links form a cycle: a -> b -> a\n");
+	float z[1000] = { 0 };
+	write_wav("lo.wav", SF_FORMAT_PCM_16, 1000, 1, z, 1000);
+	write_text("ratio.topo", "pipeline p {\n  rate = 768kHz\n  source in file { path = \"lo.wav\" }\n  sink out null\n  link in -> out\n}\n");
+	expect_stderr("run ratio.topo", 2,
+		      "ratio.topo:5:8: conversion ratio 1000 Hz -> 768000 Hz is out of range (at most 256:1 either way)\n");
 }
 
 /* --check validates and negotiates but creates no output file */
@@ -462,6 +548,253 @@ static void test_examples_run(void **state)
 	}
 }
 
+/* A 3 s tone at 10 ms periods: 300 cycles, so the bar moves at cycles 64, 128, 192 and 256. */
+static const char progress_topo[] =
+	"pipeline p {\n  rate = 48000\n  period = 10ms\n"
+	"  node t tone { duration = 3s }\n"
+	"  sink out file { path = \"p.wav\"; format = s16 }\n  link t -> out\n}\n";
+
+/* The bar is drawn on a terminal, erased before the summary, and absent otherwise */
+static void test_progress_bar_on_terminal_only(void **state)
+{
+	char *o;
+
+	write_text("prog.topo", progress_topo);
+	assert_int_equal(run_tty("run prog.topo", &o), 0);
+	/* 64 periods of 480 frames out of 144000: 21.3 % */
+	if (!strstr(o, "\r[########--------------------------------]  21.3%") ||
+	    !strstr(o, "\r[########################################] 100.0%"))
+		fail_msg("no progress bar on a terminal:\n%s", o);
+	/* erased (60 blanks between carriage returns), then the summary */
+	char erase[64] = "\r";
+	memset(erase + 1, ' ', 60);
+	strcpy(erase + 61, "\r");
+	char *e = strstr(o, erase), *sum = strstr(o, "virtdsp run: prog.topo");
+	if (!e || !sum || sum < e || strstr(e + 1, "%]"))
+		fail_msg("the bar was not erased before the summary:\n%s", o);
+	free(o);
+
+	/* -q on a terminal: nothing at all; --progress brings the bar back */
+	assert_int_equal(run_tty("run -q prog.topo", &o), 0);
+	if (o[0])
+		fail_msg("-q printed on a terminal:\n%s", o);
+	free(o);
+	assert_int_equal(run_tty("run -q --progress prog.topo", &o), 0);
+	if (!strstr(o, "100.0%") || strstr(o, "virtdsp run:"))
+		fail_msg("-q --progress should show the bar and no summary:\n%s", o);
+	free(o);
+
+	/* not a terminal: the summary on stdout, nothing on stderr */
+	expect_run_ok("run prog.topo");
+	o = read_text("stderr.txt");
+	if (o[0])
+		fail_msg("stderr is not a terminal but got:\n%s", o);
+	free(o);
+	o = read_text("stdout.txt");
+	if (!strstr(o, "virtdsp run: prog.topo\n"))
+		fail_msg("no summary:\n%s", o);
+	free(o);
+	/* --progress forces it onto a file */
+	expect_run_ok("run --progress prog.topo");
+	o = read_text("stderr.txt");
+	if (!strstr(o, "]  21.3%") || !strstr(o, "] 100.0%"))
+		fail_msg("--progress drew no bar:\n%s", o);
+	free(o);
+}
+
+/* One sink's summary line: frames, seconds, format text and up to two channel peaks. */
+struct sum_line { unsigned long long frames; double secs; char fmt[64]; int n_peaks; double peak[2]; };
+
+static void parse_sink(const char *out, const char *name, struct sum_line *l)
+{
+	char key[64], rest[128];
+	snprintf(key, sizeof(key), "\n  %s ", name);
+	const char *p = strstr(out, key);
+	if (!p)
+		fail_msg("no summary line for sink '%s':\n%s", name, out);
+	char f1[16], f2[16], f3[16];
+	int n = sscanf(p + strlen(key), " %llu frames %lf s %15s %15s %15s peak %127[^\n]",
+		       &l->frames, &l->secs, f1, f2, f3, rest);
+	if (n != 6)
+		fail_msg("summary line for '%s' not understood:\n%s", name, out);
+	snprintf(l->fmt, sizeof(l->fmt), "%s %s %s", f1, f2, f3);
+	l->n_peaks = sscanf(rest, "%lf %lf", &l->peak[0], &l->peak[1]);
+	if (!strstr(rest, "dBFS"))
+		fail_msg("peaks of '%s' are not in dBFS: %s", name, rest);
+}
+
+/* The summary's figures: per sink frames, duration, format and per-channel peak, then the
+ * audio time, the wall time, the speed and the cycles, checked against what was produced */
+static void test_summary_figures(void **state)
+{
+	write_text("sum.topo",
+		   "pipeline p {\n  rate = 48000\n  period = 10ms\n"
+		   "  node t tone { freq = 1kHz; level = -6dB; channels = 2; duration = 1.5s }\n"
+		   "  node r remap { matrix = [[1, 0], [0, 0.5]] }\n"
+		   "  sink out file { path = \"sum.wav\"; format = s16 }\n"
+		   "  node n tone { freq = 750Hz; level = -20dB; duration = 0.25s }\n"
+		   "  sink n0 null\n"
+		   "  link t -> r -> out\n  link n -> n0\n}\n");
+	expect_run_ok("run sum.topo");
+	char *o = read_text("stdout.txt");
+	if (strncmp(o, "virtdsp run: sum.topo\n", 22) != 0)
+		fail_msg("summary header:\n%s", o);
+
+	/* out: the file's own peak per channel (s16, 1 kHz at 48 kHz hits the crest exactly) */
+	struct sum_line l;
+	SF_INFO info;
+	parse_sink(o, "out", &l);
+	float *y = read_float("sum.wav", &info);
+	assert_int_equal(l.frames, 72000);
+	assert_int_equal(info.frames, 72000);
+	assert_float_equal(l.secs, 1.5, 1e-9);
+	assert_string_equal(l.fmt, "s16 48000Hz 2ch");
+	assert_int_equal(l.n_peaks, 2);
+	for (int c = 0; c < 2; c++) {
+		double want = 20 * log10(vd_peak(y + c, (size_t)info.frames, 2));
+		/* printed with two decimals */
+		if (fabs(l.peak[c] - want) > 0.0051)
+			fail_msg("channel %d peak %.2f dBFS, the file's is %.4f", c, l.peak[c], want);
+	}
+	assert_float_equal(l.peak[0], -6.0, 0.011);
+	assert_float_equal(l.peak[1], -6.0 + 20 * log10(0.5), 0.011);
+	free(y);
+
+	parse_sink(o, "n0", &l);
+	assert_int_equal(l.frames, 12000);
+	assert_float_equal(l.secs, 0.25, 1e-9);
+	assert_string_equal(l.fmt, "f32 48000Hz 1ch");
+	assert_int_equal(l.n_peaks, 1);
+	assert_float_equal(l.peak[0], -20.0, 0.0051);
+
+	/* the closing line: the longest sink's audio, wall time, speed, cycles */
+	double audio, wall, x;
+	unsigned long long cycles;
+	const char *last = strstr(o, "\n  1.500 s of audio in ");
+	if (!last || sscanf(last, "\n %lf s of audio in %lf s (%lfx real time), %llu cycles",
+			    &audio, &wall, &x, &cycles) != 4)
+		fail_msg("closing line not understood:\n%s", o);
+	assert_float_equal(audio, 1.5, 1e-9);
+	assert_true(wall >= 0 && x > 0);
+	/* the speed is audio / wall; compare only where the printed wall time has digits to spare */
+	if (wall >= 0.05 && fabs(x - audio / wall) > 0.05 * x + 1)
+		fail_msg("%.0fx real time does not match %.3f s in %.3f s", x, audio, wall);
+	/* 150 periods of 10 ms, and at most two more to see the ends */
+	if (cycles < 150 || cycles > 152)
+		fail_msg("%llu cycles for 150 periods", cycles);
+	free(o);
+}
+
+/* --duration ends endless sources on the exact frame; without it they are refused */
+static void test_duration_exact(void **state)
+{
+	SF_INFO info;
+	int32_t *y;
+
+	write_text("dur.topo",
+		   "pipeline p {\n  rate = 48000\n"
+		   "  node t tone { level = -6dB; channels = 2 }\n"
+		   "  sink out file { path = \"d.wav\"; format = s16 }\n  link t -> out\n}\n");
+	expect_stderr("run dur.topo", 2,
+		      "virtdsp run: source 't' never ends by itself: give it a duration or use --duration\n");
+	expect_stderr("run -d soon dur.topo", 2, "virtdsp run: --duration wants seconds > 0, not 'soon'\n");
+	expect_stderr("run --duration -1 dur.topo", 2, "virtdsp run: --duration wants seconds > 0, not '-1'\n");
+
+	/* 0.25 s is 12000 frames: not a whole number of the default 1024-frame periods */
+	expect_run_ok("run -q -d 0.25 dur.topo");
+	y = read_int("d.wav", &info);
+	assert_int_equal(info.frames, 12000);
+	free(y);
+	/* round(0.3333 * 48000) = 15998.4 -> 15998 */
+	expect_run_ok("run -q --duration 0.3333 dur.topo");
+	y = read_int("d.wav", &info);
+	assert_int_equal(info.frames, 15998);
+	free(y);
+
+	/* a source that ends sooner is not extended */
+	char *demo = vd_test_source_path("examples/demo.topo"), args[1024];
+	snprintf(args, sizeof(args), "run -q %s -o out=%s/demo.wav -d 5", demo, dir);
+	expect_run_ok(args);
+	y = read_int("demo.wav", &info);
+	assert_int_equal(info.frames, 96000);
+	free(y);
+	free(demo);
+}
+
+/* Every subcommand has --help and a man page that documents each option --help lists */
+static void test_help_and_man_pages(void **state)
+{
+	expect_run_ok("--help");
+	char *top = read_text("stdout.txt"), *man_index_path = vd_test_source_path("docs/man/virtdsp.1");
+	const char *p = strstr(top, "commands:\n");
+	int commands = 0;
+	assert_non_null(p);
+	FILE *f = fopen(man_index_path, "r");
+	assert_non_null(f);
+	char *man_index = calloc(1, 1 << 16);
+	fread(man_index, 1, (1 << 16) - 1, f);
+	fclose(f);
+
+	for (p = strchr(p, '\n') + 1; strncmp(p, "  ", 2) == 0; p = strchr(p, '\n') + 1) {
+		char name[32], args[64], rel[64], ref[64];
+		assert_int_equal(sscanf(p, " %31s", name), 1);
+		commands++;
+		snprintf(args, sizeof(args), "%s --help", name);
+		expect_run_ok(args);
+		char *help = read_text("stdout.txt");
+		snprintf(ref, sizeof(ref), "usage: virtdsp %s", name);
+		if (strncmp(help, ref, strlen(ref)) != 0)
+			fail_msg("'virtdsp %s --help' does not start with '%s':\n%s", name, ref, help);
+
+		snprintf(rel, sizeof(rel), "docs/man/virtdsp-%s.1", name);
+		char *mp = vd_test_source_path(rel);
+		f = fopen(mp, "r");
+		if (!f)
+			fail_msg("no man page %s for 'virtdsp %s'", rel, name);
+		char *man = calloc(1, 1 << 18);
+		fread(man, 1, (1 << 18) - 1, f);
+		fclose(f);
+		char th[64];
+		snprintf(th, sizeof(th), ".TH VIRTDSP-%s 1", name);
+		for (char *c = th + 12; *c && *c != ' '; c++)
+			*c = (char)(*c >= 'a' && *c <= 'z' ? *c - 32 : *c);
+		if (strncmp(man, th, strlen(th)) != 0)
+			fail_msg("%s does not start with '%s'", rel, th);
+		snprintf(ref, sizeof(ref), ".BR virtdsp-%s (1)", name);
+		if (!strstr(man_index, ref))
+			fail_msg("virtdsp.1 does not refer to virtdsp-%s(1)", name);
+
+		/* each --option of the help text, in roff spelling (\-\-name, \- for every -) */
+		for (const char *o = strstr(help, "--"); o; o = strstr(o + 2, "--")) {
+			char opt[48], roff[128], *r = roff;
+			size_t n = 2;
+			while (n < sizeof(opt) - 1 && ((o[n] >= 'a' && o[n] <= 'z') || (o[n] >= '0' && o[n] <= '9') ||
+						       (o[n] == '-' && o[n + 1] >= 'a' && o[n + 1] <= 'z')))
+				n++;
+			if (n == 2)
+				continue;
+			memcpy(opt, o, n);
+			opt[n] = '\0';
+			for (size_t i = 0; i < n; i++) {
+				if (opt[i] == '-')
+					*r++ = '\\';
+				*r++ = opt[i];
+			}
+			*r = '\0';
+			if (!strstr(man, roff))
+				fail_msg("%s lists %s, which %s does not document", args, opt, rel);
+		}
+		free(man);
+		free(mp);
+		free(help);
+	}
+	/* run, convert, serve and ctl at least */
+	assert_true(commands >= 4);
+	free(man_index);
+	free(man_index_path);
+	free(top);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -474,6 +807,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_errors_reported, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check_has_no_side_effects, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_examples_run, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_progress_bar_on_terminal_only, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_summary_figures, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_duration_exact, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_help_and_man_pages, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
