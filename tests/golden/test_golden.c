@@ -14,6 +14,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <pty.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -515,6 +516,9 @@ static void test_examples_run(void **state)
 		{ "convert-s16", "--input in=@/in.wav --output out=@/c16.wav", "c16.wav" },
 		{ "alsa-null", "--input in=@/in.wav", NULL },
 		{ "guest-mix", "--input vm1=@/in48.wav --output out=@/host.wav", "host.wav" },
+		/* endless (its capture tone): bounded with --duration */
+		{ "host-default", "--input playback=@/in48.wav --output out=@/hd.wav --output capture=@/cap.wav -d 1",
+		  "cap.wav" },
 	};
 	const int n = 22050;
 	float *x = malloc(n * 2 * sizeof(float));
@@ -546,6 +550,49 @@ static void test_examples_run(void **state)
 		}
 		free(topo);
 	}
+}
+
+/* Paths written in a topology are relative to its directory; paths given with --input and
+ * --output are relative to where virtdsp runs, as a user typing them expects */
+static void test_relative_paths(void **state)
+{
+	int16_t a[2000], b[3000];
+	char *sub = path("sub");
+	SF_INFO info;
+	int32_t *y;
+
+	for (int i = 0; i < 2000; i++)
+		a[i] = (int16_t)(i * 7);
+	for (int i = 0; i < 3000; i++)
+		b[i] = (int16_t)(-i * 5);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	write_wav_s16("sub/near.wav", 48000, 1, a, 2000);
+	write_wav_s16("here.wav", 48000, 1, b, 3000);
+	write_text("sub/rel.topo",
+		   "pipeline p {\n  source in file { path = \"near.wav\" }\n"
+		   "  sink out file { path = \"written.wav\"; format = s16 }\n  link in -> out\n}\n");
+	/* as written: both next to the topology */
+	expect_run_ok("run -q sub/rel.topo");
+	y = read_int("sub/written.wav", &info);
+	assert_int_equal(info.frames, 2000);
+	for (int i = 0; i < 2000; i++)
+		assert_int_equal(y[i] >> 16, a[i]);
+	free(y);
+	/* from the command line: both in the current directory */
+	expect_run_ok("run -q sub/rel.topo -i in=here.wav -o out=out.wav");
+	y = read_int("out.wav", &info);
+	assert_int_equal(info.frames, 3000);
+	for (int i = 0; i < 3000; i++)
+		assert_int_equal(y[i] >> 16, b[i]);
+	free(y);
+	char *wrong = path("sub/out.wav");
+	FILE *f = fopen(wrong, "r");
+	if (f) {
+		fclose(f);
+		fail_msg("--output out=out.wav was written next to the topology");
+	}
+	free(wrong);
+	free(sub);
 }
 
 /* A 3 s tone at 10 ms periods: 300 cycles, so the bar moves at cycles 64, 128, 192 and 256. */
@@ -809,6 +856,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_examples_run, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_progress_bar_on_terminal_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_summary_figures, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_relative_paths, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_duration_exact, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_help_and_man_pages, setup, teardown),
 	};

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -865,6 +866,17 @@ static void test_build_base_dir(void **state)
 	assert_string_equal(seen_by("in")->base_dir, dir);
 	assert_string_equal(seen_by("a")->base_dir, dir);
 	vd_graph_free(g);
+
+	/* A path set from outside (the command line) is the caller's: made absolute from the
+	 * current directory, not left for the endpoint to find next to the file. */
+	char *cwd = getcwd(NULL, 0), want[1024];
+	assert_non_null(cwd);
+	snprintf(want, sizeof(want), "%s/x/rel.wav", cwd);
+	assert_int_equal(vd_topology_set_path(t, "b", "x/rel.wav"), 0);
+	assert_int_equal(vd_topology_set_path(t, "a", "/abs/a.wav"), 0);
+	assert_string_equal(prop(object(t, "b"), 0)->str, want);
+	assert_string_equal(prop(object(t, "a"), 0)->str, "/abs/a.wav");
+	free(cwd);
 	vd_topology_free(t);
 	vd_test_rmdir(dir);
 }
