@@ -42,6 +42,22 @@ static void print_diag(void *data, const struct vd_error *e)
 	fprintf(stderr, "%s\n", vd_error_format(e, buf, sizeof(buf)));
 }
 
+/* A guest topology (docs/virtio-snd.md) fails here with errors that do not say why. */
+static void hint_guest_topology(const struct vd_topology *t, const char *topo)
+{
+	struct vd_topology_object o;
+
+	for (size_t i = 0; i < vd_topology_object_count(t); i++) {
+		if (vd_topology_object(t, i, &o) == 0 && o.kind != VD_TOPO_NODE &&
+		    (strcmp(o.type, "stream") == 0 || (o.kind != VD_TOPO_ATTACH && strcmp(o.type, "attach") == 0))) {
+			fprintf(stderr, "virtdsp run: %s is a guest topology (its '%s' is a guest stream or a link "
+				"to the host); run it under virtdsp serve --guest NAME=SOCKET,topology=FILE\n",
+				topo, o.name);
+			return;
+		}
+	}
+}
+
 static void on_progress(void *data, int64_t done, int64_t total)
 {
 	cli_progress_update(data, done, total);
@@ -165,8 +181,10 @@ int cmd_run(int argc, char **argv)
 		ret = 1;
 		goto out;
 	}
-	if ((check ? vd_topology_check(t, g, &diag) : vd_topology_build(t, g, &diag)) < 0)
+	if ((check ? vd_topology_check(t, g, &diag) : vd_topology_build(t, g, &diag)) < 0) {
+		hint_guest_topology(t, topo);
 		goto out;
+	}
 	if (describe) {
 		char *buf = malloc(1 << 16);
 		if (buf && vd_graph_describe(g, buf, 1 << 16) >= 0)

@@ -459,6 +459,18 @@ static void test_errors_reported(void **state)
 	free(e);
 	assert_int_equal(run("run --help"), 0);
 
+	/* a guest topology given to run: its errors, then what the file is for */
+	char *guest = vd_test_source_path("examples/guest-default.topo"), args[1024], want[1200];
+	snprintf(args, sizeof(args), "run %s", guest);
+	assert_int_equal(run(args), 2);
+	e = read_text("stderr.txt");
+	snprintf(want, sizeof(want), "\nvirtdsp run: %s is a guest topology (its 'pcm_out' is a guest stream or a "
+		 "link to the host); run it under virtdsp serve --guest NAME=SOCKET,topology=FILE\n", guest);
+	if (!strstr(e, want) || strlen(strstr(e, want)) != strlen(want))
+		fail_msg("no closing hint for a guest topology; stderr was:\n%s", e);
+	free(e);
+	free(guest);
+
 	/* graph errors with the engine's own nodes: every loose port, a cycle, and a rate
 	 * ratio no converter can bridge, each at its place */
 	write_text("loose.topo", "pipeline p {\n  node t tone { duration = 1s }\n  node v volume\n  node m mixer { inputs = 2 }\n"
