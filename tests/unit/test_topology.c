@@ -341,7 +341,15 @@ static void test_syntax_errors(void **state)
 {
 	(void)state;
 	ERRORS("pipeline p { node a volume { gain = -6 dB } }",
-	       "t.topo:1:40: expected a new line, ';' or ',' after the value of 'gain', found 'dB'");
+	       "t.topo:1:40: expected a new line, ';' or ',' after the value of 'gain' "
+	       "(a unit goes right after its number: -6dB), found 'dB'");
+	/* the hint only where a unit follows a bare number */
+	ERRORS("pipeline p { node a eq { band1.freq = 1.5 kHz, band1.q = 2 loud } }",
+	       "t.topo:1:43: expected a new line, ';' or ',' after the value of 'band1.freq' "
+	       "(a unit goes right after its number: 1.5kHz), found 'kHz'",
+	       "t.topo:1:60: expected a new line, ';' or ',' after the value of 'band1.q', found 'loud'");
+	ERRORS("pipeline p { node a volume { gain = -6dB dB } }",
+	       "t.topo:1:42: expected a new line, ';' or ',' after the value of 'gain', found 'dB'");
 	ERRORS("pipeline p { node a volume { gain -6dB } }",
 	       "t.topo:1:35: expected '=' after 'gain', found the number -6dB");
 	ERRORS("pipeline p { node a volume { gain = } }",
@@ -452,7 +460,8 @@ static void test_many_errors_in_one_run(void **state)
 	       "t.topo:3:5: unknown pipeline setting 'speed' (rate, period)",
 	       "t.topo:4:34: unknown escape '\\' followed by 'q' in a string",
 	       "t.topo:5:5: unknown kind 'nod' (node, source, sink, attach, link, or a setting: name = value)",
-	       "t.topo:6:33: expected a new line, ';' or ',' after the value of 'gain', found 'dB'",
+	       "t.topo:6:33: expected a new line, ';' or ',' after the value of 'gain' "
+		"(a unit goes right after its number: -6dB), found 'dB'",
 	       "t.topo:6:44: duplicate property 'gain' (first set at 6:30)",
 	       "t.topo:7:28: unterminated string (strings end on the same line)",
 	       "t.topo:8:5: expected '}' to close the '{' (opened at 7:19), found 'node'",
