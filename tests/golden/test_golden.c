@@ -406,6 +406,41 @@ static void test_demo_deterministic(void **state)
 	free(a);
 	free(b);
 	free(src);
+
+	/* everything that could vary: seeded noise, an inserted rate converter, a gliding eq
+	 * and dither, through two pipelines at different periods; the files are byte-identical */
+	write_text("det.topo",
+		   "pipeline gen {\n  rate = 44100\n  period = 441\n"
+		   "  node n tone { wave = white; seed = 7; level = -10dB; channels = 2; duration = 1.3s }\n"
+		   "  node s tone { freq = 997Hz; channels = 2; duration = 1.3s }\n"
+		   "  node m mixer\n  link n -> m:in0\n  link s -> m:in1\n}\n"
+		   "pipeline out {\n  rate = 48000\n  period = 256\n"
+		   "  node e eq { band1 = { type = highshelf, freq = 5kHz, gain = -6dB } }\n"
+		   "  node c convert { format = s16; dither = true; seed = 3 }\n"
+		   "  sink f file { path = \"det.wav\" }\n  link m -> e -> c -> f\n}\n");
+	char *bytes[2];
+	size_t len[2];
+	for (int r = 0; r < 2; r++) {
+		expect_run_ok("run -q det.topo");
+		char *p = path("det.wav");
+		FILE *f = fopen(p, "rb");
+		assert_non_null(f);
+		bytes[r] = malloc(1 << 20);
+		len[r] = fread(bytes[r], 1, 1 << 20, f);
+		fclose(f);
+		free(p);
+	}
+	/* 1.3 s at 48 kHz, 2 channels of s16, and a header */
+	assert_true(len[0] > 62400 * 4 && len[0] < (1 << 20));
+	assert_int_equal(len[0], len[1]);
+	assert_memory_equal(bytes[0], bytes[1], len[0]);
+	free(bytes[0]);
+	free(bytes[1]);
+	expect_run_ok("run --describe --check det.topo");
+	char *desc = read_text("stdout.txt");
+	if (!strstr(desc, "(src) [inserted]"))
+		fail_msg("no rate converter in the determinism run:\n%s", desc);
+	free(desc);
 }
 
 /* bad topologies: exit status 2 and every error as file:line:column */
