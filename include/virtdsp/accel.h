@@ -16,7 +16,8 @@
  *   -EPERM   wrong session state (e.g. CREATE before SET_PARAMS)
  *   -EINVAL  bad argument or unknown seqno
  *   -EBUSY   task limit reached, or the task is not in a state that allows it
- *   -ENOTTY  streaming-only operation (not part of the accel model)
+ *   -ENOTTY  streaming-only operation: none of these calls is one; the daemon
+ *            answers its STREAM request so (docs/protocol.md)
  *   -ENOMEM, -EMFILE, -ECONNRESET (daemon gone), ...
  */
 #ifndef VIRTDSP_ACCEL_H
