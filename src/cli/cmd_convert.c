@@ -493,8 +493,9 @@ int cmd_convert(int argc, char **argv)
 		switch (c) {
 		case 'r':
 			rate = strtol(optarg, &end, 10);
-			if (*end || rate < 1 || rate > 1000000) {
-				fprintf(stderr, "virtdsp convert: --rate wants Hz in 1..1000000, not '%s'\n", optarg);
+			/* the engine's range (docs/accel.md), so a refusal is a usage error */
+			if (*end || rate < 1000 || rate > 768000) {
+				fprintf(stderr, "virtdsp convert: --rate wants Hz in 1000..768000, not '%s'\n", optarg);
 				return 2;
 			}
 			break;
@@ -541,6 +542,15 @@ int cmd_convert(int argc, char **argv)
 		return 2;
 	}
 	const char *in_path = argv[optind], *out_path = argv[optind + 1];
+	struct stat st_in, st_out;
+
+	/* Opening OUT for writing would empty IN before a sample was read. */
+	if (stat(in_path, &st_in) == 0 && stat(out_path, &st_out) == 0 && st_in.st_dev == st_out.st_dev &&
+	    st_in.st_ino == st_out.st_ino) {
+		fprintf(stderr, "virtdsp convert: %s and %s are the same file; the output would destroy the input\n",
+			in_path, out_path);
+		return 2;
+	}
 	uint32_t codec = convert_sniff_codec(in_path);
 
 	if (codec) {
