@@ -219,7 +219,7 @@ int vd_accel_reconfigure(struct vd_accel *s, const struct vd_accel_params *p);
 int vd_accel_set_adjust(struct vd_accel *s, double adjust);
 /**
  * GET_METADATA: the stream's parameters and the decoder's state as they were
- * when task @seqno finished (it must be FINISHED: -EBUSY while ACTIVE,
+ * when task @seqno finished (it must be FINISHED: -EBUSY while IDLE or ACTIVE,
  * -EINVAL unknown), or after the latest finished task with @seqno 0.
  * Codecs without a stream of their own (PCM) report their parameters.
  * -EPERM in OPEN; -EOPNOTSUPP from a daemon that does not know the request.

@@ -1097,6 +1097,52 @@ static void test_set_adjust(void **state)
 	}
 }
 
+/* GET_METADATA on a PCM session: its parameters, by the same rules of state as STATUS. */
+static void check_pcm_metadata(const struct vd_accel_metadata *md)
+{
+	assert_int_equal(md->codec, VD_ACCEL_CODEC_PCM);
+	assert_int_equal(md->flags, VD_ACCEL_META_VALID);
+	assert_int_equal(md->rate, 48000);
+	assert_int_equal(md->channels, 32);
+	assert_int_equal(md->decoded_format, VD_FORMAT_S16);
+	assert_int_equal(md->out_format, VD_FORMAT_F32);
+	assert_int_equal(md->out_rate, 48000);
+	assert_int_equal(md->out_channels, 31);
+	assert_int_equal(md->error, 0);
+	assert_int_equal(md->bits, 0);
+	assert_int_equal(md->error_text[0], 0);
+}
+
+static void test_metadata(void **state)
+{
+	struct vd_accel_params p;
+	struct vd_accel_metadata md;
+	struct vd_accel *s = open_with(TARGET(state), NULL);
+	struct mtask a;
+
+	assert_error(s, vd_accel_get_metadata(s, 0, &md), -EPERM, "GET_METADATA needs parameters first");
+	vd_accel_close(s);
+
+	slow_params(&p, 1);
+	s = open_with(TARGET(state), &p);
+	memset(&md, 0xa5, sizeof(md));
+	assert_int_equal(vd_accel_get_metadata(s, 0, &md), 0);
+	check_pcm_metadata(&md);
+	create(s, &a);
+	/* a task has metadata once FINISHED: not while IDLE, not while ACTIVE */
+	assert_error(s, vd_accel_get_metadata(s, a.t.seqno, &md), -EBUSY, "is not finished");
+	fill_s16(a.in, SLOW_FRAG / 2, 4);
+	assert_int_equal(start(s, &a, SLOW_FRAG, 0, false), 0);
+	assert_error(s, vd_accel_get_metadata(s, a.t.seqno, &md), -EBUSY, "is not finished");	/* timing: tens of ms */
+	wait_done(s, a.t.seqno);
+	memset(&md, 0xa5, sizeof(md));
+	assert_int_equal(vd_accel_get_metadata(s, a.t.seqno, &md), 0);
+	check_pcm_metadata(&md);
+	assert_error(s, vd_accel_get_metadata(s, 4242, &md), -EINVAL, "no task 4242");
+	unmap_task(&a);
+	vd_accel_close(s);
+}
+
 /* ---- concurrency ---- */
 
 struct worker_arg {
@@ -1220,6 +1266,7 @@ int accel_conformance_run(const char *target, const char *group)
 		T(test_split_invariance),
 		T(test_reconfigure),
 		T(test_set_adjust),
+		T(test_metadata),
 		T(test_many_sessions),
 		T(test_shared_session),
 	};
