@@ -177,6 +177,17 @@ static int major_from_extension(const char *path, int fallback)
 	return fallback;
 }
 
+/* OUT names a type by an extension libsndfile does not know (out.ogg, out.mp3): say what it gets. */
+static void warn_unknown_extension(const char *path, const char *what)
+{
+	const char *dot = strrchr(path, '.');
+	const char *slash = strrchr(path, '/');
+
+	if (dot && (!slash || dot > slash) && dot[1] && major_from_extension(path, 0) == 0)
+		fprintf(stderr, "virtdsp convert: warning: no file type is known for '%s' (only libsndfile's: "
+			"wav, flac, aiff, au, caf, w64, ...): writing %s as %s\n", dot, path, what);
+}
+
 /* Read up to @frames frames into @dst in the engine's layout; returns frames read. */
 static int64_t read_frames(struct convert *cv, void *dst, uint32_t frames)
 {
@@ -569,6 +580,7 @@ int cmd_convert(int argc, char **argv)
 			.quiet = quiet,
 			.force_progress = force_progress,
 		};
+		warn_unknown_extension(out_path, "a WAV file");
 		return convert_decoded(codec, in_path, out_path, &o);
 	}
 
@@ -594,6 +606,13 @@ int cmd_convert(int argc, char **argv)
 		goto close_in;
 	}
 	int major = major_from_extension(out_path, cv.in_info.format & SF_FORMAT_TYPEMASK);
+	{
+		SF_FORMAT_INFO fi = { .format = major };
+		char what[96];
+		sf_command(NULL, SFC_GET_FORMAT_INFO, &fi, sizeof(fi));
+		snprintf(what, sizeof(what), "%s is, %s", in_path, fi.name ? fi.name : "?");
+		warn_unknown_extension(out_path, what);
+	}
 	cv.out_info.samplerate = (int)cv.rate_out;
 	cv.out_info.channels = (int)cv.channels_out;
 	cv.out_info.format = major | subformat;

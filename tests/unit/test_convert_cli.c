@@ -1,6 +1,7 @@
 /* tests/unit/test_convert_cli.c - `virtdsp convert` as a user meets it: the progress bar on a
  * terminal (a pseudo-terminal) and nowhere else, --quality reaching the converter, and the
- * refusals a user can run into (IN = OUT, a rate out of range, a .mp3 that is not MP3).
+ * refusals and warnings a user can run into (IN = OUT, a rate out of range, a .mp3 that is not
+ * MP3, an output extension no file type has).
  * The conversions themselves are tested in test_accel_socket (PCM) and test_decode (codecs).
  */
 #include <stdarg.h>
@@ -475,6 +476,55 @@ static void test_not_mp3(void **state)
 	assert_int_equal(n, 3 * 44100);
 }
 
+static int major_of(const char *path)
+{
+	SF_INFO info = { 0 };
+	SNDFILE *f = sf_open(path, SFM_READ, &info);
+
+	assert_non_null(f);
+	sf_close(f);
+	return info.format & SF_FORMAT_TYPEMASK;
+}
+
+static void test_unknown_extension(void **state)
+{
+	struct fx *x = *state;
+	char out[700];
+	struct run r;
+
+	/* out.ogg is no type libsndfile writes by that name: a WAV, and the user is told */
+	snprintf(out, sizeof(out), "%s/decoded.ogg", x->dir);
+	r = convert_pipe(x, (const char *const[]){ x->flac, out, NULL });
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.err, "warning: no file type is known for '.ogg'"));
+	assert_non_null(strstr(r.err, "decoded.ogg as a WAV file"));
+	run_free(&r);
+	assert_int_equal(major_of(out), SF_FORMAT_WAV);
+	snprintf(out, sizeof(out), "%s/pcm.mp3", x->dir);
+	r = convert_pipe(x, (const char *const[]){ x->flac, out, NULL });
+	assert_int_equal(r.status, 0);
+	run_free(&r);
+	r = convert_pipe(x, (const char *const[]){ x->wav, out, NULL });
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.err, "warning: no file type is known for '.mp3'"));
+	assert_non_null(strstr(r.err, "pcm.mp3 as "));
+	assert_non_null(strstr(r.err, "in.wav is, WAV"));
+	run_free(&r);
+	assert_int_equal(major_of(out), SF_FORMAT_WAV);
+	/* known extensions and none at all are silent */
+	snprintf(out, sizeof(out), "%s/x.flac", x->dir);
+	r = convert_pipe(x, (const char *const[]){ x->wav, out, NULL });
+	assert_int_equal(r.status, 0);
+	assert_int_equal(r.n, 0);
+	run_free(&r);
+	assert_int_equal(major_of(out), SF_FORMAT_FLAC);
+	snprintf(out, sizeof(out), "%s/noextension", x->dir);
+	r = convert_pipe(x, (const char *const[]){ x->flac, out, NULL });
+	assert_int_equal(r.status, 0);
+	assert_int_equal(r.n, 0);
+	run_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -484,6 +534,7 @@ int main(void)
 		cmocka_unit_test(test_same_file),
 		cmocka_unit_test(test_usage_errors),
 		cmocka_unit_test(test_not_mp3),
+		cmocka_unit_test(test_unknown_extension),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
