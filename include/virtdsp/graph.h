@@ -89,6 +89,7 @@ struct vd_run_stats {
 	uint64_t source_frames;		/**< frames produced by all sources */
 	double seconds;			/**< wall time */
 	double audio_seconds;		/**< longest sink output in seconds */
+	int stopped;			/**< vd_run_options.stop ended the sources early */
 };
 
 /** Progress callback: frames produced by the sources so far, and in all (-1 if unknown). */
@@ -98,6 +99,10 @@ struct vd_run_options {
 	vd_progress_fn progress;	/**< may be NULL */
 	void *data;
 	double max_seconds;		/**< end the sources after this much audio (0: when they end) */
+	/** Polled between cycles (every 64, like progress); non-zero ends every source
+	 * where it stands, the rest of the graph drains and the run returns 0 with
+	 * stats->stopped set. May be NULL. */
+	int (*stop)(void *data);
 };
 
 /**

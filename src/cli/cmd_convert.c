@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +63,7 @@ struct convert {
 	int64_t frames_in, frames_out;
 	bool eos_seen;
 	struct cli_progress prog;
+	struct cli_signals sig;
 };
 
 static void usage(FILE *f)
@@ -90,6 +92,8 @@ static void usage(FILE *f)
 		"Compressed inputs (FLAC, MP3, Ogg Vorbis, Ogg Opus, told by their content)\n"
 		"are decoded by the task API's decoders in the same session\n"
 		"(docs/decoders.md); without -r/-c/-f the output follows the stream.\n"
+		"SIGINT or SIGTERM end the conversion where it is: OUT is finished (a valid\n"
+		"file holding what was converted), the exit status is 128 + the signal.\n"
 		"Exit status: 0 success, 1 conversion error, 2 usage error.\n");
 }
 
@@ -454,7 +458,8 @@ static int run(struct convert *cv, const char *target, enum vd_resample_quality 
 		struct task_slot *sl = &cv->slot[i];
 		int64_t n = next_n;
 		memcpy(sl->in, next, (size_t)n * cv->in_frame);
-		next_n = read_frames(cv, next, chunk);
+		/* Ctrl-C: this chunk is the last, so the converter drains and OUT ends cleanly */
+		next_n = cli_signals_pending(&cv->sig) ? 0 : read_frames(cv, next, chunk);
 		r = start_slot(cv, i, (uint64_t)n, next_n <= 0, !started[i]);
 		if (r < 0)
 			goto out;
@@ -642,7 +647,9 @@ int cmd_convert(int argc, char **argv)
 
 	double t0 = cli_now();
 	cli_progress_init(&cv.prog, force_progress);
+	cli_signals_block(&cv.sig);
 	int r = run(&cv, target, quality);
+	int signo = cli_signals_unblock(&cv.sig);
 	cli_progress_done(&cv.prog);
 	double secs = cli_now() - t0;
 
@@ -654,9 +661,12 @@ int cmd_convert(int argc, char **argv)
 		fprintf(stderr, "virtdsp convert: finishing %s failed\n", out_path);
 		r = -EIO;
 	}
-	status = r < 0 ? 1 : 0;
+	status = r < 0 ? 1 : signo ? 128 + signo : 0;
 	if (r < 0)
 		unlink(out_path);
+	else if (signo)
+		fprintf(stderr, "virtdsp convert: interrupted by %s: %s holds the first %lld frames of %s\n",
+			signo == SIGINT ? "SIGINT" : "SIGTERM", out_path, (long long)cv.frames_in, in_path);
 	else if (!quiet) {
 		char a[64], b[64];
 		struct vd_audio_format fa, fb;

@@ -236,6 +236,7 @@ int convert_decoded(uint32_t codec, const char *in_path, const char *out_path, c
 	struct vd_accel_task t = { .input_fd = -1, .output_fd = -1 };
 	struct dec_out o = { .path = out_path };
 	struct cli_progress prog;
+	struct cli_signals sig = { .active = 0 };
 	struct stat st;
 	uint8_t *in = NULL, *out = NULL;
 	size_t out_len = 0;
@@ -286,6 +287,7 @@ int convert_decoded(uint32_t codec, const char *in_path, const char *out_path, c
 	}
 	fstat(fileno(f), &st);
 	cli_progress_init(&prog, opt->force_progress);
+	cli_signals_block(&sig);
 	while (!ended) {
 		struct vd_accel_task ts = { 0 };
 		struct vd_accel_task_status status_ = { 0 };
@@ -293,7 +295,11 @@ int convert_decoded(uint32_t codec, const char *in_path, const char *out_path, c
 		size_t n = 0;
 
 		/* Output still pending is fetched before more input goes in. */
-		if (!(flags & VD_ACCEL_OUT_MORE_PENDING) && !eof) {
+		if (!(flags & VD_ACCEL_OUT_MORE_PENDING) && !eof && cli_signals_pending(&sig)) {
+			/* Ctrl-C: no more input; an empty END_OF_STREAM task drains the decoder. The
+			 * stream's own length check would then call it truncated, which the user knows. */
+			eof = true;
+		} else if (!(flags & VD_ACCEL_OUT_MORE_PENDING) && !eof) {
 			n = fread(in, 1, CHUNK, f);
 			if (n < CHUNK) {
 				if (ferror(f)) {
@@ -332,7 +338,9 @@ int convert_decoded(uint32_t codec, const char *in_path, const char *out_path, c
 			fail(s, "stream metadata", r);
 			goto out_prog;
 		}
-		if (flags & VD_ACCEL_OUT_ERROR) {
+		if ((flags & VD_ACCEL_OUT_ERROR) && sig.signo && md.error == -ENODATA) {
+			/* the truncation we made ourselves */
+		} else if (flags & VD_ACCEL_OUT_ERROR) {
 			if (md.flags & VD_ACCEL_META_STOPPED) {
 				fprintf(stderr, "virtdsp convert: cannot decode %s: %s\n", in_path, md.error_text);
 				goto out_prog;
@@ -370,6 +378,8 @@ int convert_decoded(uint32_t codec, const char *in_path, const char *out_path, c
 	}
 	status = 0;
 out_prog:
+	if (cli_signals_unblock(&sig) && status == 0)
+		status = 128 + sig.signo;
 	cli_progress_done(&prog);
 	if (status == 0 && !opt->quiet) {
 		double secs = cli_now() - t0, audio = in_rate ? (double)in_frames / in_rate : 0;
@@ -386,6 +396,9 @@ out_prog:
 		       (long long)o.frames, secs, secs > 0 ? audio / secs : 0, opt->target ? ", via " : "",
 		       opt->target ? opt->target : "");
 	}
+	if (status > 128)
+		fprintf(stderr, "virtdsp convert: interrupted by %s: %s holds the first %lld frames of %s\n",
+			sig.signo == SIGINT ? "SIGINT" : "SIGTERM", out_path, (long long)in_frames, in_path);
 out:
 	if (in)
 		munmap(in, CHUNK);
@@ -400,7 +413,7 @@ out:
 		fprintf(stderr, "virtdsp convert: finishing %s failed\n", out_path);
 		status = 1;
 	}
-	if (status != 0 && o.sf)
+	if (status != 0 && status < 128 && o.sf)
 		unlink(out_path);
 	free(o.scratch);
 	fclose(f);

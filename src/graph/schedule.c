@@ -239,6 +239,19 @@ static void end_sources(struct vd_graph *g)
 	}
 }
 
+/* Stop request: every source still running ends where it stands. */
+static void stop_sources(struct vd_graph *g)
+{
+	for (uint32_t i = 0; i < g->n_nodes; i++) {
+		struct gnode *n = g->nodes[i];
+		if (n->n_in != 0 || n->finished)
+			continue;
+		for (uint32_t p = 0; p < n->n_out; p++)
+			n->out[p]->eos = true;
+		n->finished = true;
+	}
+}
+
 const char *vd_graph_endless_source(const struct vd_graph *g)
 {
 	for (uint32_t i = 0; i < g->n_nodes; i++) {
@@ -256,6 +269,8 @@ static int run_offline(struct vd_graph *g, const struct vd_run_options *opts,
 	void *data = opts ? opts->data : NULL;
 	double t0 = now();
 	uint64_t idle = 0, cycles;
+	int (*stop)(void *) = opts ? opts->stop : NULL;
+	bool stopped = false;
 	int64_t done, total;
 	int r;
 
@@ -270,6 +285,10 @@ static int run_offline(struct vd_graph *g, const struct vd_run_options *opts,
 		if (progress && (cycles & 63) == 0) {
 			source_progress(g, &done, &total);
 			progress(data, done, total);
+		}
+		if (stop && !stopped && (cycles & 63) == 0 && stop(data)) {
+			stop_sources(g);
+			stopped = true;
 		}
 		if (r == 1)
 			break;
@@ -292,6 +311,7 @@ static int run_offline(struct vd_graph *g, const struct vd_run_options *opts,
 		progress(data, done, total < 0 ? done : total);
 	if (stats) {
 		stats->cycles = cycles;
+		stats->stopped = stopped;
 		stats->seconds = now() - t0;
 		stats->source_frames = (uint64_t)done;
 		for (uint32_t i = 0; i < g->n_nodes; i++) {

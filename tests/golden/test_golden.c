@@ -6,6 +6,7 @@
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -815,6 +816,88 @@ static void test_duration_exact(void **state)
 	free(demo);
 }
 
+/*
+ * SIGINT/SIGTERM in the middle of a run: the sources end where they are, the graph drains,
+ * the files are finished (a valid header for every frame written), the summary is printed
+ * and the exit status is 128 + the signal. The file equals a run of exactly that length.
+ */
+static void test_interrupt(void **state)
+{
+	static const int sigs[] = { SIGINT, SIGTERM };
+
+	write_text("int.topo",
+		   "pipeline p {\n  rate = 48000\n"
+		   "  node t tone { freq = 997Hz; level = -6dB; channels = 2 }\n"
+		   "  sink out file { path = \"int.wav\"; format = s16 }\n  link t -> out\n}\n");
+	for (int k = 0; k < 2; k++) {
+		char *cmd, buf[4096], *o;
+		int p[2], st;
+		struct sum_line l;
+		SF_INFO info, ref_info;
+		int32_t *y, *ref;
+
+		assert_int_equal(pipe(p), 0);
+		/* a day of audio: only the signal can end it in a test's time */
+		if (asprintf(&cmd, "cd %s && exec %s run --progress -d 86400 int.topo >stdout.txt", dir, virtdsp()) < 0)
+			abort();
+		pid_t pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			dup2(p[1], STDERR_FILENO);
+			close(p[0]);
+			close(p[1]);
+			execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+			_exit(127);
+		}
+		free(cmd);
+		close(p[1]);
+		size_t len = 0;
+		for (bool sent = false;;) {
+			ssize_t n = read(p[0], buf + len, sizeof(buf) - 1 - len);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				break;
+			if (!sent) {
+				kill(pid, sigs[k]);
+				sent = true;
+			}
+			/* keep the tail: the message comes after the bar */
+			len += (size_t)n;
+			if (len > sizeof(buf) / 2) {
+				memmove(buf, buf + len - sizeof(buf) / 4, sizeof(buf) / 4);
+				len = sizeof(buf) / 4;
+			}
+		}
+		buf[len] = '\0';
+		close(p[0]);
+		assert_int_equal(waitpid(pid, &st, 0), pid);
+		if (!WIFEXITED(st) || WEXITSTATUS(st) != 128 + sigs[k])
+			fail_msg("%s: wanted exit %d, got status 0x%x; stderr ends:\n%s", strsignal(sigs[k]),
+				 128 + sigs[k], st, buf);
+		if (!strstr(buf, sigs[k] == SIGINT ? "virtdsp run: interrupted by SIGINT: the sources were ended there"
+						   : "virtdsp run: interrupted by SIGTERM: the sources were ended there"))
+			fail_msg("no interrupt message:\n%s", buf);
+
+		o = read_text("stdout.txt");
+		parse_sink(o, "out", &l);
+		free(o);
+		y = read_int("int.wav", &info);
+		assert_true(l.frames > 0 && l.frames < 86400ull * 48000);
+		assert_int_equal(info.frames, (sf_count_t)l.frames);
+
+		/* the same length asked for with --duration gives the same samples */
+		char args[128];
+		snprintf(args, sizeof(args), "run -q -d %.17g -o out=ref.wav int.topo", (double)l.frames / 48000);
+		expect_run_ok(args);
+		ref = read_int("ref.wav", &ref_info);
+		assert_int_equal(ref_info.frames, info.frames);
+		assert_memory_equal(y, ref, (size_t)info.frames * 2 * sizeof(int32_t));
+		free(y);
+		free(ref);
+	}
+}
+
 /* Every subcommand has --help and a man page that documents each option --help lists */
 static void test_help_and_man_pages(void **state)
 {
@@ -906,6 +989,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_relative_paths, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_duration_exact, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_help_and_man_pages, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_interrupt, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

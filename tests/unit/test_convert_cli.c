@@ -138,8 +138,9 @@ static struct run convert_tty(const struct fx *x, const char *const *args)
 	return wait_child(pid, r);
 }
 
-/* Run it with stderr on a pipe (not a terminal); stdout goes to /dev/null. */
-static struct run convert_pipe(const struct fx *x, const char *const *args)
+/* Run it with stderr on a pipe (not a terminal); stdout goes to /dev/null. With @signo, that
+ * signal is sent once the first bytes arrive on stderr (give it --progress). */
+static struct run convert_pipe_sig(const struct fx *x, const char *const *args, int signo)
 {
 	struct run r = { 0 };
 	char buf[4096];
@@ -166,13 +167,23 @@ static struct run convert_pipe(const struct fx *x, const char *const *args)
 	close(p[1]);
 	for (;;) {
 		ssize_t k = read(p[0], buf, sizeof(buf));
-		if (k > 0)
+		if (k > 0) {
 			add(&r, buf, (size_t)k);
-		else if (k == 0 || errno != EINTR)
+			if (signo) {
+				kill(pid, signo);
+				signo = 0;
+			}
+		} else if (k == 0 || errno != EINTR) {
 			break;
+		}
 	}
 	close(p[0]);
 	return wait_child(pid, r);
+}
+
+static struct run convert_pipe(const struct fx *x, const char *const *args)
+{
+	return convert_pipe_sig(x, args, 0);
 }
 
 /*
@@ -368,6 +379,78 @@ static void test_quality(void **state)
 	free(in);
 }
 
+/* The "holds the first N frames" count of the interrupt message, or -1. */
+static long long interrupted_frames(const struct run *r, const char *signame)
+{
+	char want[64];
+	const char *m;
+	long long n = -1;
+
+	snprintf(want, sizeof(want), "interrupted by %s: ", signame);
+	m = strstr(r->err, want);
+	if (m && (m = strstr(m, " holds the first ")))
+		sscanf(m, " holds the first %lld frames", &n);
+	return n;
+}
+
+/*
+ * Ctrl-C in the middle: the conversion stops where it is, and OUT is a whole file holding
+ * exactly the conversion of the input read so far (drained: what one task of those frames
+ * with END_OF_STREAM gives), with the exit status 128 + the signal. Both paths: PCM (the
+ * "src" accelerator) and compressed (the decoder, chained to the converter).
+ */
+static void test_interrupt(void **state)
+{
+	struct fx *x = *state;
+	char in[700], flac[700], out[700];
+	const int frames = 90 * 44100;	/* long enough to be caught at the first progress update */
+	short *src, *got, *ref;
+	sf_count_t in_frames, n;
+	size_t ref_n;
+	long long k;
+	struct run r;
+
+	snprintf(in, sizeof(in), "%s/long.wav", x->dir);
+	snprintf(flac, sizeof(flac), "%s/long.flac", x->dir);
+	snprintf(out, sizeof(out), "%s/cut.wav", x->dir);
+	write_file(in, SF_FORMAT_WAV, frames);
+	src = read_s16(in, &in_frames);
+
+	r = convert_pipe_sig(x, (const char *const[]){ in, out, "-r", "48000", "--quality", "very-high",
+						     "--progress", NULL }, SIGINT);
+	assert_int_equal(r.status, 128 + SIGINT);
+	k = interrupted_frames(&r, "SIGINT");
+	if (k <= 0 || k >= frames)
+		fail_msg("no interrupt message with a frame count in 1..%d: %s", frames - 1, r.err);
+	run_free(&r);
+	got = read_s16(out, &n);
+	ref = reference(src, (sf_count_t)k, VD_RESAMPLE_VERY_HIGH, &ref_n);
+	assert_int_equal((size_t)n, ref_n);
+	assert_int_equal(n, llround((double)k * 48000 / 44100));
+	assert_memory_equal(got, ref, ref_n * 4);
+	free(got);
+	free(ref);
+
+	/* The same through the FLAC decoder, by SIGTERM: a whole file of round(k * 48/44.1) frames. */
+	write_file(flac, SF_FORMAT_FLAC, frames);
+	r = convert_pipe_sig(x, (const char *const[]){ flac, out, "-r", "48000", "--quality", "very-high",
+						     "--progress", NULL }, SIGTERM);
+	assert_int_equal(r.status, 128 + SIGTERM);
+	k = interrupted_frames(&r, "SIGTERM");
+	if (k <= 0 || k >= frames)
+		fail_msg("no interrupt message with a frame count in 1..%d: %s", frames - 1, r.err);
+	/* the decoder's "truncated" is ours, and not reported */
+	assert_null(strstr(r.err, "truncated"));
+	run_free(&r);
+	got = read_s16(out, &n);
+	assert_int_equal(n, llround((double)k * 48000 / 44100));
+	free(got);
+	free(src);
+	unlink(in);
+	unlink(flac);
+	unlink(out);
+}
+
 static void read_all(const char *path, char **p, size_t *n)
 {
 	FILE *f = fopen(path, "rb");
@@ -535,6 +618,7 @@ int main(void)
 		cmocka_unit_test(test_usage_errors),
 		cmocka_unit_test(test_not_mp3),
 		cmocka_unit_test(test_unknown_extension),
+		cmocka_unit_test(test_interrupt),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
