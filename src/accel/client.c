@@ -12,8 +12,10 @@
  * never takes the poll fd is told of completions through the ring's notify
  * eventfd, only when it waits (docs/protocol.md, "Submission ring"). */
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,9 +24,11 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/futex.h>
 
 #include <virtdsp/accel.h>
 
@@ -65,6 +69,8 @@ struct client_session {
 	int kick_fd, notify_fd;
 	uint32_t tail;		/* entries we published */
 	bool exact;		/* the program has the poll fd: the daemon keeps it exact */
+	bool notify_leader;	/* a waiting thread sleeps on notify_fd; the others on notify_gen */
+	atomic_uint notify_gen;	/* bumped when that thread wakes */
 };
 
 /* One request/reply exchange. */
@@ -839,7 +845,13 @@ static int64_t now_ms(void)
 /* Waiting with a ring while nobody holds the poll fd: readiness comes from
  * the page, and we sleep on the notify eventfd after saying so in the ring
  * (client_wait), so the daemon signals only a client that waits. The
- * connection is watched for the daemon's hang-up. */
+ * connection is watched for the daemon's hang-up.
+ *
+ * Only one waiting thread (the leader) sleeps on the eventfd; the others
+ * sleep on notify_gen, which the leader bumps and wakes when it wakes. With
+ * several threads on the eventfd, one that woke and reset it could do so
+ * before another had entered poll(), which then slept through the change it
+ * waited for (the daemon signals once per client_wait). */
 static int wait_lazy(struct client_session *cs, short events, int timeout_ms)
 {
 	struct pollfd p[2] = {
@@ -873,19 +885,38 @@ static int wait_lazy(struct client_session *cs, short events, int timeout_ms)
 			if (ready)
 				__atomic_store_n(&cs->ring->client_wait, 0, __ATOMIC_RELAXED);
 		}
-		pthread_mutex_unlock(&cs->lock);
-		if (ready || left == 0)
+		if (ready || left == 0) {
+			pthread_mutex_unlock(&cs->lock);
 			return ready;
+		}
+		if (cs->notify_leader) {
+			unsigned gen = atomic_load(&cs->notify_gen);
+			struct timespec ts = { .tv_sec = left / 1000, .tv_nsec = (long)(left % 1000) * 1000000 };
+
+			pthread_mutex_unlock(&cs->lock);
+			/* the leader bumps gen under the lock: a wake after our look returns at once */
+			syscall(SYS_futex, &cs->notify_gen, FUTEX_WAIT_PRIVATE, gen, left < 0 ? NULL : &ts, NULL, 0);
+			continue;
+		}
+		cs->notify_leader = true;
+		pthread_mutex_unlock(&cs->lock);
 		do {
 			r = poll(p, 2, left);
 		} while (r < 0 && errno == EINTR);
 		if (r < 0)
-			return -errno;
-		if (p[0].revents & POLLIN) {
+			r = -errno;
+		pthread_mutex_lock(&cs->lock);
+		if (r > 0 && (p[0].revents & POLLIN)) {
 			eventfd_t v;
 			(void)!eventfd_read(cs->notify_fd, &v);
 		}
-		if (p[1].revents) {
+		cs->notify_leader = false;
+		atomic_fetch_add(&cs->notify_gen, 1);
+		pthread_mutex_unlock(&cs->lock);
+		syscall(SYS_futex, &cs->notify_gen, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+		if (r < 0)
+			return r;
+		if (r > 0 && p[1].revents) {
 			pthread_mutex_lock(&cs->lock);
 			r = check_refusals(cs);
 			pthread_mutex_unlock(&cs->lock);
