@@ -29,7 +29,8 @@
  *                    task-sized buffer, converted from there into another
  *                    and copied out: the same data movement as a task
  *                    client, without the engine;
- *      tasks         through the accel API with 1 and 4 tasks in flight:
+ *      tasks         through the accel API with 1, 4, 16 and 64 tasks in
+ *                    flight (in-process, and over the socket):
  *                    copy a chunk into the task's input map, START
  *                    (END_OF_STREAM on the last), vd_accel_wait(POLLIN),
  *                    STATUS, copy the output out.
@@ -80,7 +81,7 @@
 
 #define FILE_SECONDS 10
 #define INSTR_SECONDS 3	/* under callgrind: the counts per task do not need more */
-#define MAX_DEPTH 4
+#define MAX_DEPTH 64
 
 static double now(void)
 {
@@ -414,27 +415,38 @@ enum mode {
 	M_STAGED,
 	M_TASKS1,
 	M_TASKS4,
+	M_TASKS16,
+	M_TASKS64,
 	M_SOCK1,
 	M_SOCK4,
+	M_SOCK16,
+	M_SOCK64,
 	M_COUNT
 };
 
 static const char *const mode_name[M_COUNT] = {
-	"direct/file", "direct/chunk", "staged", "tasks, 1 in flight", "tasks, 4 in flight",
-	"socket, 1 in flight", "socket, 4 in flight",
+	"direct/file", "direct/chunk", "staged",
+	"tasks, 1 in flight", "tasks, 4 in flight", "tasks, 16 in flight", "tasks, 64 in flight",
+	"socket, 1 in flight", "socket, 4 in flight", "socket, 16 in flight", "socket, 64 in flight",
 };
 static const char *const mode_key[M_COUNT] = {
-	"direct-file", "direct-chunk", "staged", "tasks1", "tasks4", "socket1", "socket4",
+	"direct-file", "direct-chunk", "staged", "tasks1", "tasks4", "tasks16", "tasks64",
+	"socket1", "socket4", "socket16", "socket64",
 };
 
 static bool is_socket(enum mode m)
 {
-	return m == M_SOCK1 || m == M_SOCK4;
+	return m >= M_SOCK1 && m <= M_SOCK64;
 }
 
+/* Tasks in flight (and the session's fragments): 1, 4, 16, 64. */
 static int depth_of(enum mode m)
 {
-	return m == M_TASKS4 || m == M_SOCK4 ? 4 : 1;
+	static const int depth[] = { 1, 4, 16, 64 };
+
+	if (m >= M_SOCK1)
+		return depth[m - M_SOCK1];
+	return m >= M_TASKS1 ? depth[m - M_TASKS1] : 1;
 }
 
 struct file_case {
