@@ -553,12 +553,17 @@ static bool start_certain(struct client_session *cs, const struct vd_accel_task 
 }
 
 /* Lock held: make sure the worker will see what we published: kick it
- * only if it said it sleeps. */
+ * only if it said it sleeps, and once per sleep. Clearing need_wakeup as we
+ * kick keeps the STARTs that follow from kicking again while the woken
+ * worker waits for the CPU: on a shared core a SCHED_BATCH worker may not
+ * run until we block, and a 16-deep loop made 72 kicks for 129 tasks to a
+ * worker that slept 5 times. The worker sets it again before each sleep. */
 static void ring_kick(struct client_session *cs)
 {
 	/* pairs with the worker's fence between need_wakeup and its last look at tail */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&cs->ring->need_wakeup, __ATOMIC_RELAXED))
+	if (__atomic_load_n(&cs->ring->need_wakeup, __ATOMIC_RELAXED) &&
+	    __atomic_exchange_n(&cs->ring->need_wakeup, 0, __ATOMIC_SEQ_CST))
 		(void)!eventfd_write(cs->kick_fd, 1);
 }
 
