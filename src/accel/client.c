@@ -71,6 +71,7 @@ struct client_session {
 	bool exact;		/* the program has the poll fd: the daemon keeps it exact */
 	bool notify_leader;	/* a waiting thread sleeps on notify_fd; the others on notify_gen */
 	atomic_uint notify_gen;	/* bumped when that thread wakes */
+	unsigned notify_followers;	/* threads asleep on notify_gen */
 };
 
 /* One request/reply exchange. */
@@ -898,9 +899,13 @@ static int wait_lazy(struct client_session *cs, short events, int timeout_ms)
 			unsigned gen = atomic_load(&cs->notify_gen);
 			struct timespec ts = { .tv_sec = left / 1000, .tv_nsec = (long)(left % 1000) * 1000000 };
 
+			cs->notify_followers++;
 			pthread_mutex_unlock(&cs->lock);
 			/* the leader bumps gen under the lock: a wake after our look returns at once */
 			syscall(SYS_futex, &cs->notify_gen, FUTEX_WAIT_PRIVATE, gen, left < 0 ? NULL : &ts, NULL, 0);
+			pthread_mutex_lock(&cs->lock);
+			cs->notify_followers--;
+			pthread_mutex_unlock(&cs->lock);
 			continue;
 		}
 		cs->notify_leader = true;
@@ -917,8 +922,10 @@ static int wait_lazy(struct client_session *cs, short events, int timeout_ms)
 		}
 		cs->notify_leader = false;
 		atomic_fetch_add(&cs->notify_gen, 1);
+		bool followers = cs->notify_followers > 0;
 		pthread_mutex_unlock(&cs->lock);
-		syscall(SYS_futex, &cs->notify_gen, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+		if (followers)
+			syscall(SYS_futex, &cs->notify_gen, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
 		if (r < 0)
 			return r;
 		if (r > 0 && p[1].revents) {
