@@ -712,8 +712,9 @@ static void overhead(struct file_case *fc, int reps, bool per_task_us)
 		printf("  %6s  %-20s %10s  %26s  %8s %8s  %s\n", "task", "path", "CPU ms", "cost per task, us: median [min..max]",
 		       "faults", "csw", "output");
 	else
-		printf("  %6s  %-20s %10s  %30s  %10s  %7s %6s %6s  %s\n", "task", "path", "CPU ms",
-		       "vs direct/chunk: med [min..max]", "vs staged", "client", "faults", "csw", "output");
+		printf("  %6s  %-20s %10s  %30s  %26s  %7s %6s %6s  %s\n", "task", "path", "CPU ms",
+		       "vs direct/chunk: med [min..max]", "vs staged: med [min..max]", "client", "faults", "csw",
+		       "output");
 	for (size_t k = 0; k < sizeof(chunks) / sizeof(chunks[0]); k++) {
 		size_t chunk = chunks[k], ntasks = (fc->frames * 4 + chunk - 1) / chunk;
 		double cpu[M_COUNT][64], ccpu[M_COUNT][64];
@@ -747,11 +748,13 @@ static void overhead(struct file_case *fc, int reps, bool per_task_us)
 				client_share[r] = ccpu[m][r] / cpu[m][r];
 				per_task[r] = (cpu[m][r] - cpu[M_DIRECT_CHUNK][r]) / ntasks * 1e6;
 			}
-			double lo = 1e9, hi = -1e9;
+			double lo = 1e9, hi = -1e9, slo = 1e9, shi = -1e9;
 			for (int r = 0; r < reps; r++) {
 				double v = per_task_us ? per_task[r] : ratio[r];
 				lo = v < lo ? v : lo;
 				hi = v > hi ? v : hi;
+				slo = rel_staged[r] < slo ? rel_staged[r] : slo;
+				shi = rel_staged[r] > shi ? rel_staged[r] : shi;
 			}
 			double tmp[64];
 			memcpy(tmp, cpu[m], sizeof(double) * reps);
@@ -761,9 +764,10 @@ static void overhead(struct file_case *fc, int reps, bool per_task_us)
 				       mode_name[m], mcpu * 1e3, median(per_task, reps), lo, hi,
 				       (double)flt[m] / reps, (double)csw[m] / reps, ok[m] ? "bit-identical" : "DIFFERENT");
 			} else {
-				printf("  %4zu K  %-20s %10.3f  %+9.1f%% [%+6.1f..%+6.1f]  %+9.1f%%  %6.0f%% %6.1f %6.1f  %s\n",
+				printf("  %4zu K  %-20s %10.3f  %+9.1f%% [%+6.1f..%+6.1f]  %+6.1f%% [%+6.1f..%+6.1f]  %6.0f%% %6.1f %6.1f  %s\n",
 				       chunk / 1024, mode_name[m], mcpu * 1e3, (median(ratio, reps) - 1) * 100,
 				       (lo - 1) * 100, (hi - 1) * 100, (median(rel_staged, reps) - 1) * 100,
+				       (slo - 1) * 100, (shi - 1) * 100,
 				       median(client_share, reps) * 100, (double)flt[m] / reps, (double)csw[m] / reps,
 				       ok[m] ? "bit-identical" : "DIFFERENT");
 			}
