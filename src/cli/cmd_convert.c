@@ -177,6 +177,17 @@ static int major_from_extension(const char *path, int fallback)
 	return fallback;
 }
 
+/* OUT names a type by an extension libsndfile does not know (out.ogg, out.mp3): say what it gets. */
+static void warn_unknown_extension(const char *path, const char *what)
+{
+	const char *dot = strrchr(path, '.');
+	const char *slash = strrchr(path, '/');
+
+	if (dot && (!slash || dot > slash) && dot[1] && major_from_extension(path, 0) == 0)
+		fprintf(stderr, "virtdsp convert: warning: no file type is known for '%s' (only libsndfile's: "
+			"wav, flac, aiff, au, caf, w64, ...): writing %s as %s\n", dot, path, what);
+}
+
 /* Read up to @frames frames into @dst in the engine's layout; returns frames read. */
 static int64_t read_frames(struct convert *cv, void *dst, uint32_t frames)
 {
@@ -493,8 +504,9 @@ int cmd_convert(int argc, char **argv)
 		switch (c) {
 		case 'r':
 			rate = strtol(optarg, &end, 10);
-			if (*end || rate < 1 || rate > 1000000) {
-				fprintf(stderr, "virtdsp convert: --rate wants Hz in 1..1000000, not '%s'\n", optarg);
+			/* the engine's range (docs/accel.md), so a refusal is a usage error */
+			if (*end || rate < 1000 || rate > 768000) {
+				fprintf(stderr, "virtdsp convert: --rate wants Hz in 1000..768000, not '%s'\n", optarg);
 				return 2;
 			}
 			break;
@@ -541,6 +553,15 @@ int cmd_convert(int argc, char **argv)
 		return 2;
 	}
 	const char *in_path = argv[optind], *out_path = argv[optind + 1];
+	struct stat st_in, st_out;
+
+	/* Opening OUT for writing would empty IN before a sample was read. */
+	if (stat(in_path, &st_in) == 0 && stat(out_path, &st_out) == 0 && st_in.st_dev == st_out.st_dev &&
+	    st_in.st_ino == st_out.st_ino) {
+		fprintf(stderr, "virtdsp convert: %s and %s are the same file; the output would destroy the input\n",
+			in_path, out_path);
+		return 2;
+	}
 	uint32_t codec = convert_sniff_codec(in_path);
 
 	if (codec) {
@@ -559,6 +580,7 @@ int cmd_convert(int argc, char **argv)
 			.quiet = quiet,
 			.force_progress = force_progress,
 		};
+		warn_unknown_extension(out_path, "a WAV file");
 		return convert_decoded(codec, in_path, out_path, &o);
 	}
 
@@ -584,6 +606,13 @@ int cmd_convert(int argc, char **argv)
 		goto close_in;
 	}
 	int major = major_from_extension(out_path, cv.in_info.format & SF_FORMAT_TYPEMASK);
+	{
+		SF_FORMAT_INFO fi = { .format = major };
+		char what[96];
+		sf_command(NULL, SFC_GET_FORMAT_INFO, &fi, sizeof(fi));
+		snprintf(what, sizeof(what), "%s is, %s", in_path, fi.name ? fi.name : "?");
+		warn_unknown_extension(out_path, what);
+	}
 	cv.out_info.samplerate = (int)cv.rate_out;
 	cv.out_info.channels = (int)cv.channels_out;
 	cv.out_info.format = major | subformat;

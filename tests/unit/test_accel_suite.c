@@ -866,6 +866,108 @@ static void test_task_free(void **state)
 	vd_accel_close(s);
 }
 
+/* FREE from several threads at once: every walk must survive the others' frees. */
+struct freer {
+	struct vd_accel *s;
+	pthread_barrier_t *go;
+	const uint64_t *seqnos;	/* NULL: FREE all (0); else FREE these one by one */
+	int n, bad;
+};
+
+static void *freer_thread(void *arg)
+{
+	struct freer *f = arg;
+
+	pthread_barrier_wait(f->go);
+	if (!f->seqnos) {
+		if (vd_accel_task_free(f->s, 0) != 0)
+			f->bad++;
+		return NULL;
+	}
+	for (int i = 0; i < f->n; i++) {
+		/* another thread may have freed it first: then it is unknown */
+		int r = vd_accel_task_free(f->s, f->seqnos[i]);
+		if (r != 0 && r != -EINVAL)
+			f->bad++;
+		struct vd_accel_task_status st = { .seqno = f->seqnos[i] };
+		if (vd_accel_task_status(f->s, &st) != -EINVAL)
+			f->bad++;	/* after FREE returned, the task is gone */
+	}
+	return NULL;
+}
+
+static void test_free_concurrent(void **state)
+{
+	enum { N = 6 };
+	struct vd_accel_params p;
+	struct vd_accel *s;
+	struct mtask m[N];
+	uint64_t seq[N], rev[N];
+	pthread_barrier_t go;
+
+	slow_params(&p, N);
+	p.fragment_size = 1u << 20;
+	s = open_with(TARGET(state), &p);
+	for (int round = 0; round < 4; round++) {
+		pthread_t th[3];
+		struct freer f[3];
+
+		/* one task running, the others queued behind it; the last stays IDLE */
+		for (int i = 0; i < N; i++) {
+			create(s, &m[i]);
+			fill_s16(m[i].in, p.fragment_size / 2, (uint64_t)round * N + i);
+			if (i < N - 1)
+				assert_int_equal(start(s, &m[i], p.fragment_size, 0, false), 0);
+			seq[i] = m[i].t.seqno;
+			rev[N - 1 - i] = seq[i];
+		}
+		/* two FREE-alls and one thread freeing each task (in reverse START order) */
+		assert_int_equal(pthread_barrier_init(&go, NULL, 3), 0);
+		for (int k = 0; k < 3; k++) {
+			f[k] = (struct freer){ .s = s, .go = &go, .seqnos = k == 2 ? rev : NULL, .n = N };
+			assert_int_equal(pthread_create(&th[k], NULL, freer_thread, &f[k]), 0);
+		}
+		for (int k = 0; k < 3; k++) {
+			pthread_join(th[k], NULL);
+			if (f[k].bad)
+				fail_msg("round %d, thread %d: %d unexpected results", round, k, f[k].bad);
+		}
+		pthread_barrier_destroy(&go);
+		for (int i = 0; i < N; i++) {
+			struct vd_accel_task_status st = { .seqno = seq[i] };
+			assert_error(s, vd_accel_task_status(s, &st), -EINVAL, "no task");
+			unmap_task(&m[i]);
+		}
+		/* nothing left: nothing to read, room for all the tasks again */
+		assert_int_equal(poll_now(s), POLLOUT);
+	}
+	/* the session still converts correctly */
+	{
+		struct mtask a;
+		float ref[31 * 4];
+		int16_t src[32 * 4];
+
+		create(s, &a);
+		fill_s16(src, 32 * 4, 77);
+		memcpy(a.in, src, sizeof(src));
+		assert_int_equal(start(s, &a, sizeof(src), VD_ACCEL_TASK_NEW_STREAM, false), 0);
+		assert_int_equal(wait_done(s, a.t.seqno).output_size, sizeof(ref));
+		/* 32 -> 31 channels is the standard matrix; compare with a fresh session's result */
+		memcpy(ref, a.out, sizeof(ref));
+		struct vd_accel *s2 = open_with(TARGET(state), &p);
+		struct mtask b;
+		create(s2, &b);
+		memcpy(b.in, src, sizeof(src));
+		assert_int_equal(start(s2, &b, sizeof(src), VD_ACCEL_TASK_NEW_STREAM, false), 0);
+		assert_int_equal(wait_done(s2, b.t.seqno).output_size, sizeof(ref));
+		assert_memory_equal(b.out, ref, sizeof(ref));
+		unmap_task(&b);
+		vd_accel_close(s2);
+		unmap_task(&a);
+	}
+	vd_accel_close(s);
+}
+
 static void test_close_active(void **state)
 {
 	struct vd_accel_params p;
@@ -1165,6 +1267,52 @@ static void test_set_adjust(void **state)
 	}
 }
 
+/* GET_METADATA on a PCM session: its parameters, by the same rules of state as STATUS. */
+static void check_pcm_metadata(const struct vd_accel_metadata *md)
+{
+	assert_int_equal(md->codec, VD_ACCEL_CODEC_PCM);
+	assert_int_equal(md->flags, VD_ACCEL_META_VALID);
+	assert_int_equal(md->rate, 48000);
+	assert_int_equal(md->channels, 32);
+	assert_int_equal(md->decoded_format, VD_FORMAT_S16);
+	assert_int_equal(md->out_format, VD_FORMAT_F32);
+	assert_int_equal(md->out_rate, 48000);
+	assert_int_equal(md->out_channels, 31);
+	assert_int_equal(md->error, 0);
+	assert_int_equal(md->bits, 0);
+	assert_int_equal(md->error_text[0], 0);
+}
+
+static void test_metadata(void **state)
+{
+	struct vd_accel_params p;
+	struct vd_accel_metadata md;
+	struct vd_accel *s = open_with(TARGET(state), NULL);
+	struct mtask a;
+
+	assert_error(s, vd_accel_get_metadata(s, 0, &md), -EPERM, "GET_METADATA needs parameters first");
+	vd_accel_close(s);
+
+	slow_params(&p, 1);
+	s = open_with(TARGET(state), &p);
+	memset(&md, 0xa5, sizeof(md));
+	assert_int_equal(vd_accel_get_metadata(s, 0, &md), 0);
+	check_pcm_metadata(&md);
+	create(s, &a);
+	/* a task has metadata once FINISHED: not while IDLE, not while ACTIVE */
+	assert_error(s, vd_accel_get_metadata(s, a.t.seqno, &md), -EBUSY, "is not finished");
+	fill_s16(a.in, SLOW_FRAG / 2, 4);
+	assert_int_equal(start(s, &a, SLOW_FRAG, 0, false), 0);
+	assert_error(s, vd_accel_get_metadata(s, a.t.seqno, &md), -EBUSY, "is not finished");	/* timing: tens of ms */
+	wait_done(s, a.t.seqno);
+	memset(&md, 0xa5, sizeof(md));
+	assert_int_equal(vd_accel_get_metadata(s, a.t.seqno, &md), 0);
+	check_pcm_metadata(&md);
+	assert_error(s, vd_accel_get_metadata(s, 4242, &md), -EINVAL, "no task 4242");
+	unmap_task(&a);
+	vd_accel_close(s);
+}
+
 /* ---- concurrency ---- */
 
 struct worker_arg {
@@ -1288,11 +1436,13 @@ int accel_conformance_run(const char *target, const char *group)
 		T(test_fd_midstream),
 		T(test_stop),
 		T(test_task_free),
+		T(test_free_concurrent),
 		T(test_close_active),
 		T(test_new_stream),
 		T(test_split_invariance),
 		T(test_reconfigure),
 		T(test_set_adjust),
+		T(test_metadata),
 		T(test_many_sessions),
 		T(test_shared_session),
 	};
