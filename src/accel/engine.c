@@ -69,6 +69,7 @@
  * (VD_ACCEL_INLINE_MAX overrides; 0 always uses the worker). */
 #define DEFAULT_INLINE_MAX 4096
 #define ERR_MAX 256
+#define SEQ_CELLS 128u		/* power of two, at least twice VD_ACCEL_MAX_TASKS */
 
 struct task {
 	struct task *next;		/* all tasks, creation order */
@@ -111,6 +112,17 @@ struct session {
 	struct accel_codec *codec;
 	struct task *tasks;
 	struct task started;		/* list head */
+	/* The first ACTIVE task of the started list, or NULL. FINISHED tasks
+	 * only ever precede ACTIVE ones there (tasks finish in START order, a
+	 * START appends, STOP unlinks), so this is a cursor that advances as
+	 * tasks finish, not a search. */
+	struct task *first_active;
+	/* seqno -> task, open addressing with linear probing; at most 64 live
+	 * keys in 128 cells, and seqnos are handed out in sequence, so their
+	 * low bits spread them. Freed and reused seqnos leave it at once. */
+	struct task *by_seq[SEQ_CELLS];
+	struct task *by_slot[VD_PROTO_PAGE_ENTRIES];	/* status page entry -> task */
+	unsigned idle_waiters;		/* threads in pthread_cond_wait(idle_cv) */
 	uint32_t total, active;
 	uint64_t slots_used;		/* bit per status page entry */
 	uint64_t page_dirty;		/* entries written but not yet committed (seq odd) */
@@ -376,37 +388,83 @@ fail:
 
 static struct task *find(struct session *s, uint64_t seqno)
 {
-	for (struct task *t = s->tasks; t; t = t->next)
-		if (t->seqno == seqno && !t->freeing)
-			return t;
+	for (unsigned i = (unsigned)seqno & (SEQ_CELLS - 1); s->by_seq[i]; i = (i + 1) & (SEQ_CELLS - 1))
+		if (s->by_seq[i]->seqno == seqno)
+			return s->by_seq[i]->freeing ? NULL : s->by_seq[i];
 	return NULL;
 }
 
-static void unlink_started(struct task *t)
+/* @t under its current seqno (not in the table yet). */
+static void seq_insert(struct session *s, struct task *t)
+{
+	unsigned i = (unsigned)t->seqno & (SEQ_CELLS - 1);
+
+	while (s->by_seq[i])
+		i = (i + 1) & (SEQ_CELLS - 1);
+	s->by_seq[i] = t;
+}
+
+/* Take @t out; later cells of its probe run move back into the hole, so
+ * every lookup still finds its key before an empty cell. */
+static void seq_remove(struct session *s, struct task *t)
+{
+	unsigned i = (unsigned)t->seqno & (SEQ_CELLS - 1);
+
+	while (s->by_seq[i] != t) {
+		if (!s->by_seq[i])
+			return;
+		i = (i + 1) & (SEQ_CELLS - 1);
+	}
+	s->by_seq[i] = NULL;
+	for (unsigned j = (i + 1) & (SEQ_CELLS - 1); s->by_seq[j]; j = (j + 1) & (SEQ_CELLS - 1)) {
+		unsigned home = (unsigned)s->by_seq[j]->seqno & (SEQ_CELLS - 1);
+
+		/* it may fill the hole if its home is not between the hole and it */
+		if (((j - home) & (SEQ_CELLS - 1)) >= ((j - i) & (SEQ_CELLS - 1))) {
+			s->by_seq[i] = s->by_seq[j];
+			s->by_seq[j] = NULL;
+			i = j;
+		}
+	}
+}
+
+/* The ACTIVE task after @t in the started list, if any: only ACTIVE ones follow an ACTIVE one. */
+static struct task *active_after(struct session *s, struct task *t)
+{
+	struct task *n = t->s_next;
+
+	return n != &s->started && n->state == VD_ACCEL_TASK_ACTIVE ? n : NULL;
+}
+
+static void unlink_started(struct session *s, struct task *t)
 {
 	if (!t->s_next)
 		return;
+	if (s->first_active == t)
+		s->first_active = active_after(s, t);
 	t->s_prev->s_next = t->s_next;
 	t->s_next->s_prev = t->s_prev;
 	t->s_next = t->s_prev = NULL;
 }
 
+/* @t has just become ACTIVE: it goes last. */
 static void append_started(struct session *s, struct task *t)
 {
-	unlink_started(t);
+	unlink_started(s, t);
 	t->s_prev = s->started.s_prev;
 	t->s_next = &s->started;
 	s->started.s_prev->s_next = t;
 	s->started.s_prev = t;
+	if (!s->first_active)
+		s->first_active = t;
 }
 
 /* The next task to convert: tasks finish in START order, so it is the first ACTIVE one. */
 static struct task *first_queued(struct session *s)
 {
-	for (struct task *t = s->started.s_next; t != &s->started; t = t->s_next)
-		if (t->state == VD_ACCEL_TASK_ACTIVE)
-			return t->running ? NULL : t;
-	return NULL;
+	struct task *t = s->first_active;
+
+	return t && !t->running ? t : NULL;
 }
 
 /* ---- running tasks ---- */
@@ -563,12 +621,15 @@ static void run_locked(struct session *s, struct task *t)
 			t->meta = meta;
 			s->meta = meta;
 		}
+		if (s->first_active == t)
+			s->first_active = active_after(s, t);
 		t->state = VD_ACCEL_TASK_FINISHED;
 		s->active--;
 		page_task(s, t);
 		update_poll(s);
 	}
-	pthread_cond_broadcast(&s->idle_cv);
+	if (s->idle_waiters)
+		pthread_cond_broadcast(&s->idle_cv);
 	if (first_queued(s) && s->worker_sleeping && !s->wake_pending) {
 		s->wake_pending = true;
 		kick_worker(s);
@@ -653,8 +714,11 @@ static int wake_worker(struct session *s, bool *signal)
 
 static void wait_released(struct session *s, struct task *t)
 {
-	while (t->running)
+	while (t->running) {
+		s->idle_waiters++;
 		pthread_cond_wait(&s->idle_cv, &s->lock);
+		s->idle_waiters--;
+	}
 }
 
 /* ---- task buffers ---- */
@@ -897,6 +961,8 @@ static int e_task_create(struct vd_accel *a, struct vd_accel_task *ut)
 	s->tasks = t;
 	s->total++;
 	s->slots_used |= UINT64_C(1) << t->slot;
+	s->by_slot[t->slot] = t;
+	seq_insert(s, t);
 	page_task(s, t);
 	page_commit(s);
 	ut->seqno = t->seqno;
@@ -966,9 +1032,11 @@ static int start_locked(struct session *s, struct vd_accel_task *ut, bool may_in
 		goto out;
 	}
 	if (ut->origin_seqno) {
+		seq_remove(s, t);
 		if (++s->last_seqno == 0)
 			++s->last_seqno;
 		t->seqno = s->last_seqno;
+		seq_insert(s, t);
 		ut->origin_seqno = 0;
 	}
 	ut->seqno = t->seqno;
@@ -992,7 +1060,7 @@ static int start_locked(struct session *s, struct vd_accel_task *ut, bool may_in
 		/* No thread to run it: undo, the task is IDLE again. */
 		t->state = VD_ACCEL_TASK_IDLE;
 		t->starts--;
-		unlink_started(t);
+		unlink_started(s, t);
 		s->active--;
 		page_task(s, t);
 		seterr(s, res, "cannot start the session's worker thread");
@@ -1108,7 +1176,7 @@ static void stop_one(struct session *s, struct task *t)
 	/* FINISHED -> IDLE keeps output_size: clients written for the i.MX
 	 * driver call START, STOP, then STATUS. */
 	t->state = VD_ACCEL_TASK_IDLE;
-	unlink_started(t);
+	unlink_started(s, t);
 	page_task(s, t);
 }
 
@@ -1142,6 +1210,7 @@ static void free_one(struct session *s, struct task *t)
 	struct task **pp;
 
 	t->freeing = true;
+	seq_remove(s, t);
 	stop_one(s, t);
 	wait_released(s, t);
 	for (pp = &s->tasks; *pp != t; pp = &(*pp)->next)
@@ -1149,6 +1218,7 @@ static void free_one(struct session *s, struct task *t)
 	*pp = t->next;
 	s->total--;
 	s->slots_used &= ~(UINT64_C(1) << t->slot);
+	s->by_slot[t->slot] = NULL;
 	page_task(s, t);	/* freeing: the entry is unused from now on */
 	task_destroy(t);
 }
@@ -1318,8 +1388,11 @@ static int e_reconfigure(struct vd_accel *a, const struct vd_accel_params *in)
 		goto out;
 	}
 	/* A stopped task may still be leaving its last chunk. */
-	while (s->busy)
+	while (s->busy) {
+		s->idle_waiters++;
 		pthread_cond_wait(&s->idle_cv, &s->lock);
+		s->idle_waiters--;
+	}
 	if (s->active) {
 		res = seterr(s, -EBUSY, "%u task(s) became active meanwhile", s->active);
 		goto out;
@@ -1711,9 +1784,8 @@ uint64_t accel_engine_slot_seqno(struct vd_accel *a, unsigned slot)
 	if (a->ops != &engine_ops)
 		return 0;
 	pthread_mutex_lock(&s->lock);
-	for (struct task *t = s->tasks; t; t = t->next)
-		if (t->slot == slot && !t->freeing)
-			seqno = t->seqno;
+	if (slot < VD_PROTO_PAGE_ENTRIES && s->by_slot[slot] && !s->by_slot[slot]->freeing)
+		seqno = s->by_slot[slot]->seqno;
 	unlock(s);
 	return seqno;
 }
