@@ -62,6 +62,7 @@
 #include "accel/accel-impl.h"
 #include "accel/codec.h"
 #include "accel/protocol.h"
+#include "accel/seqmap.h"
 
 #define MAX_FRAGMENT_SIZE (16u << 20)
 #define MAX_OUTPUT_SIZE ((uint64_t)256 << 20)
@@ -69,7 +70,6 @@
  * (VD_ACCEL_INLINE_MAX overrides; 0 always uses the worker). */
 #define DEFAULT_INLINE_MAX 4096
 #define ERR_MAX 256
-#define SEQ_CELLS 128u		/* power of two, at least twice VD_ACCEL_MAX_TASKS */
 
 struct task {
 	struct task *next;		/* all tasks, creation order */
@@ -117,11 +117,10 @@ struct session {
 	 * START appends, STOP unlinks), so this is a cursor that advances as
 	 * tasks finish, not a search. */
 	struct task *first_active;
-	/* seqno -> task, open addressing with linear probing; at most 64 live
-	 * keys in 128 cells, and seqnos are handed out in sequence, so their
-	 * low bits spread them. Freed and reused seqnos leave it at once. */
-	struct task *by_seq[SEQ_CELLS];
-	struct task *by_slot[VD_PROTO_PAGE_ENTRIES];	/* status page entry -> task */
+	/* seqno -> status page entry -> task; freed and reused seqnos leave
+	 * the map at once */
+	struct accel_seqmap seqs;
+	struct task *by_slot[VD_PROTO_PAGE_ENTRIES];
 	unsigned idle_waiters;		/* threads in pthread_cond_wait(idle_cv) */
 	uint32_t total, active;
 	uint64_t slots_used;		/* bit per status page entry */
@@ -388,44 +387,10 @@ fail:
 
 static struct task *find(struct session *s, uint64_t seqno)
 {
-	for (unsigned i = (unsigned)seqno & (SEQ_CELLS - 1); s->by_seq[i]; i = (i + 1) & (SEQ_CELLS - 1))
-		if (s->by_seq[i]->seqno == seqno)
-			return s->by_seq[i]->freeing ? NULL : s->by_seq[i];
-	return NULL;
-}
+	int slot = accel_seqmap_get(&s->seqs, seqno);
+	struct task *t = slot < 0 ? NULL : s->by_slot[slot];
 
-/* @t under its current seqno (not in the table yet). */
-static void seq_insert(struct session *s, struct task *t)
-{
-	unsigned i = (unsigned)t->seqno & (SEQ_CELLS - 1);
-
-	while (s->by_seq[i])
-		i = (i + 1) & (SEQ_CELLS - 1);
-	s->by_seq[i] = t;
-}
-
-/* Take @t out; later cells of its probe run move back into the hole, so
- * every lookup still finds its key before an empty cell. */
-static void seq_remove(struct session *s, struct task *t)
-{
-	unsigned i = (unsigned)t->seqno & (SEQ_CELLS - 1);
-
-	while (s->by_seq[i] != t) {
-		if (!s->by_seq[i])
-			return;
-		i = (i + 1) & (SEQ_CELLS - 1);
-	}
-	s->by_seq[i] = NULL;
-	for (unsigned j = (i + 1) & (SEQ_CELLS - 1); s->by_seq[j]; j = (j + 1) & (SEQ_CELLS - 1)) {
-		unsigned home = (unsigned)s->by_seq[j]->seqno & (SEQ_CELLS - 1);
-
-		/* it may fill the hole if its home is not between the hole and it */
-		if (((j - home) & (SEQ_CELLS - 1)) >= ((j - i) & (SEQ_CELLS - 1))) {
-			s->by_seq[i] = s->by_seq[j];
-			s->by_seq[j] = NULL;
-			i = j;
-		}
-	}
+	return t && !t->freeing ? t : NULL;
 }
 
 /* The ACTIVE task after @t in the started list, if any: only ACTIVE ones follow an ACTIVE one. */
@@ -962,7 +927,7 @@ static int e_task_create(struct vd_accel *a, struct vd_accel_task *ut)
 	s->total++;
 	s->slots_used |= UINT64_C(1) << t->slot;
 	s->by_slot[t->slot] = t;
-	seq_insert(s, t);
+	accel_seqmap_put(&s->seqs, t->seqno, t->slot);
 	page_task(s, t);
 	page_commit(s);
 	ut->seqno = t->seqno;
@@ -1032,11 +997,11 @@ static int start_locked(struct session *s, struct vd_accel_task *ut, bool may_in
 		goto out;
 	}
 	if (ut->origin_seqno) {
-		seq_remove(s, t);
+		accel_seqmap_del(&s->seqs, t->seqno);
 		if (++s->last_seqno == 0)
 			++s->last_seqno;
 		t->seqno = s->last_seqno;
-		seq_insert(s, t);
+		accel_seqmap_put(&s->seqs, t->seqno, t->slot);
 		ut->origin_seqno = 0;
 	}
 	ut->seqno = t->seqno;
@@ -1210,7 +1175,7 @@ static void free_one(struct session *s, struct task *t)
 	struct task **pp;
 
 	t->freeing = true;
-	seq_remove(s, t);
+	accel_seqmap_del(&s->seqs, t->seqno);
 	stop_one(s, t);
 	wait_released(s, t);
 	for (pp = &s->tasks; *pp != t; pp = &(*pp)->next)
