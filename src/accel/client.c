@@ -34,6 +34,7 @@
 
 #include "accel/accel-impl.h"
 #include "accel/protocol.h"
+#include "accel/seqmap.h"
 
 /* descriptors we make room for in a reply, to close what a bad daemon attaches */
 #define REPLY_MAX_FDS 8
@@ -59,6 +60,7 @@ struct client_session {
 	bool seqno_known;	/* last_seqno is the engine's (no CREATE failed since) */
 	uint64_t last_seqno;
 	struct slot slots[VD_PROTO_PAGE_ENTRIES];
+	struct accel_seqmap seqs;	/* seqno -> slot, for every known slot */
 	/* the engine's started list (ACTIVE and FINISHED tasks, START order) as slot numbers */
 	uint8_t order[VD_PROTO_PAGE_ENTRIES];
 	unsigned norder;
@@ -444,12 +446,28 @@ static enum vd_accel_session_state c_state(struct vd_accel *s)
 
 static struct slot *slot_of(struct client_session *cs, uint64_t seqno)
 {
-	if (!seqno)
-		return NULL;
-	for (unsigned i = 0; i < VD_PROTO_PAGE_ENTRIES; i++)
-		if (cs->slots[i].known && cs->slots[i].seqno == seqno)
-			return &cs->slots[i];
-	return NULL;
+	int i = accel_seqmap_get(&cs->seqs, seqno);
+
+	return i >= 0 && cs->slots[i].known && cs->slots[i].seqno == seqno ? &cs->slots[i] : NULL;
+}
+
+/* Every change of a known slot's seqno goes through here, to keep the map. */
+static void slot_set_seqno(struct client_session *cs, struct slot *sl, uint64_t seqno)
+{
+	if (sl->known)
+		accel_seqmap_del(&cs->seqs, sl->seqno);
+	/* a seqno the map has already (a daemon that repeats one) keeps one cell */
+	accel_seqmap_del(&cs->seqs, seqno);
+	sl->seqno = seqno;
+	sl->known = true;
+	accel_seqmap_put(&cs->seqs, seqno, (uint8_t)(sl - cs->slots));
+}
+
+static void slot_forget(struct client_session *cs, struct slot *sl)
+{
+	if (sl->known)
+		accel_seqmap_del(&cs->seqs, sl->seqno);
+	sl->known = false;
 }
 
 /* A task just created: find its entry (written before CREATE's reply was sent). */
@@ -459,7 +477,8 @@ static void learn_slot(struct client_session *cs, uint64_t seqno)
 
 	for (unsigned i = 0; i < VD_PROTO_PAGE_ENTRIES; i++) {
 		if (vd_proto_page_read_entry(cs->page, i, &e) == 0 && e.used && e.seqno == seqno) {
-			cs->slots[i] = (struct slot){ .known = true, .seqno = seqno, .sent = e.starts };
+			slot_set_seqno(cs, &cs->slots[i], seqno);
+			cs->slots[i].sent = e.starts;
 			return;
 		}
 	}
@@ -654,7 +673,7 @@ static int c_task_start(struct vd_accel *s, struct vd_accel_task *t)
 			}
 			cs->pipelined = true;
 		}
-		sl->seqno = seqno;
+		slot_set_seqno(cs, sl, seqno);
 		sl->sent++;
 		order_append(cs, (unsigned)(sl - cs->slots));
 		pthread_mutex_unlock(&cs->lock);
@@ -667,7 +686,7 @@ static int c_task_start(struct vd_accel *s, struct vd_accel_task *t)
 	r = session_call_locked(cs, &x);
 	if (r >= 0) {
 		if (sl) {
-			sl->seqno = w.seqno;
+			slot_set_seqno(cs, sl, w.seqno);
 			sl->sent++;
 			order_append(cs, (unsigned)(sl - cs->slots));
 		}
@@ -718,9 +737,10 @@ static int c_task_free(struct vd_accel *s, uint64_t seqno)
 	int r = session_call_locked(cs, &x);
 	if (r >= 0 && seqno == 0) {
 		memset(cs->slots, 0, sizeof(cs->slots));
+		memset(&cs->seqs, 0, sizeof(cs->seqs));
 		cs->norder = 0;
 	} else if (r >= 0 && (sl = slot_of(cs, seqno))) {
-		sl->known = false;
+		slot_forget(cs, sl);
 		order_remove(cs, (unsigned)(sl - cs->slots));
 	}
 	pthread_mutex_unlock(&cs->lock);
@@ -780,7 +800,7 @@ static int c_fd(struct vd_accel *s)
 	if (cs->ring && !cs->exact) {
 		session_req(cs, &req.s);
 		if (session_call_locked(cs, &x) >= 0)
-			cs->exact = true;
+			__atomic_store_n(&cs->exact, true, __ATOMIC_RELAXED);
 		else if (!cs->broken)
 			fail_session(cs, -EPROTO, false);
 	}
@@ -954,10 +974,9 @@ static int c_wait(struct vd_accel *s, short events, int timeout_ms)
 	bool watch;
 	int r;
 
-	pthread_mutex_lock(&cs->lock);
-	bool lazy = cs->ring && !cs->exact;
-	pthread_mutex_unlock(&cs->lock);
-	if (lazy)
+	/* exact only ever turns true; a wait that began lazy as it turns is
+	 * still right, the ring's notifications do not depend on it */
+	if (cs->ring && !__atomic_load_n(&cs->exact, __ATOMIC_RELAXED))
 		return wait_lazy(cs, events, timeout_ms);
 	for (;;) {
 		pthread_mutex_lock(&cs->lock);

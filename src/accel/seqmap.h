@@ -1,18 +1,21 @@
 /* accel/seqmap.h - task seqno -> status page entry, the O(1) lookup the engine and the client share.
  *
  * Open addressing with linear probing: at most VD_ACCEL_MAX_TASKS (64) live
- * keys in 128 cells, so probe runs stay short; seqnos are handed out in
- * sequence, and their low bits alone spread them. Seqno 0 is never a task's
- * and marks an empty cell. Removal moves the later cells of the probe run
- * back into the hole (no tombstones), so the table never degrades however
- * many STARTs reuse tasks under new seqnos.
+ * keys in 256 cells. The live seqnos are mostly the latest ones handed out,
+ * a contiguous range: their low bits would put them in one long run, which
+ * every removal walks to its end, so the home cell is a multiplicative
+ * (Fibonacci) hash that scatters neighbours. Seqno 0 is never a task's and
+ * marks an empty cell. Removal moves the later cells of the probe run back
+ * into the hole (no tombstones), so the table never degrades however many
+ * STARTs reuse tasks under new seqnos.
  */
 #ifndef VD_ACCEL_SEQMAP_H
 #define VD_ACCEL_SEQMAP_H
 
 #include <stdint.h>
 
-#define ACCEL_SEQMAP_CELLS 128u
+#define ACCEL_SEQMAP_BITS 8
+#define ACCEL_SEQMAP_CELLS (1u << ACCEL_SEQMAP_BITS)
 
 struct accel_seqmap {
 	uint64_t key[ACCEL_SEQMAP_CELLS];
@@ -21,7 +24,7 @@ struct accel_seqmap {
 
 static inline unsigned accel_seqmap_home(uint64_t seqno)
 {
-	return (unsigned)seqno & (ACCEL_SEQMAP_CELLS - 1);
+	return (unsigned)((seqno * UINT64_C(0x9e3779b97f4a7c15)) >> (64 - ACCEL_SEQMAP_BITS));
 }
 
 /* The value stored for @seqno, or -1. */
