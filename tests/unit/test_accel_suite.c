@@ -864,6 +864,95 @@ static void test_task_free(void **state)
 	vd_accel_close(s);
 }
 
+/*
+ * 64 tasks (the most a session has), reused, stopped, freed and created
+ * again for thousands of seqnos: every seqno must keep finding its own
+ * task (the output is its own input: a same-format copy), every retired
+ * seqno must be unknown, and tasks must still finish in START order.
+ */
+static void test_many_seqnos(void **state)
+{
+	enum { N = 64, FRAG = 256, ROUNDS = 40 };
+	struct vd_accel_params p;
+	struct vd_accel *s;
+	struct mtask m[N];
+	uint64_t retired[N], rng = 12345;
+	int order[N], n_order;
+	unsigned tag = 0;
+
+	params_init(&p, VD_FORMAT_S16, 48000, 2, VD_FORMAT_S16, 48000, 2, FRAG, N);
+	s = open_with(TARGET(state), &p);
+	for (int i = 0; i < N; i++)
+		create(s, &m[i]);
+	for (int round = 0; round < ROUNDS; round++) {
+		/* START a shuffled subset (all of them every fourth round) */
+		n_order = 0;
+		for (int i = 0; i < N; i++) {
+			rng = rng * 6364136223846793005u + 1442695040888963407u;
+			if (round % 4 && (rng >> 33) % 3 == 0)
+				continue;
+			order[n_order++] = i;
+		}
+		for (int k = n_order - 1; k > 0; k--) {
+			rng = rng * 6364136223846793005u + 1442695040888963407u;
+			int j = (int)((rng >> 33) % (uint64_t)(k + 1)), t = order[k];
+			order[k] = order[j];
+			order[j] = t;
+		}
+		for (int k = 0; k < n_order; k++) {
+			struct mtask *t = &m[order[k]];
+			uint32_t n = 4u * (1 + (++tag % (FRAG / 4)));
+
+			for (uint32_t b = 0; b < n; b++)
+				t->in[b] = (uint8_t)(tag * 7 + b);
+			retired[k] = t->t.seqno;
+			/* a task not started since it was created or stopped is IDLE: START by seqno */
+			assert_int_equal(start(s, t, n, 0, status(s, t->t.seqno).state == VD_ACCEL_TASK_FINISHED), 0);
+			t->t.input_size = n;
+			t->t.flags = tag;
+		}
+		for (int k = 0; k < n_order; k++) {
+			struct mtask *t = &m[order[k]];
+			struct vd_accel_task_status st = wait_done(s, t->t.seqno);
+
+			assert_int_equal(st.seqno, t->t.seqno);
+			assert_int_equal(st.input_size, t->t.input_size);
+			assert_int_equal(st.output_size, t->t.input_size);
+			for (uint32_t b = 0; b < t->t.input_size; b++)
+				if (t->out[b] != (uint8_t)(t->t.flags * 7 + b))
+					fail_msg("round %d: task %llu has another task's output", round,
+						 (unsigned long long)t->t.seqno);
+			/* tasks finish in START order: the later ones cannot be done before this one */
+			if (retired[k] != t->t.seqno) {
+				struct vd_accel_task_status old = { .seqno = retired[k] };
+				assert_error(s, vd_accel_task_status(s, &old), -EINVAL, "no task");
+			}
+		}
+		/* retire some: STOP one, FREE two and create them again */
+		rng = rng * 6364136223846793005u + 1442695040888963407u;
+		int a = (int)((rng >> 33) % N), b = (a + 1 + (int)((rng >> 40) % (N - 1))) % N, c = (b + 1) % N;
+		if (c == a)
+			c = (c + 1) % N;
+		assert_int_equal(vd_accel_task_stop(s, m[a].t.seqno), 0);
+		assert_int_equal(status(s, m[a].t.seqno).state, VD_ACCEL_TASK_IDLE);
+		for (int f = 0; f < 2; f++) {
+			struct mtask *t = &m[f ? c : b];
+			uint64_t gone = t->t.seqno;
+			struct vd_accel_task_status st = { .seqno = gone };
+
+			assert_int_equal(vd_accel_task_free(s, gone), 0);
+			assert_error(s, vd_accel_task_status(s, &st), -EINVAL, "no task");
+			assert_error(s, vd_accel_task_free(s, gone), -EINVAL, "no task");
+			unmap_task(t);
+			create(s, t);
+			assert_true(t->t.seqno > gone);
+		}
+	}
+	for (int i = 0; i < N; i++)
+		unmap_task(&m[i]);
+	vd_accel_close(s);
+}
+
 /* FREE from several threads at once: every walk must survive the others' frees. */
 struct freer {
 	struct vd_accel *s;
@@ -1434,6 +1523,7 @@ int accel_conformance_run(const char *target, const char *group)
 		T(test_fd_midstream),
 		T(test_stop),
 		T(test_task_free),
+		T(test_many_seqnos),
 		T(test_free_concurrent),
 		T(test_close_active),
 		T(test_new_stream),
