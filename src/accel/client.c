@@ -644,9 +644,6 @@ static int c_task_start(struct vd_accel *s, struct vd_accel_task *t)
 	struct client_session *cs = cs_of(s);
 	struct vd_proto_task_req req;
 	struct vd_proto_task w;
-	struct xfer x = { .type = VD_PROTO_TASK_START, .req = &req, .req_len = sizeof(req),
-			  .out = &w, .out_len = sizeof(w) };
-
 	struct slot *sl = NULL;
 	int r;
 
@@ -681,7 +678,11 @@ static int c_task_start(struct vd_accel *s, struct vd_accel_task *t)
 		t->origin_seqno = 0;
 		return 0;
 	}
-	/* Not certain: the engine decides, and says why if it refuses. */
+	/* Not certain: the engine decides, and says why if it refuses. The
+	 * exchange's description is built only here: zeroing it on the ring
+	 * path cost more than the rest of the ring write. */
+	struct xfer x = { .type = VD_PROTO_TASK_START, .req = &req, .req_len = sizeof(req),
+			  .out = &w, .out_len = sizeof(w) };
 	sl = slot_of(cs, t->origin_seqno ? t->origin_seqno : t->seqno);
 	r = session_call_locked(cs, &x);
 	if (r >= 0) {
@@ -752,9 +753,6 @@ static int c_task_status(struct vd_accel *s, struct vd_accel_task_status *st)
 	struct client_session *cs = cs_of(s);
 	struct vd_proto_status_req req;
 	struct vd_proto_status w;
-	struct xfer x = { .type = VD_PROTO_TASK_STATUS, .req = &req, .req_len = sizeof(req),
-			  .out = &w, .out_len = sizeof(w) };
-
 	struct vd_proto_page_entry e;
 	struct slot *sl;
 
@@ -777,6 +775,8 @@ static int c_task_status(struct vd_accel *s, struct vd_accel_task_status *st)
 		return 0;
 	}
 	pthread_mutex_unlock(&cs->lock);
+	struct xfer x = { .type = VD_PROTO_TASK_STATUS, .req = &req, .req_len = sizeof(req),
+			  .out = &w, .out_len = sizeof(w) };
 	session_req(cs, &req.s);
 	memset(&req.st, 0, sizeof(req.st));
 	req.st.seqno = st->seqno;
