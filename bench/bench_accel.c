@@ -29,7 +29,8 @@
  *                    task-sized buffer, converted from there into another
  *                    and copied out: the same data movement as a task
  *                    client, without the engine;
- *      tasks         through the accel API with 1 and 4 tasks in flight:
+ *      tasks         through the accel API with 1, 4, 16 and 64 tasks in
+ *                    flight (in-process, and over the socket):
  *                    copy a chunk into the task's input map, START
  *                    (END_OF_STREAM on the last), vd_accel_wait(POLLIN),
  *                    STATUS, copy the output out.
@@ -80,7 +81,7 @@
 
 #define FILE_SECONDS 10
 #define INSTR_SECONDS 3	/* under callgrind: the counts per task do not need more */
-#define MAX_DEPTH 4
+#define MAX_DEPTH 64
 
 static double now(void)
 {
@@ -414,27 +415,38 @@ enum mode {
 	M_STAGED,
 	M_TASKS1,
 	M_TASKS4,
+	M_TASKS16,
+	M_TASKS64,
 	M_SOCK1,
 	M_SOCK4,
+	M_SOCK16,
+	M_SOCK64,
 	M_COUNT
 };
 
 static const char *const mode_name[M_COUNT] = {
-	"direct/file", "direct/chunk", "staged", "tasks, 1 in flight", "tasks, 4 in flight",
-	"socket, 1 in flight", "socket, 4 in flight",
+	"direct/file", "direct/chunk", "staged",
+	"tasks, 1 in flight", "tasks, 4 in flight", "tasks, 16 in flight", "tasks, 64 in flight",
+	"socket, 1 in flight", "socket, 4 in flight", "socket, 16 in flight", "socket, 64 in flight",
 };
 static const char *const mode_key[M_COUNT] = {
-	"direct-file", "direct-chunk", "staged", "tasks1", "tasks4", "socket1", "socket4",
+	"direct-file", "direct-chunk", "staged", "tasks1", "tasks4", "tasks16", "tasks64",
+	"socket1", "socket4", "socket16", "socket64",
 };
 
 static bool is_socket(enum mode m)
 {
-	return m == M_SOCK1 || m == M_SOCK4;
+	return m >= M_SOCK1 && m <= M_SOCK64;
 }
 
+/* Tasks in flight (and the session's fragments): 1, 4, 16, 64. */
 static int depth_of(enum mode m)
 {
-	return m == M_TASKS4 || m == M_SOCK4 ? 4 : 1;
+	static const int depth[] = { 1, 4, 16, 64 };
+
+	if (m >= M_SOCK1)
+		return depth[m - M_SOCK1];
+	return m >= M_TASKS1 ? depth[m - M_TASKS1] : 1;
 }
 
 struct file_case {
@@ -700,8 +712,9 @@ static void overhead(struct file_case *fc, int reps, bool per_task_us)
 		printf("  %6s  %-20s %10s  %26s  %8s %8s  %s\n", "task", "path", "CPU ms", "cost per task, us: median [min..max]",
 		       "faults", "csw", "output");
 	else
-		printf("  %6s  %-20s %10s  %30s  %10s  %7s %6s %6s  %s\n", "task", "path", "CPU ms",
-		       "vs direct/chunk: med [min..max]", "vs staged", "client", "faults", "csw", "output");
+		printf("  %6s  %-20s %10s  %30s  %26s  %7s %6s %6s  %s\n", "task", "path", "CPU ms",
+		       "vs direct/chunk: med [min..max]", "vs staged: med [min..max]", "client", "faults", "csw",
+		       "output");
 	for (size_t k = 0; k < sizeof(chunks) / sizeof(chunks[0]); k++) {
 		size_t chunk = chunks[k], ntasks = (fc->frames * 4 + chunk - 1) / chunk;
 		double cpu[M_COUNT][64], ccpu[M_COUNT][64];
@@ -735,11 +748,13 @@ static void overhead(struct file_case *fc, int reps, bool per_task_us)
 				client_share[r] = ccpu[m][r] / cpu[m][r];
 				per_task[r] = (cpu[m][r] - cpu[M_DIRECT_CHUNK][r]) / ntasks * 1e6;
 			}
-			double lo = 1e9, hi = -1e9;
+			double lo = 1e9, hi = -1e9, slo = 1e9, shi = -1e9;
 			for (int r = 0; r < reps; r++) {
 				double v = per_task_us ? per_task[r] : ratio[r];
 				lo = v < lo ? v : lo;
 				hi = v > hi ? v : hi;
+				slo = rel_staged[r] < slo ? rel_staged[r] : slo;
+				shi = rel_staged[r] > shi ? rel_staged[r] : shi;
 			}
 			double tmp[64];
 			memcpy(tmp, cpu[m], sizeof(double) * reps);
@@ -749,9 +764,10 @@ static void overhead(struct file_case *fc, int reps, bool per_task_us)
 				       mode_name[m], mcpu * 1e3, median(per_task, reps), lo, hi,
 				       (double)flt[m] / reps, (double)csw[m] / reps, ok[m] ? "bit-identical" : "DIFFERENT");
 			} else {
-				printf("  %4zu K  %-20s %10.3f  %+9.1f%% [%+6.1f..%+6.1f]  %+9.1f%%  %6.0f%% %6.1f %6.1f  %s\n",
+				printf("  %4zu K  %-20s %10.3f  %+9.1f%% [%+6.1f..%+6.1f]  %+6.1f%% [%+6.1f..%+6.1f]  %6.0f%% %6.1f %6.1f  %s\n",
 				       chunk / 1024, mode_name[m], mcpu * 1e3, (median(ratio, reps) - 1) * 100,
 				       (lo - 1) * 100, (hi - 1) * 100, (median(rel_staged, reps) - 1) * 100,
+				       (slo - 1) * 100, (shi - 1) * 100,
 				       median(client_share, reps) * 100, (double)flt[m] / reps, (double)csw[m] / reps,
 				       ok[m] ? "bit-identical" : "DIFFERENT");
 			}

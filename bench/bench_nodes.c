@@ -125,6 +125,8 @@ int main(int argc, char **argv)
 	static char eq16_buf[16][40];
 	static const char *eq16[17];
 	static const char *const sine[] = { "channels=2", NULL };
+	static const char *const square[] = { "wave=square", "channels=2", NULL };
+	static const char *const white[] = { "wave=white", "channels=2", NULL };
 	static const char *const pink[] = { "wave=pink", "channels=2", NULL };
 	static const char *const swap[] = { "route.0=1", "route.1=0", NULL };
 	static const char *const down[] = { "positions.0=FL", "positions.1=FR", NULL };
@@ -150,6 +152,8 @@ int main(int argc, char **argv)
 		{ "eq 16 bands", &vd_node_eq, eq16, 1, VD_FORMAT_F32, 2, NULL, 0, 0 },
 		{ "eq 4 bands, freq gliding", &vd_node_eq, eq4, 1, VD_FORMAT_F32, 2, "band3.freq", 1000, 3000 },
 		{ "tone sine", &vd_node_tone, sine, 0, VD_FORMAT_F32, 2, NULL, 0, 0 },
+		{ "tone square", &vd_node_tone, square, 0, VD_FORMAT_F32, 2, NULL, 0, 0 },
+		{ "tone white", &vd_node_tone, white, 0, VD_FORMAT_F32, 2, NULL, 0, 0 },
 		{ "tone pink", &vd_node_tone, pink, 0, VD_FORMAT_F32, 2, NULL, 0, 0 },
 		{ "meter f32", &vd_node_meter, none, 1, VD_FORMAT_F32, 2, NULL, 0, 0 },
 		{ "meter s16", &vd_node_meter, none, 1, VD_FORMAT_S16, 2, NULL, 0, 0 },

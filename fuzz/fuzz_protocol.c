@@ -59,6 +59,13 @@ static void check_request(const uint8_t *rec, size_t n, unsigned nfds)
 		if (req.u.task.input_fd != -1 || req.u.task.output_fd != -1)
 			abort();
 		break;
+	case VD_PROTO_STREAM: {
+		/* the daemon names the ioctl in its -ENOTTY text, or prints the number */
+		const char *name = vd_proto_stream_ioctl_name(req.u.ioctl_nr);
+		if (name && strncmp(name, "SNDRV_COMPRESS_", 15) != 0)
+			abort();
+		break;
+	}
 	default:
 		break;
 	}

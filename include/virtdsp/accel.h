@@ -16,7 +16,8 @@
  *   -EPERM   wrong session state (e.g. CREATE before SET_PARAMS)
  *   -EINVAL  bad argument or unknown seqno
  *   -EBUSY   task limit reached, or the task is not in a state that allows it
- *   -ENOTTY  streaming-only operation (not part of the accel model)
+ *   -ENOTTY  streaming-only operation: none of these calls is one; the daemon
+ *            answers its STREAM request so (docs/protocol.md)
  *   -ENOMEM, -EMFILE, -ECONNRESET (daemon gone), ...
  */
 #ifndef VIRTDSP_ACCEL_H
@@ -218,7 +219,7 @@ int vd_accel_reconfigure(struct vd_accel *s, const struct vd_accel_params *p);
 int vd_accel_set_adjust(struct vd_accel *s, double adjust);
 /**
  * GET_METADATA: the stream's parameters and the decoder's state as they were
- * when task @seqno finished (it must be FINISHED: -EBUSY while ACTIVE,
+ * when task @seqno finished (it must be FINISHED: -EBUSY while IDLE or ACTIVE,
  * -EINVAL unknown), or after the latest finished task with @seqno 0.
  * Codecs without a stream of their own (PCM) report their parameters.
  * -EPERM in OPEN; -EOPNOTSUPP from a daemon that does not know the request.

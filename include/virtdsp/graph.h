@@ -62,6 +62,13 @@ int vd_graph_link(struct vd_graph *g, const char *from, const char *from_port,
  * device configured. Nodes can no longer be added afterwards.
  */
 int vd_graph_check(struct vd_graph *g, struct vd_error *err);
+/**
+ * Report every unconnected port ("input v:in is not connected", at the node's
+ * location) through @report (may be NULL) and return how many there are.
+ * Prepare stops at the first; a validator calls this first to list them all.
+ */
+unsigned vd_graph_unconnected(const struct vd_graph *g,
+			      void (*report)(void *data, const struct vd_error *e), void *data);
 /** vd_graph_check(), then allocate link buffers and prepare every node (files, devices). */
 int vd_graph_prepare(struct vd_graph *g, struct vd_error *err);
 
@@ -82,6 +89,7 @@ struct vd_run_stats {
 	uint64_t source_frames;		/**< frames produced by all sources */
 	double seconds;			/**< wall time */
 	double audio_seconds;		/**< longest sink output in seconds */
+	int stopped;			/**< vd_run_options.stop ended the sources early */
 };
 
 /** Progress callback: frames produced by the sources so far, and in all (-1 if unknown). */
@@ -91,13 +99,18 @@ struct vd_run_options {
 	vd_progress_fn progress;	/**< may be NULL */
 	void *data;
 	double max_seconds;		/**< end the sources after this much audio (0: when they end) */
+	/** Polled between cycles (every 64, like progress); non-zero ends every source
+	 * where it stands, the rest of the graph drains and the run returns 0 with
+	 * stats->stopped set. May be NULL. */
+	int (*stop)(void *data);
 };
 
 /**
  * Offline scheduler: run until every source has ended and every node has
  * drained, as fast as possible. Deterministic: the same inputs give
- * bit-identical outputs. With max_seconds, sources are ended (EOS) once they
- * have produced that much, and the rest of the graph drains normally.
+ * bit-identical outputs. With max_seconds, every source produces exactly
+ * round(max_seconds * its rate) frames (fewer if it ends first), then EOS; the
+ * rest of the graph drains normally, and progress counts toward that limit.
  * @opts may be NULL. Returns 0 or -errno (with @err).
  */
 int vd_graph_run(struct vd_graph *g, const struct vd_run_options *opts,

@@ -45,7 +45,10 @@ int vd_topology_object(const struct vd_topology *t, size_t index, struct vd_topo
 
 /**
  * Override an endpoint's `path` (what `virtdsp run --input/--output NAME=FILE`
- * does). -ENOENT if no source/sink/attach point is called @name.
+ * does). A relative @path is taken relative to the current directory (it is
+ * made absolute here when the topology was loaded from a file, whose own
+ * paths are relative to its directory). -ENOENT if no source/sink/attach
+ * point is called @name.
  */
 int vd_topology_set_path(struct vd_topology *t, const char *name, const char *path);
 

@@ -12,8 +12,10 @@
  * never takes the poll fd is told of completions through the ring's notify
  * eventfd, only when it waits (docs/protocol.md, "Submission ring"). */
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,9 +24,11 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/futex.h>
 
 #include <virtdsp/accel.h>
 
@@ -65,6 +69,9 @@ struct client_session {
 	int kick_fd, notify_fd;
 	uint32_t tail;		/* entries we published */
 	bool exact;		/* the program has the poll fd: the daemon keeps it exact */
+	bool notify_leader;	/* a waiting thread sleeps on notify_fd; the others on notify_gen */
+	atomic_uint notify_gen;	/* bumped when that thread wakes */
+	unsigned notify_followers;	/* threads asleep on notify_gen */
 };
 
 /* One request/reply exchange. */
@@ -547,12 +554,17 @@ static bool start_certain(struct client_session *cs, const struct vd_accel_task 
 }
 
 /* Lock held: make sure the worker will see what we published: kick it
- * only if it said it sleeps. */
+ * only if it said it sleeps, and once per sleep. Clearing need_wakeup as we
+ * kick keeps the STARTs that follow from kicking again while the woken
+ * worker waits for the CPU: on a shared core a SCHED_BATCH worker may not
+ * run until we block, and a 16-deep loop made 72 kicks for 129 tasks to a
+ * worker that slept 5 times. The worker sets it again before each sleep. */
 static void ring_kick(struct client_session *cs)
 {
 	/* pairs with the worker's fence between need_wakeup and its last look at tail */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&cs->ring->need_wakeup, __ATOMIC_RELAXED))
+	if (__atomic_load_n(&cs->ring->need_wakeup, __ATOMIC_RELAXED) &&
+	    __atomic_exchange_n(&cs->ring->need_wakeup, 0, __ATOMIC_SEQ_CST))
 		(void)!eventfd_write(cs->kick_fd, 1);
 }
 
@@ -839,7 +851,13 @@ static int64_t now_ms(void)
 /* Waiting with a ring while nobody holds the poll fd: readiness comes from
  * the page, and we sleep on the notify eventfd after saying so in the ring
  * (client_wait), so the daemon signals only a client that waits. The
- * connection is watched for the daemon's hang-up. */
+ * connection is watched for the daemon's hang-up.
+ *
+ * Only one waiting thread (the leader) sleeps on the eventfd; the others
+ * sleep on notify_gen, which the leader bumps and wakes when it wakes. With
+ * several threads on the eventfd, one that woke and reset it could do so
+ * before another had entered poll(), which then slept through the change it
+ * waited for (the daemon signals once per client_wait). */
 static int wait_lazy(struct client_session *cs, short events, int timeout_ms)
 {
 	struct pollfd p[2] = {
@@ -873,19 +891,44 @@ static int wait_lazy(struct client_session *cs, short events, int timeout_ms)
 			if (ready)
 				__atomic_store_n(&cs->ring->client_wait, 0, __ATOMIC_RELAXED);
 		}
-		pthread_mutex_unlock(&cs->lock);
-		if (ready || left == 0)
+		if (ready || left == 0) {
+			pthread_mutex_unlock(&cs->lock);
 			return ready;
+		}
+		if (cs->notify_leader) {
+			unsigned gen = atomic_load(&cs->notify_gen);
+			struct timespec ts = { .tv_sec = left / 1000, .tv_nsec = (long)(left % 1000) * 1000000 };
+
+			cs->notify_followers++;
+			pthread_mutex_unlock(&cs->lock);
+			/* the leader bumps gen under the lock: a wake after our look returns at once */
+			syscall(SYS_futex, &cs->notify_gen, FUTEX_WAIT_PRIVATE, gen, left < 0 ? NULL : &ts, NULL, 0);
+			pthread_mutex_lock(&cs->lock);
+			cs->notify_followers--;
+			pthread_mutex_unlock(&cs->lock);
+			continue;
+		}
+		cs->notify_leader = true;
+		pthread_mutex_unlock(&cs->lock);
 		do {
 			r = poll(p, 2, left);
 		} while (r < 0 && errno == EINTR);
 		if (r < 0)
-			return -errno;
-		if (p[0].revents & POLLIN) {
+			r = -errno;
+		pthread_mutex_lock(&cs->lock);
+		if (r > 0 && (p[0].revents & POLLIN)) {
 			eventfd_t v;
 			(void)!eventfd_read(cs->notify_fd, &v);
 		}
-		if (p[1].revents) {
+		cs->notify_leader = false;
+		atomic_fetch_add(&cs->notify_gen, 1);
+		bool followers = cs->notify_followers > 0;
+		pthread_mutex_unlock(&cs->lock);
+		if (followers)
+			syscall(SYS_futex, &cs->notify_gen, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+		if (r < 0)
+			return r;
+		if (r > 0 && p[1].revents) {
 			pthread_mutex_lock(&cs->lock);
 			r = check_refusals(cs);
 			pthread_mutex_unlock(&cs->lock);

@@ -31,9 +31,17 @@
  * the page changed. Until the client asks for an exact poll fd, the fd's
  * readiness is not maintained at all (nobody can poll it), which saves the
  * system calls that kept it up to date.
+ *
+ * The same holds in-process: a session's fd is lazy until vd_accel_fd() is
+ * first called, and vd_accel_wait() never polls it. It computes readiness
+ * under the lock and sleeps on a futex word (wait_seq) that every change of
+ * readiness bumps; whoever drops the lock after a change wakes the sleepers
+ * (unlock()), except while the worker still has tasks of the session to
+ * run: then the wake waits until it sleeps, one per batch.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -114,7 +122,12 @@ struct session {
 	double adjust;
 	pthread_t worker;
 	bool worker_started, worker_sleeping, quit;
+	bool wake_pending;		/* the sleeping worker was signalled: one wake per sleep */
 	atomic_uint queued;		/* bumped per queued START (and to wake): the worker's futex word */
+	bool rd_in, rd_out;		/* readiness now, whether or not the fd shows it */
+	atomic_uint wait_seq;		/* bumped when rd_in/rd_out change: vd_accel_wait()'s futex word */
+	unsigned waiters;		/* threads asleep on wait_seq */
+	unsigned wait_woken;		/* wait_seq when they were last woken */
 	size_t inline_max;
 	unsigned spin_us;
 	int user_fd, eng_fd;
@@ -129,7 +142,7 @@ struct session {
 	int ring_fd, kick_fd, notify_fd;
 	uint32_t ring_head;		/* our own: the shared head is only published */
 	bool ring_failed;
-	bool fd_lazy;			/* nobody can poll the fd: do not maintain it */
+	bool fd_lazy;			/* nobody can poll the fd (yet): do not maintain it */
 	bool batching;			/* the worker is awake: tell a waiter when its queue is empty */
 	int activity_fd;		/* the daemon's: written once per arming by a ringed START */
 	bool activity_armed;
@@ -200,9 +213,9 @@ static bool fd_writable(int fd)
 /* What the datagrams carry does not matter; their presence does. */
 static const char fill_bytes[1024];
 
-/* Make the user end's readiness match the session: a few syscalls, only on
- * changes. POLLIN is raised last: it is what wakes a poller, which then
- * wants the lock we still hold. */
+/* Bring the readiness up to date (rd_in/rd_out, and the user end when it is
+ * exact): a few syscalls, only on changes. POLLIN is raised last: it is what
+ * wakes a poller, which then wants the lock we still hold. */
 static void update_poll(struct session *s)
 {
 	bool want_in = s->state == VD_ACCEL_STATE_SETUP && s->started.s_next != &s->started &&
@@ -210,6 +223,11 @@ static void update_poll(struct session *s)
 	bool want_out = s->state == VD_ACCEL_STATE_SETUP && s->active < s->params.fragments;
 	char buf[sizeof(fill_bytes)];
 
+	if (want_in != s->rd_in || want_out != s->rd_out) {
+		s->rd_in = want_in;
+		s->rd_out = want_out;
+		atomic_fetch_add_explicit(&s->wait_seq, 1, memory_order_relaxed);
+	}
 	if (s->fd_lazy) {
 		page_commit(s);
 		ring_notify(s);
@@ -406,6 +424,31 @@ static void futex_wake_one(atomic_uint *word)
 	syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
 
+/* Lock held: whether threads asleep in vd_accel_wait() must be woken now.
+ * Not while the worker is awake with tasks of the session still active:
+ * it runs them all before it sleeps, and waking the waiter per task would
+ * let it preempt the worker once per task on a shared core. */
+static bool waiters_due(struct session *s)
+{
+	unsigned seq = atomic_load_explicit(&s->wait_seq, memory_order_relaxed);
+
+	if (!s->waiters || seq == s->wait_woken || (s->batching && s->active))
+		return false;
+	s->wait_woken = seq;
+	return true;
+}
+
+/* Every drop of the session lock goes through here: a waiter woken while
+ * we still held the lock would only block on it again. */
+static void unlock(struct session *s)
+{
+	bool wake = waiters_due(s);
+
+	pthread_mutex_unlock(&s->lock);
+	if (wake)
+		syscall(SYS_futex, &s->wait_seq, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
+
 /* With a ring the worker sleeps on the kick eventfd, which the client can
  * write too; without one, on the futex. */
 static void signal_worker(struct session *s, bool ring)
@@ -445,10 +488,11 @@ static void worker_sleep(struct session *s)
 		/* Say we sleep, then look once more: a client that published
 		 * after our look sees need_wakeup and kicks. */
 		s->worker_sleeping = true;
+		s->wake_pending = false;
 		__atomic_store_n(&s->ring->need_wakeup, 1, __ATOMIC_RELAXED);
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
 		more = ring_pending(s);
-		pthread_mutex_unlock(&s->lock);
+		unlock(s);
 		if (!more) {
 			while (poll(&p, 1, -1) < 0 && errno == EINTR)
 				;
@@ -463,7 +507,8 @@ static void worker_sleep(struct session *s)
 
 	s->batching = false;
 	s->worker_sleeping = true;
-	pthread_mutex_unlock(&s->lock);
+	s->wake_pending = false;
+	unlock(s);
 	syscall(SYS_futex, &s->queued, FUTEX_WAIT_PRIVATE, q, NULL, NULL, 0);
 	pthread_mutex_lock(&s->lock);
 	s->worker_sleeping = false;
@@ -490,7 +535,7 @@ static void run_locked(struct session *s, struct task *t)
 	t->running = true;
 	s->need_reset = false;
 	s->adjust_pending = false;
-	pthread_mutex_unlock(&s->lock);
+	unlock(s);
 
 	if (reset || (new_stream && !ops->new_stream))
 		ops->reset(c);
@@ -524,8 +569,10 @@ static void run_locked(struct session *s, struct task *t)
 		update_poll(s);
 	}
 	pthread_cond_broadcast(&s->idle_cv);
-	if (first_queued(s) && s->worker_sleeping)
+	if (first_queued(s) && s->worker_sleeping && !s->wake_pending) {
+		s->wake_pending = true;
 		kick_worker(s);
+	}
 }
 
 static uint64_t now_ns(void)
@@ -562,7 +609,7 @@ static void *worker_main(void *arg)
 				uint64_t end = now_ns() + (uint64_t)s->spin_us * 1000u;
 
 				s->worker_sleeping = false;
-				pthread_mutex_unlock(&s->lock);
+				unlock(s);
 				while (atomic_load_explicit(&s->queued, memory_order_relaxed) == q && now_ns() < end)
 					__builtin_ia32_pause();
 				pthread_mutex_lock(&s->lock);
@@ -575,7 +622,7 @@ static void *worker_main(void *arg)
 			break;
 		run_locked(s, t);
 	}
-	pthread_mutex_unlock(&s->lock);
+	unlock(s);
 	return NULL;
 }
 
@@ -596,7 +643,11 @@ static int wake_worker(struct session *s, bool *signal)
 		(void)pthread_setschedparam(s->worker, SCHED_BATCH, &(struct sched_param){ .sched_priority = 0 });
 		return 0;
 	}
-	*signal = s->worker_sleeping;
+	/* One wake per sleep of the worker: a client that runs its tasks itself
+	 * in vd_accel_wait() STARTs many before the (SCHED_BATCH) worker gets
+	 * to run, and each START would otherwise cost a FUTEX_WAKE. */
+	*signal = s->worker_sleeping && !s->wake_pending;
+	s->wake_pending |= *signal;
 	return 0;
 }
 
@@ -679,7 +730,7 @@ static int e_get_codec_caps(struct vd_accel *a, uint32_t codec, struct vd_accel_
 	if (!c) {
 		pthread_mutex_lock(&s->lock);
 		seterr(s, -EINVAL, "codec %u is not offered by accelerator \"%s\"", codec, s->dev->name);
-		pthread_mutex_unlock(&s->lock);
+		unlock(s);
 		return -EINVAL;
 	}
 	c->caps(caps);
@@ -759,7 +810,7 @@ static int e_set_params(struct vd_accel *a, const struct vd_accel_params *in)
 	page_header(s);
 	update_poll(s);
 out:
-	pthread_mutex_unlock(&s->lock);
+	unlock(s);
 	return res;
 }
 
@@ -773,7 +824,7 @@ static int e_get_params(struct vd_accel *a, struct vd_accel_params *p)
 		res = seterr(s, -EPERM, "no parameters set yet (session is OPEN)");
 	else
 		*p = s->params;
-	pthread_mutex_unlock(&s->lock);
+	unlock(s);
 	return res;
 }
 
@@ -784,7 +835,7 @@ static enum vd_accel_session_state e_state(struct vd_accel *a)
 
 	pthread_mutex_lock(&s->lock);
 	st = s->state;
-	pthread_mutex_unlock(&s->lock);
+	unlock(s);
 	return st;
 }
 
@@ -861,7 +912,7 @@ out:
 		close(uout);
 	if (t)
 		task_destroy(t);
-	pthread_mutex_unlock(&s->lock);
+	unlock(s);
 	return res;
 }
 
@@ -960,7 +1011,7 @@ static int e_task_start(struct vd_accel *a, struct vd_accel_task *ut)
 	pthread_mutex_lock(&s->lock);
 	res = start_locked(s, ut, true, &signal);
 	ring = s->ring != NULL;
-	pthread_mutex_unlock(&s->lock);
+	unlock(s);
 	if (signal)
 		signal_worker(s, ring);
 	return res;
@@ -1081,7 +1132,7 @@ static int e_task_stop(struct vd_accel *a, uint64_t seqno)
 			stop_one(s, t);
 	}
 	update_poll(s);
-	pthread_mutex_unlock(&s->lock);
+	unlock(s);
 	return res;
 }
 
@@ -1128,7 +1179,7 @@ static int e_task_free(struct vd_accel *a, uint64_t seqno)
 			free_one(s, t);
 	}
 	update_poll(s);
-	pthread_mutex_unlock(&s->lock);
+	unlock(s);
 	return res;
 }
 
@@ -1152,63 +1203,92 @@ static int e_task_status(struct vd_accel *a, struct vd_accel_task_status *st)
 		st->output_flags = t->output_flags;
 		st->state = t->state;
 	}
-	pthread_mutex_unlock(&s->lock);
+	unlock(s);
 	return res;
 }
 
+/* The fd is kept exact from the first call on (a ring's fd is the
+ * daemon's business: accel_engine_ring_sync()). */
 static int e_fd(struct vd_accel *a)
 {
-	return S(a)->user_fd;
+	struct session *s = S(a);
+
+	pthread_mutex_lock(&s->lock);
+	if (s->fd_lazy && !s->ring) {
+		s->fd_lazy = false;
+		update_poll(s);
+	}
+	unlock(s);
+	return s->user_fd;
 }
 
-/* The events of @events the session fd shows now (lock held): its state is ours. */
+/* The events of @events that are ready now (lock held). */
 static short ready_events(const struct session *s, short events)
 {
 	short r = 0;
 
-	if ((events & POLLIN) && s->poll_in)
+	if ((events & POLLIN) && s->rd_in)
 		r |= POLLIN;
-	if ((events & POLLOUT) && !s->out_blocked)
+	if ((events & POLLOUT) && s->rd_out)
 		r |= POLLOUT;
 	return r;
 }
 
+/*
+ * Never polls the fd (it may be lazy, and a poll() is a system call even
+ * when the answer is known): readiness is read under the lock, and a caller
+ * that must block sleeps on wait_seq, which update_poll() bumps on every
+ * change of readiness and unlock() wakes.
+ */
 static int e_wait(struct vd_accel *a, short events, int timeout_ms)
 {
 	struct session *s = S(a);
-	struct pollfd p = { .fd = s->user_fd, .events = events };
+	uint64_t deadline = timeout_ms > 0 ? now_ns() + (uint64_t)timeout_ms * 1000000u : 0;
 	int res;
 
 	pthread_mutex_lock(&s->lock);
 	if (s->state != VD_ACCEL_STATE_SETUP) {
 		res = seterr(s, -EPERM, "nothing to wait for: no parameters set (session is OPEN)");
-		pthread_mutex_unlock(&s->lock);
+		unlock(s);
 		return res;
 	}
-	/* A caller that would block until the oldest task finishes runs it
-	 * itself if no runner has taken it yet: its input is hot in this
-	 * thread's cache, and nobody has to be woken for it (the worker, if
-	 * already signalled, finds the session busy). Only an unbounded wait
-	 * does: a conversion may outlast a timeout. */
-	if ((events & POLLIN) && timeout_ms < 0 && !s->poll_in) {
+	for (;;) {
+		struct timespec ts, *tsp = NULL;
 		struct task *t;
+		unsigned seq;
 
-		while (!s->busy && (t = first_queued(s)) && t == s->started.s_next) {
+		if ((res = ready_events(s, events)) || timeout_ms == 0)
+			break;
+		/* A caller that would block until the oldest task finishes runs
+		 * it itself if no runner has taken it yet: its input is hot in
+		 * this thread's cache, and nobody has to be woken for it (the
+		 * worker, if already signalled, finds the session busy). Only an
+		 * unbounded wait does: a conversion may outlast a timeout. */
+		if ((events & POLLIN) && timeout_ms < 0 && !s->busy && (t = first_queued(s)) &&
+		    t == s->started.s_next) {
 			run_locked(s, t);
-			/* Known ready: poll() would return at once. */
-			if ((res = ready_events(s, events))) {
-				pthread_mutex_unlock(&s->lock);
-				return res;
-			}
+			continue;
 		}
+		if (timeout_ms > 0) {
+			uint64_t n = now_ns(), left;
+
+			if (n >= deadline)
+				break;
+			left = deadline - n;
+			ts.tv_sec = (time_t)(left / 1000000000u);
+			ts.tv_nsec = (long)(left % 1000000000u);
+			tsp = &ts;
+		}
+		seq = atomic_load_explicit(&s->wait_seq, memory_order_relaxed);
+		s->waiters++;
+		unlock(s);
+		/* A change made after we read seq makes this return at once. */
+		syscall(SYS_futex, &s->wait_seq, FUTEX_WAIT_PRIVATE, seq, tsp, NULL, 0);
+		pthread_mutex_lock(&s->lock);
+		s->waiters--;
 	}
-	pthread_mutex_unlock(&s->lock);
-	do {
-		res = poll(&p, 1, timeout_ms);
-	} while (res < 0 && errno == EINTR);
-	if (res < 0)
-		return -errno;
-	return res ? (p.revents & (events | POLLERR | POLLHUP)) : 0;
+	unlock(s);
+	return res;
 }
 
 static int e_reconfigure(struct vd_accel *a, const struct vd_accel_params *in)
@@ -1268,7 +1348,7 @@ static int e_reconfigure(struct vd_accel *a, const struct vd_accel_params *in)
 out:
 	if (codec)
 		cops->destroy(codec);
-	pthread_mutex_unlock(&s->lock);
+	unlock(s);
 	return res;
 }
 
@@ -1296,7 +1376,7 @@ static int e_set_adjust(struct vd_accel *a, double adjust)
 		else
 			s->adjust = adjust;
 	}
-	pthread_mutex_unlock(&s->lock);
+	unlock(s);
 	return res;
 }
 
@@ -1320,7 +1400,7 @@ static int e_get_metadata(struct vd_accel *a, uint64_t seqno, struct vd_accel_me
 	} else {
 		params_metadata(&s->params, md);
 	}
-	pthread_mutex_unlock(&s->lock);
+	unlock(s);
 	return res;
 }
 
@@ -1330,7 +1410,7 @@ static void e_last_error(struct vd_accel *a, char *buf, size_t size)
 
 	pthread_mutex_lock(&s->lock);
 	snprintf(buf, size, "%s", s->err);
-	pthread_mutex_unlock(&s->lock);
+	unlock(s);
 }
 
 static const struct accel_backend_ops engine_ops = {
@@ -1368,7 +1448,7 @@ static void e_close(struct vd_accel *a)
 	}
 	s->quit = true;
 	kick_worker(s);
-	pthread_mutex_unlock(&s->lock);
+	unlock(s);
 	if (s->worker_started)
 		pthread_join(s->worker, NULL);
 	if (s->ring) {
@@ -1443,13 +1523,16 @@ int accel_engine_open(const char *name, struct vd_accel **out)
 	s->adjust = 1.0;
 	s->inline_max = env_uint("VD_ACCEL_INLINE_MAX", DEFAULT_INLINE_MAX);
 	s->spin_us = env_uint("VD_ACCEL_SPIN_US", 0);
+	/* Nobody can poll the fd before vd_accel_fd() hands it out, so keeping
+	 * it exact (a send or recv per change of readiness) waits until then. */
+	s->fd_lazy = true;
 	if (calibrate_fill(s) < 0) {
 		e_close(&s->base);
 		return -EIO;
 	}
 	pthread_mutex_lock(&s->lock);
 	update_poll(s);
-	pthread_mutex_unlock(&s->lock);
+	unlock(s);
 	*out = &s->base;
 	return 0;
 }
@@ -1467,7 +1550,7 @@ int accel_engine_status_page(struct vd_accel *a)
 	fd = res < 0 ? res : fcntl(s->page_fd, F_DUPFD_CLOEXEC, 0);
 	if (fd < 0 && res == 0)
 		res = -errno;
-	pthread_mutex_unlock(&s->lock);
+	unlock(s);
 	return res < 0 ? res : fd;
 }
 
@@ -1554,7 +1637,7 @@ int accel_engine_ring_attach(struct vd_accel *a, int fds[3], int activity_fd)
 	atomic_fetch_add(&s->queued, 1);
 	futex_wake_one(&s->queued);
 out:
-	pthread_mutex_unlock(&s->lock);
+	unlock(s);
 	if (r)
 		munmap(r, VD_PROTO_RING_SIZE);
 	if (rfd >= 0)
@@ -1588,7 +1671,7 @@ int accel_engine_ring_sync(struct vd_accel *a, int exact)
 			update_poll(s);
 		}
 	}
-	pthread_mutex_unlock(&s->lock);
+	unlock(s);
 	if (signal)
 		signal_worker(s, true);
 	return 0;
@@ -1602,7 +1685,7 @@ void accel_engine_ring_arm(struct vd_accel *a)
 		return;
 	pthread_mutex_lock(&s->lock);
 	s->activity_armed = s->ring && s->activity_fd >= 0;
-	pthread_mutex_unlock(&s->lock);
+	unlock(s);
 }
 
 int accel_engine_task_slot(struct vd_accel *a, uint64_t seqno)
@@ -1616,7 +1699,7 @@ int accel_engine_task_slot(struct vd_accel *a, uint64_t seqno)
 	pthread_mutex_lock(&s->lock);
 	t = find(s, seqno);
 	res = t ? t->slot : -EINVAL;
-	pthread_mutex_unlock(&s->lock);
+	unlock(s);
 	return res;
 }
 
@@ -1631,6 +1714,6 @@ uint64_t accel_engine_slot_seqno(struct vd_accel *a, unsigned slot)
 	for (struct task *t = s->tasks; t; t = t->next)
 		if (t->slot == slot && !t->freeing)
 			seqno = t->seqno;
-	pthread_mutex_unlock(&s->lock);
+	unlock(s);
 	return seqno;
 }

@@ -55,6 +55,7 @@ static const char *const type_names[VD_PROTO_TYPE_COUNT] = {
 	[VD_PROTO_GET_METADATA] = "GET_METADATA",
 	[VD_PROTO_RING_ATTACH] = "RING_ATTACH",
 	[VD_PROTO_RING_POLL] = "RING_POLL",
+	[VD_PROTO_STREAM] = "STREAM",
 };
 
 /* Request payload size per type; every request has exactly one size. */
@@ -77,10 +78,32 @@ static const uint32_t request_size[VD_PROTO_TYPE_COUNT] = {
 	[VD_PROTO_GET_METADATA] = sizeof(struct vd_proto_seqno_req),
 	[VD_PROTO_RING_ATTACH] = sizeof(struct vd_proto_session),
 	[VD_PROTO_RING_POLL] = sizeof(struct vd_proto_ring_poll_req),
+	[VD_PROTO_STREAM] = sizeof(struct vd_proto_stream_req),
 };
 
 /* Enum-typed fields carry values below this into the public structures. */
 #define ENUM_WIRE_MAX 0x10000u
+
+const char *vd_proto_stream_ioctl_name(uint32_t nr)
+{
+	/* include/uapi/sound/compress_offload.h, the ioctls an accel stream refuses */
+	static const struct {
+		uint32_t nr;
+		const char *name;
+	} names[] = {
+		{ 0x20, "SNDRV_COMPRESS_TSTAMP" }, { 0x21, "SNDRV_COMPRESS_AVAIL" },
+		{ 0x22, "SNDRV_COMPRESS_TSTAMP64" }, { 0x23, "SNDRV_COMPRESS_AVAIL64" },
+		{ 0x30, "SNDRV_COMPRESS_PAUSE" }, { 0x31, "SNDRV_COMPRESS_RESUME" },
+		{ 0x32, "SNDRV_COMPRESS_START" }, { 0x33, "SNDRV_COMPRESS_STOP" },
+		{ 0x34, "SNDRV_COMPRESS_DRAIN" }, { 0x35, "SNDRV_COMPRESS_NEXT_TRACK" },
+		{ 0x36, "SNDRV_COMPRESS_PARTIAL_DRAIN" },
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (names[i].nr == nr)
+			return names[i].name;
+	return NULL;
+}
 
 const char *vd_proto_type_name(uint32_t type)
 {
@@ -262,6 +285,17 @@ int vd_proto_parse_request(const void *buf, size_t n, unsigned nfds,
 			return -EBADMSG;
 		}
 		req->u.exact = rp.exact;
+		break;
+	}
+	case VD_PROTO_STREAM: {
+		struct vd_proto_stream_req st;
+
+		memcpy(&st, payload, sizeof(st));
+		if (st.reserved != 0) {
+			*why = "reserved field not zero";
+			return -EBADMSG;
+		}
+		req->u.ioctl_nr = st.ioctl_nr;
 		break;
 	}
 	case VD_PROTO_TYPE_COUNT:

@@ -53,6 +53,7 @@ enum vd_proto_type {
 	VD_PROTO_GET_METADATA = 16,
 	VD_PROTO_RING_ATTACH = 17,
 	VD_PROTO_RING_POLL = 18,
+	VD_PROTO_STREAM = 19,		/* a kernel streaming ioctl: always -ENOTTY */
 	VD_PROTO_TYPE_COUNT
 };
 
@@ -166,6 +167,19 @@ struct vd_proto_status_req {
 struct vd_proto_ring_poll_req {
 	struct vd_proto_session s;
 	uint32_t exact;
+	uint32_t reserved;
+};
+
+/*
+ * STREAM: one of the kernel's streaming-only ioctls (TSTAMP, AVAIL, PAUSE,
+ * RESUME, START, STOP, DRAIN, NEXT_TRACK, PARTIAL_DRAIN), named by its
+ * command number (_IOC_NR, e.g. 0x32 for SNDRV_COMPRESS_START), sent by a
+ * client that forwards a compress device's ioctls. Answered as an accel
+ * device answers them: -ENOTTY.
+ */
+struct vd_proto_stream_req {
+	struct vd_proto_session s;
+	uint32_t ioctl_nr;
 	uint32_t reserved;
 };
 
@@ -285,11 +299,14 @@ struct vd_proto_request {
 		struct vd_accel_task_status status; /* STATUS */
 		double adjust;			/* SET_ADJUST */
 		uint32_t exact;			/* RING_POLL */
+		uint32_t ioctl_nr;		/* STREAM */
 	} u;
 };
 
 /** Name of a message type ("TASK_START"), or "?" */
 const char *vd_proto_type_name(uint32_t type);
+/** Name of a compress-offload streaming ioctl by _IOC_NR ("SNDRV_COMPRESS_START"), or NULL. */
+const char *vd_proto_stream_ioctl_name(uint32_t nr);
 
 /**
  * vd_proto_parse_header() - check the framing of one received record.

@@ -2,6 +2,7 @@
 #ifndef VD_CLI_H
 #define VD_CLI_H
 
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -26,6 +27,18 @@ void cli_progress_init(struct cli_progress *p, int force);
 void cli_progress_update(struct cli_progress *p, int64_t done, int64_t total);
 void cli_progress_done(struct cli_progress *p);
 double cli_now(void);
+
+/** SIGINT/SIGTERM held back while a file is being written, and polled between chunks (signals.c). */
+struct cli_signals {
+	sigset_t set, old;
+	int signo;			/* the first one seen, or 0 */
+	int active;
+};
+void cli_signals_block(struct cli_signals *s);
+/** The signal that arrived (SIGINT or SIGTERM), or 0. */
+int cli_signals_pending(struct cli_signals *s);
+/** Restore the mask, swallowing what is pending; returns the signal seen, or 0. */
+int cli_signals_unblock(struct cli_signals *s);
 
 /* `virtdsp convert` of compressed inputs through the "decode" accelerator (convert_decode.c). */
 struct convert_opts {

@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +63,7 @@ struct convert {
 	int64_t frames_in, frames_out;
 	bool eos_seen;
 	struct cli_progress prog;
+	struct cli_signals sig;
 };
 
 static void usage(FILE *f)
@@ -90,6 +92,8 @@ static void usage(FILE *f)
 		"Compressed inputs (FLAC, MP3, Ogg Vorbis, Ogg Opus, told by their content)\n"
 		"are decoded by the task API's decoders in the same session\n"
 		"(docs/decoders.md); without -r/-c/-f the output follows the stream.\n"
+		"SIGINT or SIGTERM end the conversion where it is: OUT is finished (a valid\n"
+		"file holding what was converted), the exit status is 128 + the signal.\n"
 		"Exit status: 0 success, 1 conversion error, 2 usage error.\n");
 }
 
@@ -175,6 +179,17 @@ static int major_from_extension(const char *path, int fallback)
 			return fi.format & SF_FORMAT_TYPEMASK;
 	}
 	return fallback;
+}
+
+/* OUT names a type by an extension libsndfile does not know (out.ogg, out.mp3): say what it gets. */
+static void warn_unknown_extension(const char *path, const char *what)
+{
+	const char *dot = strrchr(path, '.');
+	const char *slash = strrchr(path, '/');
+
+	if (dot && (!slash || dot > slash) && dot[1] && major_from_extension(path, 0) == 0)
+		fprintf(stderr, "virtdsp convert: warning: no file type is known for '%s' (only libsndfile's: "
+			"wav, flac, aiff, au, caf, w64, ...): writing %s as %s\n", dot, path, what);
 }
 
 /* Read up to @frames frames into @dst in the engine's layout; returns frames read. */
@@ -443,7 +458,8 @@ static int run(struct convert *cv, const char *target, enum vd_resample_quality 
 		struct task_slot *sl = &cv->slot[i];
 		int64_t n = next_n;
 		memcpy(sl->in, next, (size_t)n * cv->in_frame);
-		next_n = read_frames(cv, next, chunk);
+		/* Ctrl-C: this chunk is the last, so the converter drains and OUT ends cleanly */
+		next_n = cli_signals_pending(&cv->sig) ? 0 : read_frames(cv, next, chunk);
 		r = start_slot(cv, i, (uint64_t)n, next_n <= 0, !started[i]);
 		if (r < 0)
 			goto out;
@@ -493,8 +509,9 @@ int cmd_convert(int argc, char **argv)
 		switch (c) {
 		case 'r':
 			rate = strtol(optarg, &end, 10);
-			if (*end || rate < 1 || rate > 1000000) {
-				fprintf(stderr, "virtdsp convert: --rate wants Hz in 1..1000000, not '%s'\n", optarg);
+			/* the engine's range (docs/accel.md), so a refusal is a usage error */
+			if (*end || rate < 1000 || rate > 768000) {
+				fprintf(stderr, "virtdsp convert: --rate wants Hz in 1000..768000, not '%s'\n", optarg);
 				return 2;
 			}
 			break;
@@ -541,6 +558,15 @@ int cmd_convert(int argc, char **argv)
 		return 2;
 	}
 	const char *in_path = argv[optind], *out_path = argv[optind + 1];
+	struct stat st_in, st_out;
+
+	/* Opening OUT for writing would empty IN before a sample was read. */
+	if (stat(in_path, &st_in) == 0 && stat(out_path, &st_out) == 0 && st_in.st_dev == st_out.st_dev &&
+	    st_in.st_ino == st_out.st_ino) {
+		fprintf(stderr, "virtdsp convert: %s and %s are the same file; the output would destroy the input\n",
+			in_path, out_path);
+		return 2;
+	}
 	uint32_t codec = convert_sniff_codec(in_path);
 
 	if (codec) {
@@ -559,6 +585,7 @@ int cmd_convert(int argc, char **argv)
 			.quiet = quiet,
 			.force_progress = force_progress,
 		};
+		warn_unknown_extension(out_path, "a WAV file");
 		return convert_decoded(codec, in_path, out_path, &o);
 	}
 
@@ -584,6 +611,13 @@ int cmd_convert(int argc, char **argv)
 		goto close_in;
 	}
 	int major = major_from_extension(out_path, cv.in_info.format & SF_FORMAT_TYPEMASK);
+	{
+		SF_FORMAT_INFO fi = { .format = major };
+		char what[96];
+		sf_command(NULL, SFC_GET_FORMAT_INFO, &fi, sizeof(fi));
+		snprintf(what, sizeof(what), "%s is, %s", in_path, fi.name ? fi.name : "?");
+		warn_unknown_extension(out_path, what);
+	}
 	cv.out_info.samplerate = (int)cv.rate_out;
 	cv.out_info.channels = (int)cv.channels_out;
 	cv.out_info.format = major | subformat;
@@ -613,7 +647,9 @@ int cmd_convert(int argc, char **argv)
 
 	double t0 = cli_now();
 	cli_progress_init(&cv.prog, force_progress);
+	cli_signals_block(&cv.sig);
 	int r = run(&cv, target, quality);
+	int signo = cli_signals_unblock(&cv.sig);
 	cli_progress_done(&cv.prog);
 	double secs = cli_now() - t0;
 
@@ -625,9 +661,12 @@ int cmd_convert(int argc, char **argv)
 		fprintf(stderr, "virtdsp convert: finishing %s failed\n", out_path);
 		r = -EIO;
 	}
-	status = r < 0 ? 1 : 0;
+	status = r < 0 ? 1 : signo ? 128 + signo : 0;
 	if (r < 0)
 		unlink(out_path);
+	else if (signo)
+		fprintf(stderr, "virtdsp convert: interrupted by %s: %s holds the first %lld frames of %s\n",
+			signo == SIGINT ? "SIGINT" : "SIGTERM", out_path, (long long)cv.frames_in, in_path);
 	else if (!quiet) {
 		char a[64], b[64];
 		struct vd_audio_format fa, fb;

@@ -67,9 +67,16 @@ uint32_t convert_sniff_codec(const char *path)
 	}
 	if (n >= 3 && memcmp(head, "ID3", 3) == 0)
 		return ext_is(path, "flac") ? VD_ACCEL_CODEC_FLAC : VD_ACCEL_CODEC_MP3;
-	if (n >= 2 && head[0] == 0xff && (head[1] & 0xe0) == 0xe0 && (head[1] & 0x06) != 0 &&
-	    (ext_is(path, "mp3") || ext_is(path, "mp2")))
+	if (ext_is(path, "mp3") || ext_is(path, "mp2")) {
+		/* A WAV or AIFF misnamed .mp3 is libsndfile's. Anything else named
+		 * so goes to the MP3 decoder, whose refusal of data that is not MP3
+		 * says so ("no MPEG audio frame in ..."); libsndfile's would be
+		 * "File does not exist or is not a regular file". */
+		if (n >= 4 && (memcmp(head, "RIFF", 4) == 0 || memcmp(head, "RF64", 4) == 0 ||
+			       memcmp(head, "FORM", 4) == 0))
+			return 0;
 		return VD_ACCEL_CODEC_MP3;
+	}
 	return 0;
 }
 
@@ -229,6 +236,7 @@ int convert_decoded(uint32_t codec, const char *in_path, const char *out_path, c
 	struct vd_accel_task t = { .input_fd = -1, .output_fd = -1 };
 	struct dec_out o = { .path = out_path };
 	struct cli_progress prog;
+	struct cli_signals sig = { .active = 0 };
 	struct stat st;
 	uint8_t *in = NULL, *out = NULL;
 	size_t out_len = 0;
@@ -236,7 +244,7 @@ int convert_decoded(uint32_t codec, const char *in_path, const char *out_path, c
 	bool used = false, eof = false, ended = false;
 	uint32_t flags = 0;
 	int64_t in_frames = 0;
-	uint32_t in_rate = 0;
+	uint32_t in_rate = 0, in_channels = 0, in_bits = 0;
 	double t0 = cli_now();
 	int r, status = 1;
 	FILE *f = fopen(in_path, "rb");
@@ -279,6 +287,7 @@ int convert_decoded(uint32_t codec, const char *in_path, const char *out_path, c
 	}
 	fstat(fileno(f), &st);
 	cli_progress_init(&prog, opt->force_progress);
+	cli_signals_block(&sig);
 	while (!ended) {
 		struct vd_accel_task ts = { 0 };
 		struct vd_accel_task_status status_ = { 0 };
@@ -286,7 +295,11 @@ int convert_decoded(uint32_t codec, const char *in_path, const char *out_path, c
 		size_t n = 0;
 
 		/* Output still pending is fetched before more input goes in. */
-		if (!(flags & VD_ACCEL_OUT_MORE_PENDING) && !eof) {
+		if (!(flags & VD_ACCEL_OUT_MORE_PENDING) && !eof && cli_signals_pending(&sig)) {
+			/* Ctrl-C: no more input; an empty END_OF_STREAM task drains the decoder. The
+			 * stream's own length check would then call it truncated, which the user knows. */
+			eof = true;
+		} else if (!(flags & VD_ACCEL_OUT_MORE_PENDING) && !eof) {
 			n = fread(in, 1, CHUNK, f);
 			if (n < CHUNK) {
 				if (ferror(f)) {
@@ -325,7 +338,9 @@ int convert_decoded(uint32_t codec, const char *in_path, const char *out_path, c
 			fail(s, "stream metadata", r);
 			goto out_prog;
 		}
-		if (flags & VD_ACCEL_OUT_ERROR) {
+		if ((flags & VD_ACCEL_OUT_ERROR) && sig.signo && md.error == -ENODATA) {
+			/* the truncation we made ourselves */
+		} else if (flags & VD_ACCEL_OUT_ERROR) {
 			if (md.flags & VD_ACCEL_META_STOPPED) {
 				fprintf(stderr, "virtdsp convert: cannot decode %s: %s\n", in_path, md.error_text);
 				goto out_prog;
@@ -335,6 +350,8 @@ int convert_decoded(uint32_t codec, const char *in_path, const char *out_path, c
 		if (status_.output_size) {
 			if (!o.sf) {
 				in_rate = md.rate;
+				in_channels = md.channels;
+				in_bits = md.bits;
 				if ((r = open_output(&o, &md)) < 0)
 					goto out_prog;
 			} else if (md.out_format != o.fmt || md.out_rate != o.rate || md.out_channels != o.channels) {
@@ -361,14 +378,27 @@ int convert_decoded(uint32_t codec, const char *in_path, const char *out_path, c
 	}
 	status = 0;
 out_prog:
+	if (cli_signals_unblock(&sig) && status == 0)
+		status = 128 + sig.signo;
 	cli_progress_done(&prog);
 	if (status == 0 && !opt->quiet) {
 		double secs = cli_now() - t0, audio = in_rate ? (double)in_frames / in_rate : 0;
-		printf("virtdsp convert: %s (%s, %u Hz, %lld frames) -> %s (%s %u Hz %uch, %lld frames), %.3f s, "
-		       "%.0fx real time%s%s\n", in_path, codec_name(codec), in_rate, (long long)in_frames, out_path,
-		       vd_format_name(o.fmt), o.rate, o.channels, (long long)o.frames, secs,
-		       secs > 0 ? audio / secs : 0, opt->target ? ", via " : "", opt->target ? opt->target : "");
+		char depth[16] = "", desc[64];
+		struct vd_audio_format fo;
+
+		/* the same shape as a PCM conversion's line: "s16 48000Hz 2ch" */
+		if (in_bits)
+			snprintf(depth, sizeof(depth), " %u-bit", in_bits);
+		vd_audio_format_init(&fo, o.fmt, o.rate, o.channels);
+		printf("virtdsp convert: %s (%s%s %uHz %uch, %lld frames) -> %s (%s, %lld frames), %.3f s, "
+		       "%.0fx real time%s%s\n", in_path, codec_name(codec), depth, in_rate, in_channels,
+		       (long long)in_frames, out_path, vd_audio_format_describe(&fo, desc, sizeof(desc)),
+		       (long long)o.frames, secs, secs > 0 ? audio / secs : 0, opt->target ? ", via " : "",
+		       opt->target ? opt->target : "");
 	}
+	if (status > 128)
+		fprintf(stderr, "virtdsp convert: interrupted by %s: %s holds the first %lld frames of %s\n",
+			sig.signo == SIGINT ? "SIGINT" : "SIGTERM", out_path, (long long)in_frames, in_path);
 out:
 	if (in)
 		munmap(in, CHUNK);
@@ -383,7 +413,7 @@ out:
 		fprintf(stderr, "virtdsp convert: finishing %s failed\n", out_path);
 		status = 1;
 	}
-	if (status != 0 && o.sf)
+	if (status != 0 && status < 128 && o.sf)
 		unlink(out_path);
 	free(o.scratch);
 	fclose(f);

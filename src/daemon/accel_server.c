@@ -792,6 +792,14 @@ static int dispatch(struct conn *c, const struct vd_proto_request *req, struct r
 	case VD_PROTO_RING_POLL:
 		accel_engine_ring_sync(s->acc, (int)req->u.exact);
 		return 0;
+	case VD_PROTO_STREAM: {
+		const char *name = vd_proto_stream_ioctl_name(req->u.ioctl_nr);
+		if (!name)
+			return reply_error(rp, -ENOTTY, "ioctl 0x%02x is not an operation of an accel session",
+					   req->u.ioctl_nr);
+		return reply_error(rp, -ENOTTY, "%s is a streaming-only operation: an accel session "
+				   "has tasks, not a stream", name);
+	}
 	default:
 		return reply_error(rp, -ENOSYS, "unknown request type %u", req->hdr.type);
 	}

@@ -50,6 +50,7 @@ struct gnode {
 	/* sink statistics */
 	uint64_t frames_in;
 	uint64_t frames_out;	/* sources: frames produced */
+	uint64_t frame_limit;	/* sources under vd_graph_run(max_seconds): frames to produce; 0 = no limit */
 	float peak[VD_MAX_CHANNELS];
 };
 

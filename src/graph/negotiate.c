@@ -29,21 +29,46 @@ static const char *port_label(const struct gnode *n, uint32_t port, bool output,
 	return buf;
 }
 
+unsigned vd_graph_unconnected(const struct vd_graph *g,
+			      void (*report)(void *data, const struct vd_error *e), void *data)
+{
+	struct vd_error e;
+	char pl[128];
+	unsigned found = 0;
+
+	if (!g)
+		return 0;
+	for (uint32_t i = 0; i < g->n_nodes; i++) {
+		const struct gnode *n = g->nodes[i];
+		for (uint32_t k = 0; k < n->n_in + n->n_out; k++) {
+			bool output = k >= n->n_in;
+			uint32_t p = output ? k - n->n_in : k;
+			if (output ? n->out[p] != NULL : n->in[p] != NULL)
+				continue;
+			found++;
+			if (!report)
+				continue;
+			vd_error_clear(&e);
+			vd_error_set(&e, -EINVAL, &n->loc, "%s %s is not connected", output ? "output" : "input",
+				     port_label(n, p, output, pl, sizeof(pl)));
+			report(data, &e);
+		}
+	}
+	return found;
+}
+
+static void keep_first(void *data, const struct vd_error *e)
+{
+	struct vd_error *err = data;
+
+	if (err)
+		vd_error_set(err, e->code, &e->loc, "%s", e->msg);
+}
+
 static int check_connected(struct vd_graph *g, struct vd_error *err)
 {
-	char pl[128];
-
-	for (uint32_t i = 0; i < g->n_nodes; i++) {
-		struct gnode *n = g->nodes[i];
-		for (uint32_t p = 0; p < n->n_in; p++)
-			if (!n->in[p])
-				return vd_error_set(err, -EINVAL, &n->loc, "input %s is not connected",
-						    port_label(n, p, false, pl, sizeof(pl)));
-		for (uint32_t p = 0; p < n->n_out; p++)
-			if (!n->out[p])
-				return vd_error_set(err, -EINVAL, &n->loc, "output %s is not connected",
-						    port_label(n, p, true, pl, sizeof(pl)));
-	}
+	if (vd_graph_unconnected(g, keep_first, err))
+		return -EINVAL;
 	if (g->n_nodes == 0)
 		return vd_error_set(err, -EINVAL, NULL, "the graph has no nodes");
 	return 0;

@@ -75,6 +75,9 @@ static int run_node(struct vd_graph *g, struct gnode *n)
 			/* A source produces one period per cycle: that is what makes a cycle a period. */
 			if (source && n->outb[p].frames > n->period)
 				n->outb[p].frames = n->period;
+			/* A run's max_seconds ends a source on the exact frame, not at a period's end. */
+			if (source && n->frame_limit && n->outb[p].frames > n->frame_limit - n->frames_out)
+				n->outb[p].frames = (uint32_t)(n->frame_limit - n->frames_out);
 			n->outb[p].flags = 0;
 			if (n->outb[p].frames)
 				room = true;
@@ -188,7 +191,8 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-/* Frames produced so far and in all by the user's sources (total -1 if any is endless). */
+/* Frames produced so far and in all by the user's sources (total -1 if any is endless
+ * and has no frame limit). */
 static void source_progress(const struct vd_graph *g, int64_t *done, int64_t *total)
 {
 	*done = 0;
@@ -198,6 +202,8 @@ static void source_progress(const struct vd_graph *g, int64_t *done, int64_t *to
 		if (n->n_in != 0 || n->inserted)
 			continue;
 		int64_t t = n->ops->total_frames ? n->ops->total_frames(n->self) : -1;
+		if (n->frame_limit && (t < 0 || (uint64_t)t > n->frame_limit))
+			t = (int64_t)n->frame_limit;
 		*done += (int64_t)n->frames_out;
 		if (t < 0 || *total < 0)
 			*total = -1;
@@ -206,14 +212,39 @@ static void source_progress(const struct vd_graph *g, int64_t *done, int64_t *to
 	}
 }
 
-/* End every user source that has produced @limit_s seconds: its links get EOS. */
-static void end_sources(struct vd_graph *g, double limit_s)
+/* Give every source the frame count @limit_s seconds makes at its rate (0: no limit). */
+static void limit_sources(struct vd_graph *g, double limit_s)
 {
 	for (uint32_t i = 0; i < g->n_nodes; i++) {
 		struct gnode *n = g->nodes[i];
-		if (n->n_in != 0 || n->finished || !n->n_out || !n->out[0]->fmt.rate)
+		n->frame_limit = 0;
+		if (limit_s > 0 && n->n_in == 0 && n->n_out && n->out[0]->fmt.rate) {
+			double f = round(limit_s * n->out[0]->fmt.rate);
+			/* at least one frame, so a limit never reads as "none" */
+			n->frame_limit = f < 1 ? 1 : f > 0x1p62 ? (uint64_t)1 << 62 : (uint64_t)f;
+		}
+	}
+}
+
+/* End every source that has produced its frame limit: its links get EOS. */
+static void end_sources(struct vd_graph *g)
+{
+	for (uint32_t i = 0; i < g->n_nodes; i++) {
+		struct gnode *n = g->nodes[i];
+		if (n->n_in != 0 || n->finished || !n->frame_limit || n->frames_out < n->frame_limit)
 			continue;
-		if ((double)n->frames_out < limit_s * n->out[0]->fmt.rate)
+		for (uint32_t p = 0; p < n->n_out; p++)
+			n->out[p]->eos = true;
+		n->finished = true;
+	}
+}
+
+/* Stop request: every source still running ends where it stands. */
+static void stop_sources(struct vd_graph *g)
+{
+	for (uint32_t i = 0; i < g->n_nodes; i++) {
+		struct gnode *n = g->nodes[i];
+		if (n->n_in != 0 || n->finished)
 			continue;
 		for (uint32_t p = 0; p < n->n_out; p++)
 			n->out[p]->eos = true;
@@ -231,32 +262,33 @@ const char *vd_graph_endless_source(const struct vd_graph *g)
 	return NULL;
 }
 
-int vd_graph_run(struct vd_graph *g, const struct vd_run_options *opts,
-		 struct vd_run_stats *stats, struct vd_error *err)
+static int run_offline(struct vd_graph *g, const struct vd_run_options *opts,
+		       struct vd_run_stats *stats, struct vd_error *err)
 {
 	vd_progress_fn progress = opts ? opts->progress : NULL;
 	void *data = opts ? opts->data : NULL;
-	double limit = opts ? opts->max_seconds : 0;
-
 	double t0 = now();
 	uint64_t idle = 0, cycles;
+	int (*stop)(void *) = opts ? opts->stop : NULL;
+	bool stopped = false;
 	int64_t done, total;
 	int r;
 
-	if (!g->prepared)
-		return vd_error_set(err, -EBADFD, NULL, "the graph is not prepared");
 	if (stats)
 		memset(stats, 0, sizeof(*stats));
 	for (cycles = 1;; cycles++) {
 		bool moved;
-		if (limit > 0)
-			end_sources(g, limit);
+		end_sources(g);
 		r = cycle(g, &moved);
 		if (r < 0)
 			return vd_error_set(err, r, NULL, "processing failed: %s", strerror(-r));
 		if (progress && (cycles & 63) == 0) {
 			source_progress(g, &done, &total);
 			progress(data, done, total);
+		}
+		if (stop && !stopped && (cycles & 63) == 0 && stop(data)) {
+			stop_sources(g);
+			stopped = true;
 		}
 		if (r == 1)
 			break;
@@ -276,9 +308,10 @@ int vd_graph_run(struct vd_graph *g, const struct vd_run_options *opts,
 	}
 	source_progress(g, &done, &total);
 	if (progress)
-		progress(data, done, total < 0 || limit > 0 ? done : total);
+		progress(data, done, total < 0 ? done : total);
 	if (stats) {
 		stats->cycles = cycles;
+		stats->stopped = stopped;
 		stats->seconds = now() - t0;
 		stats->source_frames = (uint64_t)done;
 		for (uint32_t i = 0; i < g->n_nodes; i++) {
@@ -291,6 +324,18 @@ int vd_graph_run(struct vd_graph *g, const struct vd_run_options *opts,
 		}
 	}
 	return 0;
+}
+
+int vd_graph_run(struct vd_graph *g, const struct vd_run_options *opts,
+		 struct vd_run_stats *stats, struct vd_error *err)
+{
+	if (!g->prepared)
+		return vd_error_set(err, -EBADFD, NULL, "the graph is not prepared");
+	limit_sources(g, opts ? opts->max_seconds : 0);
+	int r = run_offline(g, opts, stats, err);
+	/* The limit belongs to this run; real-time drivers cycle the graph without one. */
+	limit_sources(g, 0);
+	return r;
 }
 
 void vd_graph_reset(struct vd_graph *g)

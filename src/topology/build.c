@@ -16,6 +16,11 @@ static void report(struct vd_diag *diag, struct vd_error *err, const struct vd_l
 	vd_topology_report(diag, err);
 }
 
+static void report_unconnected(void *data, const struct vd_error *e)
+{
+	vd_topology_report(data, e);
+}
+
 static int add_object(struct vd_topology *t, struct vd_graph *g, struct vd_topo_object *o,
 		      struct vd_diag *diag)
 {
@@ -87,6 +92,9 @@ static int build(struct vd_topology *t, struct vd_graph *g, struct vd_diag *diag
 		}
 	}
 
+	/* Every unconnected port, not only the first one prepare would stop at. */
+	if (!first && vd_graph_unconnected(g, report_unconnected, diag))
+		first = -EINVAL;
 	/* With pieces missing, prepare would only report their absence. */
 	if (!first) {
 		vd_error_clear(&err);

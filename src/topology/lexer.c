@@ -121,6 +121,13 @@ static void lex_word(struct vd_lexer *lx, struct vd_token *tok)
 	tok->text = copy(lx, s, (size_t)(lx->p - s));
 }
 
+static bool known_unit(const char *u, size_t len);
+
+bool vd_lexer_known_unit(const char *word)
+{
+	return word && known_unit(word, strlen(word));
+}
+
 static bool known_unit(const char *u, size_t len)
 {
 	static const char *const exact[] = { "s", "ms", "us" };

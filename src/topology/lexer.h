@@ -59,6 +59,9 @@ void vd_lexer_next(struct vd_lexer *lx, struct vd_token *tok);
 /** Report an error at @loc through the lexer's diag, counting it. */
 void vd_lexer_error(struct vd_lexer *lx, const struct vd_location *loc, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/** A unit a number may carry (dB, Hz, kHz, s, ms, us; docs/topology.md's case rules). */
+bool vd_lexer_known_unit(const char *word);
+
 /** "'word'", "the number 3dB", "a new line", ... for "found ..." messages. */
 const char *vd_token_describe(const struct vd_token *tok, char *buf, size_t size);
 /** The spelling of punctuation tokens ("{", "->") and names of the others ("a word"). */

@@ -17,12 +17,14 @@
 struct parser {
 	struct vd_lexer lx;
 	struct vd_token tok, next;	/* two tokens of lookahead: "WORD =" starts a setting */
+	struct vd_token prev;		/* the token before tok, for hints in messages */
 	struct vd_topology *t;
 	int depth;
 };
 
 static void advance(struct parser *P)
 {
+	P->prev = P->tok;
 	P->tok = P->next;
 	vd_lexer_next(&P->lx, &P->next);
 }
@@ -123,7 +125,13 @@ static void end_item(struct parser *P, enum vd_token_type closer, const char *wh
 
 	if (at_separator(P) || at(P, closer) || at(P, VD_TOK_EOF))
 		return;
-	snprintf(buf, sizeof(buf), "a new line, ';' or ',' after %s", what);
+	/* "-6 dB": the commonest way to get here, and the message alone does not say it */
+	if (P->prev.type == VD_TOK_NUMBER && !P->prev.unit[0] && at(P, VD_TOK_WORD) &&
+	    vd_lexer_known_unit(P->tok.text))
+		snprintf(buf, sizeof(buf), "a new line, ';' or ',' after %s (a unit goes right after its "
+			 "number: %s%s)", what, P->prev.text, P->tok.text);
+	else
+		snprintf(buf, sizeof(buf), "a new line, ';' or ',' after %s", what);
 	expected(P, buf);
 	skip_item(P, closer);
 }

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "priv.h"
 
@@ -285,7 +286,24 @@ int vd_topology_set_path(struct vd_topology *t, const char *name, const char *pa
 	if (!vd_name_map_get(&t->object_names, name, &i) || t->objects[i].kind == VD_TOPO_NODE)
 		return -ENOENT;
 	o = &t->objects[i];
-	p.str = vd_arena_strndup(&t->arena, path, strlen(path));
+	/* A path from the command line means the caller's directory; left relative, the
+	 * endpoint would look for it next to the topology file like the paths written there. */
+	if (path[0] != '/' && t->base_dir && t->base_dir[0]) {
+		char *cwd = getcwd(NULL, 0);
+		if (!cwd)
+			return -errno;
+		size_t n = strlen(cwd) + 1 + strlen(path) + 1;
+		char *abs = malloc(n);
+		if (abs)
+			snprintf(abs, n, "%s/%s", cwd, path);
+		free(cwd);
+		if (!abs)
+			return -ENOMEM;
+		p.str = vd_arena_strndup(&t->arena, abs, strlen(abs));
+		free(abs);
+	} else {
+		p.str = vd_arena_strndup(&t->arena, path, strlen(path));
+	}
 	if (!p.str)
 		return -ENOMEM;
 	/* Keep the written location, so messages about the file still point at the declaration. */

@@ -129,11 +129,12 @@ int vd_props_bool(struct vd_props *p, const char *key, bool *out, struct vd_erro
 
 	if (!v)
 		return 0;
-	if (v->type == VD_PROP_IDENT && (strcmp(v->str, "true") == 0 || strcmp(v->str, "on") == 0)) {
+	/* A string stands for a word (docs/topology.md), as enums and formats also take it. */
+	if (v->type != VD_PROP_NUMBER && (strcmp(v->str, "true") == 0 || strcmp(v->str, "on") == 0)) {
 		*out = true;
 		return 0;
 	}
-	if (v->type == VD_PROP_IDENT && (strcmp(v->str, "false") == 0 || strcmp(v->str, "off") == 0)) {
+	if (v->type != VD_PROP_NUMBER && (strcmp(v->str, "false") == 0 || strcmp(v->str, "off") == 0)) {
 		*out = false;
 		return 0;
 	}

@@ -569,6 +569,35 @@ static void test_requests(void **state)
 	assert_int_equal(stats(d).tasks, 0);
 	assert_int_equal(stats(d).memory, 0);
 
+	/* the kernel's streaming-only ioctls are -ENOTTY, as on an accel device,
+	 * named in the message; the session and the connection stay */
+	static const struct {
+		uint32_t nr;
+		const char *text;
+	} streaming[] = {
+		{ 0x20, "SNDRV_COMPRESS_TSTAMP is a streaming-only operation" },
+		{ 0x21, "SNDRV_COMPRESS_AVAIL is a streaming-only operation" },
+		{ 0x22, "SNDRV_COMPRESS_TSTAMP64 is a streaming-only operation" },
+		{ 0x23, "SNDRV_COMPRESS_AVAIL64 is a streaming-only operation" },
+		{ 0x30, "SNDRV_COMPRESS_PAUSE is a streaming-only operation" },
+		{ 0x31, "SNDRV_COMPRESS_RESUME is a streaming-only operation" },
+		{ 0x32, "SNDRV_COMPRESS_START is a streaming-only operation" },
+		{ 0x33, "SNDRV_COMPRESS_STOP is a streaming-only operation" },
+		{ 0x34, "SNDRV_COMPRESS_DRAIN is a streaming-only operation" },
+		{ 0x35, "SNDRV_COMPRESS_NEXT_TRACK is a streaming-only operation" },
+		{ 0x36, "SNDRV_COMPRESS_PARTIAL_DRAIN is a streaming-only operation" },
+		{ 0x99, "ioctl 0x99 is not an operation of an accel session" },
+	};
+	for (size_t i = 0; i < sizeof(streaming) / sizeof(streaming[0]); i++) {
+		struct vd_proto_stream_req xr = { .s = sess, .ioctl_nr = streaming[i].nr };
+		assert_int_equal(raw_call(fd, VD_PROTO_STREAM, &xr, sizeof(xr), &m), -ENOTTY);
+		assert_raw_error(&m, -ENOTTY, streaming[i].text);
+	}
+	struct vd_proto_stream_req xr = { .s = { .session = sess.session + 1000 }, .ioctl_nr = 0x32 };
+	assert_int_equal(raw_call(fd, VD_PROTO_STREAM, &xr, sizeof(xr), &m), -EBADF);
+	assert_int_equal(stats(d).sessions, 1);
+	assert_int_equal(raw_call(fd, VD_PROTO_GET_CAPS, &sess, sizeof(sess), &m), 0);
+
 	/* an unknown type is answered, and the connection stays */
 	assert_int_equal(raw_call(fd, 77, NULL, 0, &m), -ENOSYS);
 	assert_raw_error(&m, -ENOSYS, "unknown request type 77");

@@ -570,6 +570,174 @@ static void test_poll(void **state)
 	vd_accel_close(s);
 }
 
+/*
+ * The same rules through vd_accel_wait() alone, never taking the fd: the
+ * engine then leaves the fd lazy (not maintained), and over the socket the
+ * client waits on the submission ring. Each readiness change must still
+ * reach a waiter, and a bounded wait must last its timeout.
+ */
+static void test_wait_lazy(void **state)
+{
+	struct vd_accel_params p;
+	struct vd_accel *s;
+	struct mtask a, b;
+	double t0, el;
+
+	slow_params(&p, 2);
+	s = open_with(TARGET(state), &p);
+	create(s, &a);
+	create(s, &b);
+	assert_int_equal(vd_accel_wait(s, POLLIN, 0), 0);
+	assert_int_equal(vd_accel_wait(s, POLLOUT, 0), POLLOUT);
+	assert_int_equal(vd_accel_wait(s, POLLIN | POLLOUT, 0), POLLOUT);
+	/* Nothing is started: a bounded wait for POLLIN lasts its timeout. */
+	t0 = now_s();
+	assert_int_equal(vd_accel_wait(s, POLLIN, 100), 0);
+	el = now_s() - t0;
+	if (el < 0.099)
+		fail_msg("a 100 ms wait returned after %.1f ms", el * 1e3);
+
+	/* A small task finishes: POLLIN, and POLLOUT (no task active). */
+	fill_s16(a.in, 32, 1);
+	assert_int_equal(start(s, &a, 64, 0, false), 0);
+	assert_int_equal(vd_accel_wait(s, POLLIN, 10000), POLLIN);
+	assert_int_equal(status(s, a.t.seqno).state, VD_ACCEL_TASK_FINISHED);
+	assert_int_equal(vd_accel_wait(s, POLLIN | POLLOUT, 0), POLLIN | POLLOUT);
+
+	/* b is slow: a (oldest, finished) keeps POLLIN; one of two active keeps POLLOUT. */
+	fill_s16(b.in, SLOW_FRAG / 2, 2);
+	assert_int_equal(start(s, &b, SLOW_FRAG, 0, false), 0);
+	assert_int_equal(vd_accel_wait(s, POLLIN | POLLOUT, 0), POLLIN | POLLOUT);
+	/* Reusing a moves it behind b: the oldest is active, 2 of 2 are active. */
+	fill_s16(a.in, SLOW_FRAG / 2, 3);
+	assert_int_equal(start(s, &a, SLOW_FRAG, 0, true), 0);
+	assert_int_equal(status(s, b.t.seqno).state, VD_ACCEL_TASK_ACTIVE);	/* timing: tens of ms */
+	assert_int_equal(vd_accel_wait(s, POLLIN | POLLOUT, 0), 0);
+	/* Each direction comes back by itself, to a waiter that slept for it. */
+	assert_int_equal(vd_accel_wait(s, POLLOUT, 10000), POLLOUT);
+	assert_int_equal(vd_accel_wait(s, POLLIN, -1), POLLIN);
+	assert_int_equal(status(s, b.t.seqno).state, VD_ACCEL_TASK_FINISHED);
+	/* Done with b: the oldest is a again, and an unbounded wait ends with it. */
+	assert_int_equal(vd_accel_task_stop(s, b.t.seqno), 0);
+	assert_int_equal(vd_accel_wait(s, POLLIN, -1), POLLIN);
+	assert_int_equal(status(s, a.t.seqno).state, VD_ACCEL_TASK_FINISHED);
+	assert_int_equal(vd_accel_wait(s, POLLIN | POLLOUT, 0), POLLIN | POLLOUT);
+	assert_int_equal(vd_accel_task_free(s, 0), 0);
+	assert_int_equal(vd_accel_wait(s, POLLIN | POLLOUT, 0), POLLOUT);
+	unmap_task(&a);
+	unmap_task(&b);
+	vd_accel_close(s);
+}
+
+struct waiter_arg {
+	struct vd_accel *s;
+	short events;
+	int timeout_ms, got;
+};
+
+static void *waiter_main(void *arg)
+{
+	struct waiter_arg *w = arg;
+
+	w->got = vd_accel_wait(w->s, w->events, w->timeout_ms);
+	return NULL;
+}
+
+/* Many threads asleep in vd_accel_wait() on one lazy session: every one
+ * is woken by the change it waits for, none by a lost wake-up. */
+static void test_wait_lazy_threads(void **state)
+{
+	struct vd_accel_params p;
+	struct vd_accel *s;
+	struct mtask m[4];
+	struct waiter_arg w[8];
+	pthread_t th[8];
+
+	slow_params(&p, 4);
+	p.fragment_size = 1u << 20;
+	s = open_with(TARGET(state), &p);
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < 4; i++) {
+			if (round == 0)
+				create(s, &m[i]);
+			fill_s16(m[i].in, p.fragment_size / 2, 20 + i);
+			assert_int_equal(start(s, &m[i], p.fragment_size, 0, round > 0), 0);
+		}
+		/* Four of four active: neither direction until the first finishes.
+		 * Half wait without limit (those for POLLIN may run the oldest task
+		 * themselves), half with one. */
+		for (int i = 0; i < 8; i++) {
+			w[i] = (struct waiter_arg){ .s = s, .events = i % 2 ? POLLOUT : POLLIN,
+						    .timeout_ms = i < 4 ? -1 : 20000 };
+			assert_int_equal(pthread_create(&th[i], NULL, waiter_main, &w[i]), 0);
+		}
+		for (int i = 0; i < 8; i++) {
+			pthread_join(th[i], NULL);
+			if (w[i].got != w[i].events)
+				fail_msg("round %d, waiter %d (%s, %d ms): got %d", round, i,
+					 w[i].events == POLLIN ? "POLLIN" : "POLLOUT", w[i].timeout_ms, w[i].got);
+		}
+		/* POLLIN meant the oldest had finished. */
+		assert_int_equal(status(s, m[0].t.seqno).state, VD_ACCEL_TASK_FINISHED);
+		for (int i = 0; i < 4; i++)
+			wait_done(s, m[i].t.seqno);
+	}
+	for (int i = 0; i < 4; i++)
+		unmap_task(&m[i]);
+	vd_accel_close(s);
+}
+
+/* Readiness can only grow between two samples when nothing is started,
+ * stopped or freed: the fd, asked for in between, must show a state
+ * between them. */
+static void assert_fd_between(struct vd_accel *s)
+{
+	int before = vd_accel_wait(s, POLLIN | POLLOUT, 0);
+	int fd = poll_now(s);
+	int after = vd_accel_wait(s, POLLIN | POLLOUT, 0);
+
+	if ((before & ~fd) || (fd & ~after))
+		fail_msg("fd shows 0x%x, between waits that saw 0x%x and 0x%x", fd, before, after);
+}
+
+/* The fd asked for in the middle of a stream is exact at once, and stays so. */
+static void test_fd_midstream(void **state)
+{
+	struct vd_accel_params p;
+	struct vd_accel *s;
+	struct mtask a, b;
+
+	slow_params(&p, 2);
+	p.fragment_size = 1u << 20;
+	s = open_with(TARGET(state), &p);
+	create(s, &a);
+	create(s, &b);
+	fill_s16(a.in, p.fragment_size / 2, 4);
+	fill_s16(b.in, p.fragment_size / 2, 5);
+	assert_int_equal(start(s, &a, p.fragment_size, 0, false), 0);
+	assert_int_equal(start(s, &b, p.fragment_size, 0, false), 0);
+	/* Both active (a fresh fd would say POLLOUT), or some finished by now:
+	 * either way the fd agrees with the waits around it. */
+	assert_fd_between(s);
+	assert_int_equal(vd_accel_wait(s, POLLIN, 10000), POLLIN);
+	assert_true(poll_now(s) & POLLIN);
+	wait_done(s, b.t.seqno);
+	assert_int_equal(poll_now(s), POLLIN | POLLOUT);
+	/* From now on the fd follows every change. */
+	assert_int_equal(start(s, &a, p.fragment_size, 0, true), 0);
+	assert_fd_between(s);
+	assert_int_equal(vd_accel_task_stop(s, b.t.seqno), 0);
+	assert_fd_between(s);
+	wait_done(s, a.t.seqno);
+	assert_int_equal(poll_now(s), POLLIN | POLLOUT);
+	assert_int_equal(vd_accel_wait(s, POLLIN | POLLOUT, 0), POLLIN | POLLOUT);
+	assert_int_equal(vd_accel_task_free(s, 0), 0);
+	assert_int_equal(poll_now(s), POLLOUT);
+	unmap_task(&a);
+	unmap_task(&b);
+	vd_accel_close(s);
+}
+
 /* ---- STOP, FREE, close ---- */
 
 static void test_stop(void **state)
@@ -693,6 +861,108 @@ static void test_task_free(void **state)
 	assert_int_equal(vd_accel_task_free(s, m[0].t.seqno), 0);
 	for (int i = 0; i < 4; i++)
 		unmap_task(&m[i]);
+	vd_accel_close(s);
+}
+
+/* FREE from several threads at once: every walk must survive the others' frees. */
+struct freer {
+	struct vd_accel *s;
+	pthread_barrier_t *go;
+	const uint64_t *seqnos;	/* NULL: FREE all (0); else FREE these one by one */
+	int n, bad;
+};
+
+static void *freer_thread(void *arg)
+{
+	struct freer *f = arg;
+
+	pthread_barrier_wait(f->go);
+	if (!f->seqnos) {
+		if (vd_accel_task_free(f->s, 0) != 0)
+			f->bad++;
+		return NULL;
+	}
+	for (int i = 0; i < f->n; i++) {
+		/* another thread may have freed it first: then it is unknown */
+		int r = vd_accel_task_free(f->s, f->seqnos[i]);
+		if (r != 0 && r != -EINVAL)
+			f->bad++;
+		struct vd_accel_task_status st = { .seqno = f->seqnos[i] };
+		if (vd_accel_task_status(f->s, &st) != -EINVAL)
+			f->bad++;	/* after FREE returned, the task is gone */
+	}
+	return NULL;
+}
+
+static void test_free_concurrent(void **state)
+{
+	enum { N = 6 };
+	struct vd_accel_params p;
+	struct vd_accel *s;
+	struct mtask m[N];
+	uint64_t seq[N], rev[N];
+	pthread_barrier_t go;
+
+	slow_params(&p, N);
+	p.fragment_size = 1u << 20;
+	s = open_with(TARGET(state), &p);
+	for (int round = 0; round < 4; round++) {
+		pthread_t th[3];
+		struct freer f[3];
+
+		/* one task running, the others queued behind it; the last stays IDLE */
+		for (int i = 0; i < N; i++) {
+			create(s, &m[i]);
+			fill_s16(m[i].in, p.fragment_size / 2, (uint64_t)round * N + i);
+			if (i < N - 1)
+				assert_int_equal(start(s, &m[i], p.fragment_size, 0, false), 0);
+			seq[i] = m[i].t.seqno;
+			rev[N - 1 - i] = seq[i];
+		}
+		/* two FREE-alls and one thread freeing each task (in reverse START order) */
+		assert_int_equal(pthread_barrier_init(&go, NULL, 3), 0);
+		for (int k = 0; k < 3; k++) {
+			f[k] = (struct freer){ .s = s, .go = &go, .seqnos = k == 2 ? rev : NULL, .n = N };
+			assert_int_equal(pthread_create(&th[k], NULL, freer_thread, &f[k]), 0);
+		}
+		for (int k = 0; k < 3; k++) {
+			pthread_join(th[k], NULL);
+			if (f[k].bad)
+				fail_msg("round %d, thread %d: %d unexpected results", round, k, f[k].bad);
+		}
+		pthread_barrier_destroy(&go);
+		for (int i = 0; i < N; i++) {
+			struct vd_accel_task_status st = { .seqno = seq[i] };
+			assert_error(s, vd_accel_task_status(s, &st), -EINVAL, "no task");
+			unmap_task(&m[i]);
+		}
+		/* nothing left: nothing to read, room for all the tasks again */
+		assert_int_equal(poll_now(s), POLLOUT);
+	}
+	/* the session still converts correctly */
+	{
+		struct mtask a;
+		float ref[31 * 4];
+		int16_t src[32 * 4];
+
+		create(s, &a);
+		fill_s16(src, 32 * 4, 77);
+		memcpy(a.in, src, sizeof(src));
+		assert_int_equal(start(s, &a, sizeof(src), VD_ACCEL_TASK_NEW_STREAM, false), 0);
+		assert_int_equal(wait_done(s, a.t.seqno).output_size, sizeof(ref));
+		/* 32 -> 31 channels is the standard matrix; compare with a fresh session's result */
+		memcpy(ref, a.out, sizeof(ref));
+		struct vd_accel *s2 = open_with(TARGET(state), &p);
+		struct mtask b;
+		create(s2, &b);
+		memcpy(b.in, src, sizeof(src));
+		assert_int_equal(start(s2, &b, sizeof(src), VD_ACCEL_TASK_NEW_STREAM, false), 0);
+		assert_int_equal(wait_done(s2, b.t.seqno).output_size, sizeof(ref));
+		assert_memory_equal(b.out, ref, sizeof(ref));
+		unmap_task(&b);
+		vd_accel_close(s2);
+		unmap_task(&a);
+	}
 	vd_accel_close(s);
 }
 
@@ -995,6 +1265,52 @@ static void test_set_adjust(void **state)
 	}
 }
 
+/* GET_METADATA on a PCM session: its parameters, by the same rules of state as STATUS. */
+static void check_pcm_metadata(const struct vd_accel_metadata *md)
+{
+	assert_int_equal(md->codec, VD_ACCEL_CODEC_PCM);
+	assert_int_equal(md->flags, VD_ACCEL_META_VALID);
+	assert_int_equal(md->rate, 48000);
+	assert_int_equal(md->channels, 32);
+	assert_int_equal(md->decoded_format, VD_FORMAT_S16);
+	assert_int_equal(md->out_format, VD_FORMAT_F32);
+	assert_int_equal(md->out_rate, 48000);
+	assert_int_equal(md->out_channels, 31);
+	assert_int_equal(md->error, 0);
+	assert_int_equal(md->bits, 0);
+	assert_int_equal(md->error_text[0], 0);
+}
+
+static void test_metadata(void **state)
+{
+	struct vd_accel_params p;
+	struct vd_accel_metadata md;
+	struct vd_accel *s = open_with(TARGET(state), NULL);
+	struct mtask a;
+
+	assert_error(s, vd_accel_get_metadata(s, 0, &md), -EPERM, "GET_METADATA needs parameters first");
+	vd_accel_close(s);
+
+	slow_params(&p, 1);
+	s = open_with(TARGET(state), &p);
+	memset(&md, 0xa5, sizeof(md));
+	assert_int_equal(vd_accel_get_metadata(s, 0, &md), 0);
+	check_pcm_metadata(&md);
+	create(s, &a);
+	/* a task has metadata once FINISHED: not while IDLE, not while ACTIVE */
+	assert_error(s, vd_accel_get_metadata(s, a.t.seqno, &md), -EBUSY, "is not finished");
+	fill_s16(a.in, SLOW_FRAG / 2, 4);
+	assert_int_equal(start(s, &a, SLOW_FRAG, 0, false), 0);
+	assert_error(s, vd_accel_get_metadata(s, a.t.seqno, &md), -EBUSY, "is not finished");	/* timing: tens of ms */
+	wait_done(s, a.t.seqno);
+	memset(&md, 0xa5, sizeof(md));
+	assert_int_equal(vd_accel_get_metadata(s, a.t.seqno, &md), 0);
+	check_pcm_metadata(&md);
+	assert_error(s, vd_accel_get_metadata(s, 4242, &md), -EINVAL, "no task 4242");
+	unmap_task(&a);
+	vd_accel_close(s);
+}
+
 /* ---- concurrency ---- */
 
 struct worker_arg {
@@ -1035,8 +1351,11 @@ static void *session_worker(void *arg)
 			break;
 		}
 		st.seqno = t.seqno;
-		for (int spins = 0;; spins++) {
-			if (vd_accel_task_status(s, &st) < 0 || spins > 100000) {
+		/* A time limit, not a count: on a shared session another
+		 * thread's finished task keeps POLLIN up, so the wait returns
+		 * at once, as fast as the engine answers. */
+		for (double end = now_s() + 10.0;;) {
+			if (vd_accel_task_status(s, &st) < 0 || now_s() > end) {
 				w->failures++;
 				break;
 			}
@@ -1110,13 +1429,18 @@ int accel_conformance_run(const char *target, const char *group)
 		T(test_busy_active),
 		T(test_fifo_order),
 		T(test_poll),
+		T(test_wait_lazy),
+		T(test_wait_lazy_threads),
+		T(test_fd_midstream),
 		T(test_stop),
 		T(test_task_free),
+		T(test_free_concurrent),
 		T(test_close_active),
 		T(test_new_stream),
 		T(test_split_invariance),
 		T(test_reconfigure),
 		T(test_set_adjust),
+		T(test_metadata),
 		T(test_many_sessions),
 		T(test_shared_session),
 	};

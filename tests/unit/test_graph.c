@@ -115,6 +115,70 @@ static void test_deterministic_rerun(void **state)
 	vd_graph_free(g);
 }
 
+/* Progress as the runner reports it: every call, and the largest done and total seen. */
+struct progress_log { int calls; int64_t last_done, last_total; bool beyond; };
+
+static void log_progress(void *data, int64_t done, int64_t total)
+{
+	struct progress_log *p = data;
+	p->calls++;
+	if (total < 0 || done > total)
+		p->beyond = true;
+	p->last_done = done;
+	p->last_total = total;
+}
+
+/* max_seconds ends the sources on the exact frame (not at the end of a period), progress
+ * counts toward that limit, and the limit belongs to its run only. */
+static void test_max_seconds_is_frame_exact(void **state)
+{
+	struct vd_graph *g = new_graph();
+	struct vd_error err = { 0 };
+	struct vd_run_stats st;
+	struct progress_log pl = { 0 };
+	struct vd_prop p = { .key = "frames", .type = VD_PROP_NUMBER, .str = "30000", .num = 30000, .unit = "" };
+	struct vd_props props = { .items = &p, .n = 1 };
+	/* 1234 frames at 48 kHz: not a multiple of the 100-frame period */
+	struct vd_run_options ro = { .progress = log_progress, .data = &pl, .max_seconds = 1234.0 / 48000 };
+
+	assert_int_equal(add(g, "src", "ramp", &props, 1, &err), 0);
+	assert_int_equal(add(g, "out", "capture", NULL, 2, &err), 0);
+	assert_int_equal(link2(g, "src", "out", 3, &err), 0);
+	assert_int_equal(vd_graph_prepare(g, &err), 0);
+	assert_int_equal(vd_graph_run(g, &ro, &st, &err), 0);
+	struct test_capture *c = test_last_capture;
+	assert_int_equal(c->n, 1234);
+	assert_true(c->ended);
+	for (int i = 0; i < 1234; i++)
+		assert_int_equal(c->data[i], i);
+	assert_int_equal(st.source_frames, 1234);
+	assert_float_equal(st.audio_seconds, 1234.0 / 48000, 1e-12);
+	/* the total is the limit, not the source's 30000 frames and not "what is done so far" */
+	assert_true(pl.calls >= 1);
+	assert_false(pl.beyond);
+	assert_int_equal(pl.last_done, 1234);
+	assert_int_equal(pl.last_total, 1234);
+
+	/* the next run without a limit plays the whole source */
+	vd_graph_reset(g);
+	c->n = 0;
+	c->ended = false;
+	assert_int_equal(vd_graph_run(g, NULL, &st, &err), 0);
+	assert_int_equal(c->n, 30000);
+	assert_true(c->ended);
+
+	/* a limit longer than the source changes nothing; progress totals the source */
+	vd_graph_reset(g);
+	c->n = 0;
+	memset(&pl, 0, sizeof(pl));
+	ro.max_seconds = 10;
+	assert_int_equal(vd_graph_run(g, &ro, &st, &err), 0);
+	assert_int_equal(c->n, 30000);
+	assert_false(pl.beyond);
+	assert_int_equal(pl.last_total, 30000);
+	vd_graph_free(g);
+}
+
 /* S16 at 24 kHz into a 48 kHz pipeline whose sink wants S16: the rate converter needs F32,
  * so the graph must splice convert -> src -> convert, in that order, on the right links. */
 static void test_rate_and_format_chain(void **state)
@@ -328,6 +392,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_chain_with_inserted_converters),
 		cmocka_unit_test(test_deterministic_rerun),
+		cmocka_unit_test(test_max_seconds_is_frame_exact),
 		cmocka_unit_test(test_rate_and_format_chain),
 		cmocka_unit_test(test_float_before_rate_change),
 		cmocka_unit_test(test_fan_out),

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -340,7 +341,15 @@ static void test_syntax_errors(void **state)
 {
 	(void)state;
 	ERRORS("pipeline p { node a volume { gain = -6 dB } }",
-	       "t.topo:1:40: expected a new line, ';' or ',' after the value of 'gain', found 'dB'");
+	       "t.topo:1:40: expected a new line, ';' or ',' after the value of 'gain' "
+	       "(a unit goes right after its number: -6dB), found 'dB'");
+	/* the hint only where a unit follows a bare number */
+	ERRORS("pipeline p { node a eq { band1.freq = 1.5 kHz, band1.q = 2 loud } }",
+	       "t.topo:1:43: expected a new line, ';' or ',' after the value of 'band1.freq' "
+	       "(a unit goes right after its number: 1.5kHz), found 'kHz'",
+	       "t.topo:1:60: expected a new line, ';' or ',' after the value of 'band1.q', found 'loud'");
+	ERRORS("pipeline p { node a volume { gain = -6dB dB } }",
+	       "t.topo:1:42: expected a new line, ';' or ',' after the value of 'gain', found 'dB'");
 	ERRORS("pipeline p { node a volume { gain -6dB } }",
 	       "t.topo:1:35: expected '=' after 'gain', found the number -6dB");
 	ERRORS("pipeline p { node a volume { gain = } }",
@@ -451,7 +460,8 @@ static void test_many_errors_in_one_run(void **state)
 	       "t.topo:3:5: unknown pipeline setting 'speed' (rate, period)",
 	       "t.topo:4:34: unknown escape '\\' followed by 'q' in a string",
 	       "t.topo:5:5: unknown kind 'nod' (node, source, sink, attach, link, or a setting: name = value)",
-	       "t.topo:6:33: expected a new line, ';' or ',' after the value of 'gain', found 'dB'",
+	       "t.topo:6:33: expected a new line, ';' or ',' after the value of 'gain' "
+		"(a unit goes right after its number: -6dB), found 'dB'",
 	       "t.topo:6:44: duplicate property 'gain' (first set at 6:30)",
 	       "t.topo:7:28: unterminated string (strings end on the same line)",
 	       "t.topo:8:5: expected '}' to close the '{' (opened at 7:19), found 'node'",
@@ -865,6 +875,17 @@ static void test_build_base_dir(void **state)
 	assert_string_equal(seen_by("in")->base_dir, dir);
 	assert_string_equal(seen_by("a")->base_dir, dir);
 	vd_graph_free(g);
+
+	/* A path set from outside (the command line) is the caller's: made absolute from the
+	 * current directory, not left for the endpoint to find next to the file. */
+	char *cwd = getcwd(NULL, 0), want[1024];
+	assert_non_null(cwd);
+	snprintf(want, sizeof(want), "%s/x/rel.wav", cwd);
+	assert_int_equal(vd_topology_set_path(t, "b", "x/rel.wav"), 0);
+	assert_int_equal(vd_topology_set_path(t, "a", "/abs/a.wav"), 0);
+	assert_string_equal(prop(object(t, "b"), 0)->str, want);
+	assert_string_equal(prop(object(t, "a"), 0)->str, "/abs/a.wav");
+	free(cwd);
 	vd_topology_free(t);
 	vd_test_rmdir(dir);
 }
@@ -894,7 +915,15 @@ static void test_build_prepare_errors(void **state)
 	BUILD_ERRORS("pipeline p {\n  source in fake\n  node s tee2\n  sink a fake\n  link in -> s -> a\n}",
 		     "t.topo:3:3: output s:out1 is not connected");
 	BUILD_ERRORS("pipeline p {\n  source in fake\n  sink out fake\n}",
-		     "t.topo:2:3: output in:out is not connected");
+		     "t.topo:2:3: output in:out is not connected",
+		     "t.topo:3:3: input out:in is not connected");
+	/* Every unconnected port is listed, in declaration order; prepare (and its cycle
+	 * check) only runs once there is none. */
+	BUILD_ERRORS("pipeline p {\n  source in fake\n  node s tee2\n  node x double\n  sink a fake\n"
+		     "  node c double\n  node d double\n  link c -> d -> c\n  link in -> s -> a\n}",
+		     "t.topo:3:3: output s:out1 is not connected",
+		     "t.topo:4:3: input x:in is not connected",
+		     "t.topo:4:3: output x:out is not connected");
 	BUILD_ERRORS("pipeline p {\n  node a double\n  node b double\n  link a -> b -> a\n}",
 		     "t.topo:4:8: links form a cycle: a -> b -> a");
 	/* A sink no format will do: the node's own reason, at its declaration. */

@@ -325,6 +325,39 @@ static void test_bad_properties(void **state)
 	expect_init_error(e, "'gain' must be a number (dB), not a word 'loud'");
 }
 
+/* reset (a new stream) jumps to the current target: no ramp left over from the old stream */
+static void test_reset_jumps_to_target(void **state)
+{
+	const char *const kv[] = { "ramp=1s", NULL };
+	struct nt_node n;
+	size_t frames = 4800;
+	float *in = malloc(frames * sizeof(float)), *out = malloc(frames * sizeof(float));
+	double g = pow(10.0, -20.0 / 20.0);
+
+	setup_f32(&n, kv, 1);
+	vd_gen_sine(in, frames, 1, RATE, 997, 0.9, 0.0);
+	assert_int_equal(nt_set(&n, "gain", -20), 0);
+	/* 0.1 s into a 1 s ramp: the gain is still near unity */
+	assert_int_equal(nt_run(&n, in, frames, out, frames, 480, false, NULL), (long)frames);
+	nt_assert_ge(vd_rms(out + frames - 480, 480, 1) / vd_rms(in + frames - 480, 480, 1), 0.8);
+	vd_node_volume.reset(n.self);
+	assert_int_equal(nt_run(&n, in, frames, out, frames, 480, false, NULL), (long)frames);
+	for (size_t i = 0; i < frames; i++)
+		nt_assert_near(out[i], in[i] * g, 1e-7);
+
+	/* a mute in flight: after reset, +0.0 from the first frame */
+	assert_int_equal(nt_set(&n, "mute", 1), 0);
+	assert_int_equal(nt_run(&n, in, 480, out, 480, 480, false, NULL), 480);
+	vd_node_volume.reset(n.self);
+	assert_int_equal(nt_run(&n, in, frames, out, frames, 480, false, NULL), (long)frames);
+	for (size_t i = 0; i < frames; i++)
+		if (out[i] != 0.0f || signbit(out[i]))
+			fail_msg("frame %zu is %g after reset while muted", i, out[i]);
+	nt_free(&n);
+	free(in);
+	free(out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -335,6 +368,7 @@ int main(void)
 		cmocka_unit_test(test_zero_ramp_steps),
 		cmocka_unit_test(test_block_size_invariance),
 		cmocka_unit_test(test_ramp_back_to_unity_is_exact),
+		cmocka_unit_test(test_reset_jumps_to_target),
 		cmocka_unit_test(test_f64),
 		cmocka_unit_test(test_negotiate_asks_for_float),
 		cmocka_unit_test(test_eos_waits_for_drain),

@@ -225,8 +225,11 @@ static void check_end(struct mp3_dec *m)
 	if (left && !id3v1)
 		vd_dec_error(&m->d, -ENODATA, "MP3 stream truncated: %zu bytes of an incomplete frame at the end", left);
 	else if (!m->d.damaged && m->d.info.total_frames && m->d.frames < m->d.info.total_frames)
-		vd_dec_error(&m->d, -ENODATA, "MP3 stream truncated: %llu of %llu frames decoded",
-			     (unsigned long long)m->d.frames, (unsigned long long)m->d.info.total_frames);
+		/* mpg123 may also have skipped damaged frames without a word, so "truncated" would be a guess */
+		vd_dec_error(&m->d, -ENODATA,
+			     "MP3 stream ends %llu frames short of the %llu its LAME/Xing tag announces (truncated, or frames lost)",
+			     (unsigned long long)(m->d.info.total_frames - m->d.frames),
+			     (unsigned long long)m->d.info.total_frames);
 }
 
 static int mp3_pull(struct vd_dec *d, bool eos, struct vd_dec_block *b, void *dst, size_t dst_cap)
