@@ -7,6 +7,9 @@
  *              S16, mpg123 feed to S16, vorbisfile ov_read_float interleaved
  *              to F32, libogg + libopus float with the pre-skip and end
  *              trimmed), into a small reused buffer;
+ *  - "direct as N": the same, but each N KiB task's worth of PCM laid out
+ *              contiguously in a buffer of that size, as a task client gets
+ *              it (so the same memory traffic, without the task API);
  *  - "tasks":  the "decode" accelerator in-process, one task in flight, for
  *              each task size asked for; the client copies the input into
  *              the task's buffer and takes the output where it lies (mmap);
@@ -15,9 +18,13 @@
  * An untimed first pass checks that direct and task outputs are
  * bit-identical (hash and length). Then each run times every variant once,
  * in an order that rotates from run to run; figures are CPU ms (process,
- * or children's), median and range over the runs, and the ratio
- * tasks/direct as the median (and range) of the per-run ratios. Usage:
- *   bench_decode [runs] [task_kib[,task_kib...]]     (default: 7 4,16,64)
+ * or children's), median and range over the runs, and the ratios
+ * tasks/direct, tasks/"direct as N" and "direct as N"/direct as the median
+ * (and range) of the per-run ratios. Usage:
+ *   bench_decode [--whole] [runs] [task_kib[,task_kib...]]     (default: 7 4,16,64)
+ * --whole: "direct as N" lays out the PCM of each N KiB of input in one
+ * piece even where a task returns it in several (its output buffer is
+ * smaller): what asking for that much PCM per call costs.
  */
 #include <errno.h>
 #include <math.h>
@@ -138,9 +145,40 @@ static int make_wav(const char *path)
 	return 0;
 }
 
+/*
+ * Where a direct path writes its PCM. Without a buffer: into its own small
+ * reused one (one block or frame), which stays in the cache. With one: as a
+ * task client gets it, each task's worth of PCM laid out contiguously from
+ * the start of a buffer as large as that, starting over for the next.
+ */
+struct layout {
+	uint8_t *buf;
+	size_t piece;		/* PCM bytes of one task: file PCM x task size / file size */
+	size_t cap;		/* piece plus the largest block */
+	size_t used;
+};
+
+/* Room for a block of at most @max bytes: @small, or the next place in the laid-out buffer. */
+static void *room(struct layout *o, size_t max, void *small)
+{
+	if (!o)
+		return small;
+	if (o->used && o->used + max > o->piece)
+		o->used = 0;	/* the next task's output */
+	return o->used + max <= o->cap ? o->buf + o->used : small;
+}
+
+static void commit(struct layout *o, const void *p, size_t n)
+{
+	if (o && p == o->buf + o->used)
+		o->used += n;
+}
+
 /* ---- through tasks ---- */
 
-static double via_tasks(uint32_t codec, enum vd_sample_format fmt, struct blob in, size_t frag, struct sink *k)
+/* @out_buf (may be NULL): the size of the task's output buffer. */
+static double via_tasks(uint32_t codec, enum vd_sample_format fmt, struct blob in, size_t frag, struct sink *k,
+			size_t *out_buf)
 {
 	struct vd_accel *s = NULL;
 	struct vd_accel_params p = { .codec = codec, .fragment_size = (uint32_t)frag, .fragments = 1 };
@@ -158,6 +196,8 @@ static double via_tasks(uint32_t codec, enum vd_sample_format fmt, struct blob i
 		return -1;
 	fstat(t.output_fd, &st);
 	out_len = (size_t)st.st_size;
+	if (out_buf)
+		*out_buf = out_len;
 	inm = mmap(NULL, frag, PROT_READ | PROT_WRITE, MAP_SHARED, t.input_fd, 0);
 	outm = mmap(NULL, out_len, PROT_READ, MAP_SHARED, t.output_fd, 0);
 	if (inm == MAP_FAILED || outm == MAP_FAILED)
@@ -205,6 +245,7 @@ struct mem {
 	int16_t *pcm;
 	size_t pcm_cap;
 	struct sink *k;
+	struct layout *lay;
 };
 
 static FLAC__StreamDecoderReadStatus fl_read(const FLAC__StreamDecoder *d, FLAC__byte *buf, size_t *bytes, void *data)
@@ -224,14 +265,18 @@ static FLAC__StreamDecoderWriteStatus fl_write(const FLAC__StreamDecoder *d, con
 	struct mem *m = data;
 	uint32_t n = fr->header.blocksize, ch = fr->header.channels;
 
+	int16_t *o;
+
 	if ((size_t)n * ch > m->pcm_cap) {
 		m->pcm_cap = (size_t)n * ch;
 		m->pcm = realloc(m->pcm, m->pcm_cap * 2);
 	}
+	o = room(m->lay, (size_t)n * ch * 2, m->pcm);
 	for (uint32_t i = 0; i < n; i++)
 		for (uint32_t c = 0; c < ch; c++)
-			m->pcm[i * ch + c] = (int16_t)buf[c][i];
-	sink_add(m->k, m->pcm, (size_t)n * ch * 2);
+			o[i * ch + c] = (int16_t)buf[c][i];
+	commit(m->lay, o, (size_t)n * ch * 2);
+	sink_add(m->k, o, (size_t)n * ch * 2);
 	return FLAC__STREAM_DECODER_WRITE_STATUS_CONTINUE;
 }
 
@@ -239,9 +284,9 @@ static void fl_error(const FLAC__StreamDecoder *d, FLAC__StreamDecoderErrorStatu
 {
 }
 
-static double direct_flac(struct blob in, struct sink *k)
+static double direct_flac(struct blob in, struct sink *k, struct layout *lay)
 {
-	struct mem m = { .p = in.p, .n = in.n, .k = k };
+	struct mem m = { .p = in.p, .n = in.n, .k = k, .lay = lay };
 	FLAC__StreamDecoder *d = FLAC__stream_decoder_new();
 	double t0 = cpu_now();
 
@@ -253,7 +298,7 @@ static double direct_flac(struct blob in, struct sink *k)
 	return t0;
 }
 
-static double direct_mp3(struct blob in, struct sink *k)
+static double direct_mp3(struct blob in, struct sink *k, struct layout *lay)
 {
 	mpg123_handle *mh = mpg123_new(NULL, NULL);
 	const long *rates;
@@ -269,13 +314,20 @@ static double direct_mp3(struct blob in, struct sink *k)
 	mpg123_feed(mh, in.p, in.n);
 	for (;;) {
 		unsigned char *audio;
-		size_t bytes;
+		size_t bytes, most = mpg123_outblock(mh);
 		off_t num;
-		int r = mpg123_decode_frame(mh, &num, &audio, &bytes);
-		if (r == MPG123_OK)
+		int r;
+
+		/* Laid out: mpg123 synthesises into the buffer, as the task's core does into the task. */
+		if (lay && room(lay, most, NULL))
+			mpg123_replace_buffer(mh, room(lay, most, NULL), most);
+		r = mpg123_decode_frame(mh, &num, &audio, &bytes);
+		if (r == MPG123_OK) {
+			commit(lay, audio, bytes);
 			sink_add(k, audio, bytes);
-		else if (r != MPG123_NEW_FORMAT)
+		} else if (r != MPG123_NEW_FORMAT) {
 			break;
+		}
 	}
 	t0 = cpu_now() - t0;
 	mpg123_delete(mh);
@@ -294,7 +346,7 @@ static size_t ov_readf(void *ptr, size_t size, size_t nmemb, void *src)
 	return size ? n / size : 0;
 }
 
-static double direct_vorbis(struct blob in, struct sink *k)
+static double direct_vorbis(struct blob in, struct sink *k, struct layout *lay)
 {
 	struct mem m = { .p = in.p, .n = in.n };
 	ov_callbacks cb = { .read_func = ov_readf };
@@ -306,14 +358,16 @@ static double direct_vorbis(struct blob in, struct sink *k)
 	if (ov_open_callbacks(&m, &vf, NULL, 0, cb) < 0)
 		return -1;
 	for (;;) {
-		float **pcm;
+		float **pcm, *o;
 		long n = ov_read_float(&vf, &pcm, 4096, &link);
 		if (n <= 0)
 			break;
+		o = room(lay, (size_t)n * 8, buf);
 		for (long i = 0; i < n; i++)	/* interleave, as a client of ov_read_float would */
 			for (int c = 0; c < 2; c++)
-				buf[i * 2 + c] = pcm[c][i];
-		sink_add(k, buf, (size_t)n * 8);
+				o[i * 2 + c] = pcm[c][i];
+		commit(lay, o, (size_t)n * 8);
+		sink_add(k, o, (size_t)n * 8);
 	}
 	t0 = cpu_now() - t0;
 	ov_clear(&vf);
@@ -322,7 +376,7 @@ static double direct_vorbis(struct blob in, struct sink *k)
 }
 
 /* RFC 7845 as opusdec applies it: header gain, pre-skip dropped, the end trimmed to the last granule. */
-static double direct_opus(struct blob in, struct sink *k)
+static double direct_opus(struct blob in, struct sink *k, struct layout *lay)
 {
 	ogg_sync_state oy;
 	ogg_stream_state os;
@@ -355,7 +409,9 @@ static double direct_opus(struct blob in, struct sink *k)
 			}
 			if (packets == 2)
 				continue;
-			n = opus_multistream_decode_float(st, op.packet, (opus_int32)op.bytes, pcm, 5760, 0);
+			float *o = room(lay, 5760 * sizeof(float) * (size_t)ch, pcm);
+
+			n = opus_multistream_decode_float(st, op.packet, (opus_int32)op.bytes, o, 5760, 0);
 			if (n <= 0)
 				continue;
 			decoded += n;
@@ -363,7 +419,12 @@ static double direct_opus(struct blob in, struct sink *k)
 				n = decoded - op.granulepos >= n ? 0 : n - (int)(decoded - op.granulepos);
 			start = (uint32_t)n < skip ? n : (int)skip;
 			skip -= (uint32_t)start;
-			sink_add(k, pcm + (size_t)start * ch, (size_t)(n - start) * ch * sizeof(float));
+			if (start && o != pcm)	/* the pre-skip: only the first packet or so */
+				memmove(o, o + (size_t)start * ch, (size_t)(n - start) * ch * sizeof(float));
+			else
+				o += (size_t)start * ch;
+			commit(lay, o, (size_t)(n - start) * ch * sizeof(float));
+			sink_add(k, o, (size_t)(n - start) * ch * sizeof(float));
 		}
 	}
 	t0 = cpu_now() - t0;
@@ -396,9 +457,40 @@ static struct spread spread_of(const double *v, int n)
 	return (struct spread){ n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2, s[0], s[n - 1] };
 }
 
+/* One table of ratios: a column per task size from @first (and cli after them when @cli). */
+static void print_ratios(const char *title, const char *col, const size_t *frag, int nsizes, const char *const *names,
+			 const bool *have, struct spread (*ratio)[2 * MAX_SIZES + 1], int first, bool cli)
+{
+	printf("\n%s\n%-7s", title, "codec");
+	for (int j = 0; j < nsizes; j++) {
+		char h[32];
+		snprintf(h, sizeof(h), "%s %zu KiB", col, frag[j] >> 10);
+		printf(" %-22s", h);
+	}
+	printf(cli ? " cli\n" : "\n");
+	for (int i = 0; i < 4; i++) {
+		if (!have[i])
+			continue;
+		printf("%-7s", names[i]);
+		for (int j = 0; j < nsizes; j++) {
+			struct spread sp = ratio[i][first + j];
+			char cell[64];
+			snprintf(cell, sizeof(cell), "%.3f [%.3f..%.3f]", sp.med, sp.min, sp.max);
+			printf(" %-22s", cell);
+		}
+		if (cli) {
+			struct spread sp = ratio[i][2 * nsizes];
+			printf(" %.3f [%.3f..%.3f]", sp.med, sp.min, sp.max);
+		}
+		printf("\n");
+	}
+}
+
 int main(int argc, char **argv)
 {
-	int runs = argc > 1 ? atoi(argv[1]) : 7;
+	/* --whole: "direct as N" lays out all the PCM of N KiB of input, even where a task returns less. */
+	bool whole = argc > 1 && strcmp(argv[1], "--whole") == 0;
+	int runs = (argc -= whole, argv += whole, argc > 1 ? atoi(argv[1]) : 7);
 	size_t frag[MAX_SIZES];
 	int nsizes = 0;
 	char dir[] = "/tmp/vd-bench-decode-XXXXXX", cmd[1024], path[512];
@@ -408,7 +500,7 @@ int main(int argc, char **argv)
 		const char *name, *ext, *enc, *cli;
 		uint32_t codec;
 		enum vd_sample_format fmt;
-		double (*direct)(struct blob, struct sink *);
+		double (*direct)(struct blob, struct sink *, struct layout *);
 	} c[] = {
 		{ "FLAC", "flac", "flac -s -f -o %s/t.flac %s/t.wav",
 		  "flac -s -d -f --force-raw-format --endian=little --sign=signed -o /dev/null %s/t.flac",
@@ -421,14 +513,17 @@ int main(int argc, char **argv)
 		  "opusdec --quiet --rate 48000 --float %s/t.opus /dev/null",
 		  VD_ACCEL_CODEC_OPUS, VD_FORMAT_F32, direct_opus },
 	};
-	struct spread ratio[4][MAX_SIZES + 1];
+	struct spread ratio[4][2 * MAX_SIZES + 1], ratio_laid[4][2 * MAX_SIZES + 1];
+	const char *c_names[4];
 	bool have[4] = { false };
 
+	for (size_t i = 0; i < 4; i++)
+		c_names[i] = c[i].name;
 	for (const char *q = list; *q && nsizes < MAX_SIZES; nsizes++) {
 		char *e;
 		long kib = strtol(q, &e, 10);
 		if (e == q || kib < 1 || kib > 16384) {
-			fprintf(stderr, "usage: bench_decode [runs] [task_kib[,task_kib...]] (1..16384 KiB)\n");
+			fprintf(stderr, "usage: bench_decode [--whole] [runs] [task_kib[,task_kib...]] (1..16384 KiB)\n");
 			return 2;
 		}
 		frag[nsizes] = (size_t)kib << 10;
@@ -445,17 +540,24 @@ int main(int argc, char **argv)
 		return 1;
 	getloadavg(load[0], 3);
 	printf("decode: %d s of 44.1 kHz stereo; %d runs, each timing every variant once in a rotating order;\n"
-	       "CPU ms: median [min..max]; tasks: one in flight; load average %.1f\n\n", SECONDS, runs, load[0][0]);
-	printf("%-7s %8s %-22s", "codec", "file KiB", "direct");
+	       "CPU ms: median [min..max]; tasks: one in flight; \"as N\": direct, PCM laid out as N KiB tasks get it%s;\n"
+	       "load average %.1f\n\n", SECONDS, runs, whole ? " (--whole: all of N KiB's PCM at once)" : "", load[0][0]);
+	printf("%-7s %8s %-19s", "codec", "file KiB", "direct");
 	for (int i = 0; i < nsizes; i++) {
 		char h[32];
 		snprintf(h, sizeof(h), "tasks %zu KiB", frag[i] >> 10);
-		printf(" %-22s", h);
+		printf(" %-19s", h);
 	}
-	printf(" %-22s %s\n", "cli", "output");
+	for (int i = 0; i < nsizes; i++) {
+		char h[32];
+		snprintf(h, sizeof(h), "direct as %zu", frag[i] >> 10);
+		printf(" %-19s", h);
+	}
+	printf(" %-19s %s\n", "cli", "output");
 	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
-		int nv = nsizes + 2;	/* direct, tasks per size, cli */
-		double t[MAX_SIZES + 2][MAX_RUNS], r[MAX_RUNS];
+		int nv = 2 * nsizes + 2;	/* direct, tasks per size, direct laid out per size, cli */
+		double t[2 * MAX_SIZES + 2][MAX_RUNS], r[MAX_RUNS];
+		struct layout lay[MAX_SIZES] = { { 0 } };
 		struct sink ref = sink_new(true);
 		const char *verdict = "bit-identical";
 		struct blob in;
@@ -467,14 +569,28 @@ int main(int argc, char **argv)
 		}
 		snprintf(path, sizeof(path), "%s/t.%s", dir, c[i].ext);
 		in = slurp(path);
-		/* Untimed: both paths must produce the same PCM, or the comparison means nothing. */
-		if (c[i].direct(in, &ref) < 0)
+		/* Untimed: every path must produce the same PCM, or the comparison means nothing. */
+		if (c[i].direct(in, &ref, NULL) < 0)
 			verdict = "direct FAILED";
 		for (int j = 0; j < nsizes; j++) {
-			struct sink k = sink_new(true);
-			if (via_tasks(c[i].codec, c[i].fmt, in, frag[j], &k) < 0 || k.bytes != ref.bytes ||
+			struct sink k = sink_new(true), kl = sink_new(true);
+			size_t out_buf = 0;
+
+			if (via_tasks(c[i].codec, c[i].fmt, in, frag[j], &k, &out_buf) < 0 || k.bytes != ref.bytes ||
 			    k.hash != ref.hash)
 				verdict = "DIFFERS";
+			/* What one task returns: its input's PCM, at most its output buffer; the
+			 * buffer faulted in beforehand, as the task's is. */
+			lay[j].piece = (size_t)((double)ref.bytes * (double)frag[j] / (double)in.n) & ~(size_t)63;
+			if (out_buf && lay[j].piece > out_buf && !whole)
+				lay[j].piece = out_buf;
+			lay[j].cap = lay[j].piece + ((size_t)256 << 10);
+			lay[j].buf = malloc(lay[j].cap);
+			if (!lay[j].buf)
+				return 1;
+			memset(lay[j].buf, 0, lay[j].cap);
+			if (c[i].direct(in, &kl, &lay[j]) < 0 || kl.bytes != ref.bytes || kl.hash != ref.hash)
+				verdict = "DIFFERS (laid out)";
 		}
 		for (int run_i = 0; run_i < runs; run_i++)
 			for (int j = 0; j < nv; j++) {
@@ -483,9 +599,12 @@ int main(int argc, char **argv)
 				double x;
 
 				if (v == 0) {
-					x = c[i].direct(in, &k);
+					x = c[i].direct(in, &k, NULL);
 				} else if (v <= nsizes) {
-					x = via_tasks(c[i].codec, c[i].fmt, in, frag[v - 1], &k);
+					x = via_tasks(c[i].codec, c[i].fmt, in, frag[v - 1], &k, NULL);
+				} else if (v <= 2 * nsizes) {
+					lay[v - nsizes - 1].used = 0;
+					x = c[i].direct(in, &k, &lay[v - nsizes - 1]);
 				} else {
 					double before = children_cpu();
 					snprintf(cmd, sizeof(cmd), c[i].cli, dir);
@@ -498,36 +617,31 @@ int main(int argc, char **argv)
 			struct spread sp = spread_of(t[v], runs);
 			char cell[64];
 			snprintf(cell, sizeof(cell), "%.1f [%.1f..%.1f]", sp.med, sp.min, sp.max);
-			printf(" %-22s", cell);
+			printf(" %-19s", cell);
 		}
 		printf(" %s (%zu bytes)\n", verdict, ref.bytes);
 		for (int v = 1; v < nv; v++) {
+			/* tasks and cli against direct; the laid-out direct against direct too */
 			for (int run_i = 0; run_i < runs; run_i++)
 				r[run_i] = t[v][run_i] / t[0][run_i];
 			ratio[i][v - 1] = spread_of(r, runs);
 		}
+		for (int j = 0; j < nsizes; j++) {
+			/* tasks against the direct path that lays its PCM out as those tasks get it */
+			for (int run_i = 0; run_i < runs; run_i++)
+				r[run_i] = t[1 + j][run_i] / t[1 + nsizes + j][run_i];
+			ratio_laid[i][j] = spread_of(r, runs);
+			free(lay[j].buf);
+		}
 		have[i] = true;
 		free(in.p);
 	}
-	printf("\nratio to direct of the same run: median [min..max]\n");
-	printf("%-7s", "codec");
-	for (int j = 0; j < nsizes; j++) {
-		char h[32];
-		snprintf(h, sizeof(h), "tasks %zu KiB", frag[j] >> 10);
-		printf(" %-22s", h);
-	}
-	printf(" %-22s\n", "cli");
-	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
-		if (!have[i])
-			continue;
-		printf("%-7s", c[i].name);
-		for (int j = 0; j <= nsizes; j++) {
-			char cell[64];
-			snprintf(cell, sizeof(cell), "%.3f [%.3f..%.3f]", ratio[i][j].med, ratio[i][j].min, ratio[i][j].max);
-			printf(" %-22s", cell);
-		}
-		printf("\n");
-	}
+	print_ratios("tasks / direct (small reused buffer), same run: median [min..max]", "tasks", frag, nsizes, c_names,
+		     have, ratio, 0, true);
+	print_ratios("tasks / direct laid out as the tasks' output (same sizes), same run", "tasks", frag, nsizes, c_names,
+		     have, ratio_laid, 0, false);
+	print_ratios("direct laid out as tasks / direct (what the output layout alone costs), same run", "as", frag,
+		     nsizes, c_names, have, ratio, nsizes, false);
 	getloadavg(load[1], 3);
 	printf("\nload average at the end %.1f (2 cores); pin with taskset -c N\n", load[1][0]);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);

@@ -1178,6 +1178,54 @@ static void test_no_overflow(void **state)
 	vd_accel_close(s);
 }
 
+/*
+ * Large tasks return their PCM in pieces of at most 512 KiB (cache-sized):
+ * the whole Vorbis file in one 64 KiB task comes back as a full 512 KiB
+ * task with MORE_PENDING and the rest, identical to a 4 KiB split's PCM;
+ * 1 MiB FLAC tasks of silence (10 MiB of F32) in 512 KiB pieces.
+ */
+static void test_output_cap(void **state)
+{
+	struct fx *x = *state;
+	struct vd_accel *s = open_decode(VD_ACCEL_CODEC_VORBIS, VD_FORMAT_F32, 0, 0, 64 << 10, 1);
+	struct pieces ps = { 0 };
+	struct run r = { 0 }, ref = { 0 };
+	size_t full = 0;
+
+	decode_blob(VD_ACCEL_CODEC_VORBIS, VD_FORMAT_F32, 0, x->ogg[F_A], &ref);
+	/* 2 s of F32 stereo: more than one piece, from less than one task of input. */
+	assert_true(ref.len > (512 << 10) && x->ogg[F_A].n <= 64 << 10);
+	split_fixed(&ps, x->ogg[F_A], 64 << 10, 0, VD_ACCEL_TASK_END_OF_STREAM);
+	drive(s, &ps, 1, &r);
+	vd_accel_close(s);
+	assert_int_equal(r.out_buf, 512 << 10);
+	assert_int_equal(r.nlog, 2);
+	assert_int_equal(r.log[0].len, 512 << 10);
+	assert_true(r.log[0].flags & VD_ACCEL_OUT_MORE_PENDING);
+	assert_false(r.log[0].flags & VD_ACCEL_OUT_END_OF_STREAM);
+	assert_true(r.log[1].flags & VD_ACCEL_OUT_END_OF_STREAM);
+	assert_false(r.log[1].flags & VD_ACCEL_OUT_MORE_PENDING);
+	assert_same(&r, ref.pcm, ref.len, "Vorbis in 64 KiB tasks against 4 KiB tasks");
+	run_free(&r);
+	run_free(&ref);
+	free(ps.v);
+
+	s = open_decode(VD_ACCEL_CODEC_FLAC, VD_FORMAT_F32, 0, 0, 1 << 20, 1);
+	memset(&ps, 0, sizeof(ps));
+	split_fixed(&ps, x->flac[F_SILENCE], 1 << 20, 0, VD_ACCEL_TASK_END_OF_STREAM);
+	drive(s, &ps, 1, &r);
+	vd_accel_close(s);
+	assert_int_equal(r.out_buf, 512 << 10);
+	for (size_t i = 0; i < r.nlog; i++)
+		full += r.log[i].len == 512 << 10;
+	assert_int_equal(r.len, x->ref_flac[F_SILENCE].n * 2);
+	assert_int_equal(full, r.len / (512 << 10));
+	assert_int_equal(r.nlog, (r.len + (512 << 10) - 1) / (512 << 10));
+	assert_false(r.flags_or & VD_ACCEL_OUT_ERROR);
+	run_free(&r);
+	free(ps.v);
+}
+
 /* A client that never fetches pending output is stopped once its input backlog passes the limit. */
 static void test_backlog_limit(void **state)
 {
@@ -1558,6 +1606,7 @@ int main(void)
 		cmocka_unit_test(test_format_change),
 		cmocka_unit_test(test_rate_converted),
 		cmocka_unit_test(test_no_overflow),
+		cmocka_unit_test(test_output_cap),
 		cmocka_unit_test(test_backlog_limit),
 		cmocka_unit_test(test_socket),
 		cmocka_unit_test(test_convert_cli),
