@@ -763,8 +763,8 @@ static void test_summary_figures(void **state)
 	assert_float_equal(l.peak[0], -20.0, 0.0051);
 
 	/* the closing line: the longest sink's audio, wall time, speed, cycles */
-	double audio, wall, x;
-	unsigned long long cycles;
+	double audio = 0, wall = 0, x = 0;
+	unsigned long long cycles = 0;
 	const char *last = strstr(o, "\n  1.500 s of audio in ");
 	if (!last || sscanf(last, "\n %lf s of audio in %lf s (%lfx real time), %llu cycles",
 			    &audio, &wall, &x, &cycles) != 4)
