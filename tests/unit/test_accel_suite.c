@@ -584,6 +584,7 @@ static void test_wait_lazy(void **state)
 	double t0, el;
 
 	slow_params(&p, 2);
+	p.fragment_size = 4 * SLOW_FRAG;
 	s = open_with(TARGET(state), &p);
 	create(s, &a);
 	create(s, &b);
@@ -604,12 +605,14 @@ static void test_wait_lazy(void **state)
 	assert_int_equal(status(s, a.t.seqno).state, VD_ACCEL_TASK_FINISHED);
 	assert_int_equal(vd_accel_wait(s, POLLIN | POLLOUT, 0), POLLIN | POLLOUT);
 
-	/* b is slow: a (oldest, finished) keeps POLLIN; one of two active keeps POLLOUT. */
-	fill_s16(b.in, SLOW_FRAG / 2, 2);
-	assert_int_equal(start(s, &b, SLOW_FRAG, 0, false), 0);
+	/* b is slow (four slow fragments, about 100 ms unloaded, so a VM pause between
+	 * the next steps cannot let it finish first): a (oldest, finished) keeps POLLIN;
+	 * one of two active keeps POLLOUT. Both inputs are written before b starts. */
+	fill_s16(b.in, 4 * SLOW_FRAG / 2, 2);
+	fill_s16(a.in, SLOW_FRAG / 2, 3);
+	assert_int_equal(start(s, &b, 4 * SLOW_FRAG, 0, false), 0);
 	assert_int_equal(vd_accel_wait(s, POLLIN | POLLOUT, 0), POLLIN | POLLOUT);
 	/* Reusing a moves it behind b: the oldest is active, 2 of 2 are active. */
-	fill_s16(a.in, SLOW_FRAG / 2, 3);
 	assert_int_equal(start(s, &a, SLOW_FRAG, 0, true), 0);
 	assert_int_equal(status(s, b.t.seqno).state, VD_ACCEL_TASK_ACTIVE);	/* timing: tens of ms */
 	assert_int_equal(vd_accel_wait(s, POLLIN | POLLOUT, 0), 0);
@@ -775,14 +778,19 @@ static void test_stop(void **state)
 	assert_int_equal(wait_done(s, c.t.seqno).output_size, SLOW_FRAG / 64 * 31 * 4);
 	assert_int_equal(status(s, b.t.seqno).state, VD_ACCEL_TASK_IDLE);
 
-	/* STOP of a running task returns at once (it never waits for the conversion). */
-	assert_int_equal(start(s, &b, SLOW_FRAG, 0, false), 0);
-	t0 = now_s();
-	assert_int_equal(vd_accel_task_stop(s, b.t.seqno), 0);
-	stop_time = now_s() - t0;
+	/* STOP of a running task returns at once (it never waits for the conversion). The best
+	 * of three: a STOP that waited would be slow every time, a VM pause only once. */
+	stop_time = 1e9;
+	for (int k = 0; k < 3; k++) {
+		assert_int_equal(start(s, &b, SLOW_FRAG, 0, false), 0);
+		t0 = now_s();
+		assert_int_equal(vd_accel_task_stop(s, b.t.seqno), 0);
+		if (now_s() - t0 < stop_time)
+			stop_time = now_s() - t0;
+		assert_int_equal(status(s, b.t.seqno).state, VD_ACCEL_TASK_IDLE);
+	}
 	if (stop_time > full / 4)
-		fail_msg("STOP took %.3f ms, the conversion %.3f ms", stop_time * 1e3, full * 1e3);
-	assert_int_equal(status(s, b.t.seqno).state, VD_ACCEL_TASK_IDLE);
+		fail_msg("STOP took %.3f ms (best of 3), the conversion %.3f ms", stop_time * 1e3, full * 1e3);
 	/* The stopped task can be started again and converts correctly. */
 	{
 		float ref[31 * 4];
