@@ -109,66 +109,29 @@ static struct run wait_child(pid_t pid, struct run r)
 	return r;
 }
 
-/* Run `virtdsp convert ARGS...` with stdout and stderr on a pseudo-terminal. */
-static struct run convert_tty(const struct fx *x, const char *const *args)
+/* In the child: become `virtdsp convert ARGS...`. */
+static __attribute__((noreturn)) void exec_convert(const struct fx *x, const char *const *args)
 {
-	struct run r = { 0 };
-	char buf[4096];
-	int master;
-	pid_t pid = forkpty(&master, NULL, NULL, NULL);
+	const char *argv[16] = { "virtdsp", "convert" };
+	int n = 2;
 
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		const char *argv[16] = { "virtdsp", "convert" };
-		int n = 2;
-		for (; *args && n < 15; args++)
-			argv[n++] = *args;
-		argv[n] = NULL;
-		execv(x->bin, (char *const *)argv);
-		_exit(127);
-	}
-	for (;;) {
-		ssize_t k = read(master, buf, sizeof(buf));
-		if (k > 0)
-			add(&r, buf, (size_t)k);
-		else if (k == 0 || errno != EINTR)
-			break;	/* EIO: the child closed the terminal */
-	}
-	close(master);
-	return wait_child(pid, r);
+	for (; *args && n < 15; args++)
+		argv[n++] = *args;
+	argv[n] = NULL;
+	execv(x->bin, (char *const *)argv);
+	_exit(127);
 }
 
-/* Run it with stderr on a pipe (not a terminal); stdout goes to /dev/null. With @signo, that
- * signal is sent once the first bytes arrive on stderr (give it --progress). */
-static struct run convert_pipe_sig(const struct fx *x, const char *const *args, int signo)
+/* Collect what the child writes on @fd until it closes it, then close @fd; with @signo, send
+ * that signal once the first bytes have arrived. */
+static void read_until_closed(int fd, pid_t pid, int signo, struct run *r)
 {
-	struct run r = { 0 };
 	char buf[4096];
-	int p[2];
-	pid_t pid;
 
-	assert_int_equal(pipe(p), 0);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		const char *argv[16] = { "virtdsp", "convert" };
-		int n = 2;
-		for (; *args && n < 15; args++)
-			argv[n++] = *args;
-		argv[n] = NULL;
-		dup2(p[1], STDERR_FILENO);
-		if (!freopen("/dev/null", "w", stdout))
-			_exit(126);
-		close(p[0]);
-		close(p[1]);
-		execv(x->bin, (char *const *)argv);
-		_exit(127);
-	}
-	close(p[1]);
 	for (;;) {
-		ssize_t k = read(p[0], buf, sizeof(buf));
+		ssize_t k = read(fd, buf, sizeof(buf));
 		if (k > 0) {
-			add(&r, buf, (size_t)k);
+			add(r, buf, (size_t)k);
 			if (signo) {
 				kill(pid, signo);
 				signo = 0;
@@ -177,7 +140,44 @@ static struct run convert_pipe_sig(const struct fx *x, const char *const *args, 
 			break;
 		}
 	}
-	close(p[0]);
+	close(fd);
+}
+
+/* Run `virtdsp convert ARGS...` with stdout and stderr on a pseudo-terminal. */
+static struct run convert_tty(const struct fx *x, const char *const *args)
+{
+	struct run r = { 0 };
+	int master;
+	pid_t pid = forkpty(&master, NULL, NULL, NULL);
+
+	assert_true(pid >= 0);
+	if (pid == 0)
+		exec_convert(x, args);
+	read_until_closed(master, pid, 0, &r);	/* EIO: the child closed the terminal */
+	return wait_child(pid, r);
+}
+
+/* Run it with stderr on a pipe (not a terminal); stdout goes to /dev/null. With @signo, that
+ * signal is sent once the first bytes arrive on stderr (give it --progress). */
+static struct run convert_pipe_sig(const struct fx *x, const char *const *args, int signo)
+{
+	struct run r = { 0 };
+	int p[2];
+	pid_t pid;
+
+	assert_int_equal(pipe(p), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(p[1], STDERR_FILENO);
+		if (!freopen("/dev/null", "w", stdout))
+			_exit(126);
+		close(p[0]);
+		close(p[1]);
+		exec_convert(x, args);
+	}
+	close(p[1]);
+	read_until_closed(p[0], pid, signo, &r);
 	return wait_child(pid, r);
 }
 
