@@ -4,7 +4,8 @@
  * its guest: with a `path` (virtdsp run --input/--output NAME=FILE) it is
  * a file-source or file-sink, without one the playback point is silence
  * that ends at once and the capture point discards. Either way it
- * forwards to the plain endpoint it wraps.
+ * forwards to the plain endpoint it wraps; in a live graph a wrapped file
+ * endpoint is live too, so its I/O stays off the real-time thread.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -66,6 +67,7 @@ static int attach_init(const struct vd_node_init *init, void **self, bool captur
 			.name = init->name, .path = full, .loc = &p->loc, .container = -1,
 			.format = a->declared.format, .rate = a->declared.rate,
 			.channels = a->declared.channels,
+			.live = init->flags & VD_NODE_INIT_LIVE,
 		};
 
 		a->ops = &vd_node_file_sink;
@@ -74,7 +76,8 @@ static int attach_init(const struct vd_node_init *init, void **self, bool captur
 		a->ops = &vd_node_null_sink;
 		ret = vd_endpoint_null_new(&a->inner);
 	} else if (path) {
-		struct vd_file_source_config cfg = { .name = init->name, .path = full, .loc = &p->loc };
+		struct vd_file_source_config cfg = { .name = init->name, .path = full, .loc = &p->loc,
+						     .live = init->flags & VD_NODE_INIT_LIVE };
 
 		a->ops = &vd_node_file_source;
 		ret = vd_endpoint_file_source_new(&cfg, &a->inner, err);

@@ -27,6 +27,7 @@ struct vd_file_source_config {
 	const struct vd_location *loc;	/* of the path property, may be NULL */
 	bool raw;
 	struct vd_audio_format raw_format;
+	bool live;			/* a reader thread feeds process() (VD_NODE_INIT_LIVE) */
 };
 int vd_endpoint_file_source_new(const struct vd_file_source_config *cfg, void **self,
 				struct vd_error *err);
@@ -39,6 +40,7 @@ struct vd_file_sink_config {
 	enum vd_sample_format format;	/* UNKNOWN: what arrives (or the container's nearest) */
 	uint32_t rate;			/* 0: what arrives */
 	uint32_t channels;		/* 0: what arrives */
+	bool live;			/* a writer thread does the file I/O (VD_NODE_INIT_LIVE) */
 };
 int vd_endpoint_file_sink_new(const struct vd_file_sink_config *cfg, void **self,
 			      struct vd_error *err);

@@ -394,6 +394,7 @@ int vd_endpoint_file_source_new(const struct vd_file_source_config *cfg, void **
 	if (!s)
 		return -ENOMEM;
 	vd_endpoint_conn_init(&s->conn, true);
+	s->live = cfg->live;
 	s->name = strdup(cfg->name ? cfg->name : "file-source");
 	s->path = strdup(cfg->path);
 	if (!s->name || !s->path) {
@@ -1101,6 +1102,7 @@ int vd_endpoint_file_sink_new(const struct vd_file_sink_config *cfg, void **self
 	if (!s)
 		return -ENOMEM;
 	vd_endpoint_conn_init(&s->conn, true);
+	s->live = cfg->live;
 	s->name = strdup(cfg->name ? cfg->name : "file-sink");
 	s->path = strdup(cfg->path);
 	if (!s->name || !s->path) {

@@ -276,7 +276,8 @@ static void *filtered_run(void *arg)
 	return NULL;
 }
 
-static struct vd_graph *live_graph(const char *in, const char *out, bool live)
+static struct vd_graph *live_graph_of(const char *in_type, const char *in, const char *out_type, const char *out,
+				      bool live)
 {
 	struct pbuf bi = { 0 }, bo = { 0 };
 	struct vd_error err = { 0 };
@@ -286,14 +287,19 @@ static struct vd_graph *live_graph(const char *in, const char *out, bool live)
 	vd_graph_set_live(g, live);
 	prop_str(&bi, "path", in);
 	prop_str(&bo, "path", out);
-	struct vd_graph_node_desc di = { .name = "in", .type = "file-source", .props = props_of(&bi),
+	struct vd_graph_node_desc di = { .name = "in", .type = in_type, .props = props_of(&bi),
 					 .period = 480, .rate = 48000 };
-	struct vd_graph_node_desc dout = { .name = "out", .type = "file-sink", .props = props_of(&bo),
+	struct vd_graph_node_desc dout = { .name = "out", .type = out_type, .props = props_of(&bo),
 					   .period = 480, .rate = 48000 };
 	if (vd_graph_add_node(g, &di, &err) < 0 || vd_graph_add_node(g, &dout, &err) < 0 ||
 	    vd_graph_link(g, "in", NULL, "out", NULL, NULL, &err) < 0 || vd_graph_prepare(g, &err) < 0)
 		fail_msg("graph: %s", err.msg);
 	return g;
+}
+
+static struct vd_graph *live_graph(const char *in, const char *out, bool live)
+{
+	return live_graph_of("file-source", in, "file-sink", out, live);
 }
 
 /* A live graph (file-source -> file-sink) run by the real-time scheduler from a thread whose
@@ -357,6 +363,47 @@ static void test_rt_cycle_never_writes(void **state)
 	vd_test_rmdir(dir);
 }
 
+/* Attach points given a path (serve -i/-o NAME=FILE on a host topology) wrap file endpoints;
+ * in a live graph those are live too: the same seccomp check, through attach-playback ->
+ * attach-capture, and the file written is the file read. */
+static void test_attach_files_never_write_on_rt(void **state)
+{
+	char *dir = vd_test_tmpdir(), in[512], out[512];
+	const uint32_t frames = 9600;
+	int16_t *data = malloc(frames * 2 * sizeof(int16_t));
+	int32_t *back;
+
+	for (uint32_t i = 0; i < frames * 2; i++)
+		data[i] = (int16_t)rnd();
+	snprintf(in, sizeof(in), "%s/in.wav", dir);
+	snprintf(out, sizeof(out), "%s/out.wav", dir);
+	SF_INFO info = { .samplerate = 48000, .channels = 2, .format = SF_FORMAT_WAV | SF_FORMAT_PCM_16 };
+	SNDFILE *sf = sf_open(in, SFM_WRITE, &info);
+	assert_non_null(sf);
+	assert_int_equal(sf_writef_short(sf, data, frames), frames);
+	sf_close(sf);
+
+	struct rt_run r = { .g = live_graph_of("attach-playback", in, "attach-capture", out, true) };
+	pthread_t t;
+
+	assert_int_equal(pthread_create(&t, NULL, filtered_run, &r), 0);
+	pthread_join(t, NULL);
+	assert_int_equal(r.filter, 0);
+	assert_int_equal(r.probe_errno, REFUSED);
+	assert_int_equal(r.start, 0);
+	if (r.st.cycles < 20 || r.st.error)
+		fail_msg("live attach graph: %lu cycles in 0.7 s (error %d)", (unsigned long)r.st.cycles, r.st.error);
+	vd_graph_free(r.g);
+	sf_count_t n = read_back(out, 2, &back);
+	assert_true(n >= frames);
+	for (uint32_t i = 0; i < frames * 2; i++)
+		if (back[i] != (int32_t)((uint32_t)data[i] << 16))
+			fail_msg("sample %u: %d, expected %d", i, back[i], data[i] << 16);
+	free(back);
+	free(data);
+	vd_test_rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -364,6 +411,7 @@ int main(void)
 		cmocka_unit_test(test_header_valid_mid_run),
 		cmocka_unit_test(test_overflow_counted),
 		cmocka_unit_test(test_rt_cycle_never_writes),
+		cmocka_unit_test(test_attach_files_never_write_on_rt),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
