@@ -276,6 +276,38 @@ static void *filtered_run(void *arg)
 	return NULL;
 }
 
+/* @frames of s16 stereo noise written to DIR/in.wav (@in; @out gets DIR/out.wav); returns the samples. */
+static int16_t *noise_wav(const char *dir, char in[512], char out[512], uint32_t frames)
+{
+	int16_t *data = malloc(frames * 2 * sizeof(int16_t));
+
+	for (uint32_t i = 0; i < frames * 2; i++)
+		data[i] = (int16_t)rnd();
+	snprintf(in, 512, "%s/in.wav", dir);
+	snprintf(out, 512, "%s/out.wav", dir);
+	SF_INFO info = { .samplerate = 48000, .channels = 2, .format = SF_FORMAT_WAV | SF_FORMAT_PCM_16 };
+	SNDFILE *sf = sf_open(in, SFM_WRITE, &info);
+	assert_non_null(sf);
+	assert_int_equal(sf_writef_short(sf, data, frames), frames);
+	sf_close(sf);
+	return data;
+}
+
+/* @path starts with @data's @frames, exactly; with @then_silence, only zeros follow. */
+static void assert_starts_with(const char *path, const int16_t *data, uint32_t frames, bool then_silence)
+{
+	int32_t *back;
+	sf_count_t n = read_back(path, 2, &back);
+
+	assert_true(n >= frames);
+	for (uint32_t i = 0; i < frames * 2; i++)
+		if (back[i] != (int32_t)((uint32_t)data[i] << 16))
+			fail_msg("sample %u: %d, expected %d", i, back[i], data[i] << 16);
+	for (sf_count_t i = frames * 2; then_silence && i < n * 2; i++)
+		assert_int_equal(back[i], 0);
+	free(back);
+}
+
 static struct vd_graph *live_graph_of(const char *in_type, const char *in, const char *out_type, const char *out,
 				      bool live)
 {
@@ -310,18 +342,7 @@ static void test_rt_cycle_never_writes(void **state)
 {
 	char *dir = vd_test_tmpdir(), in[512], out[512];
 	const uint32_t frames = 9600;	/* 0.2 s: ends well inside the 0.7 s run */
-	int16_t *data = malloc(frames * 2 * sizeof(int16_t));
-	int32_t *back;
-
-	for (uint32_t i = 0; i < frames * 2; i++)
-		data[i] = (int16_t)rnd();
-	snprintf(in, sizeof(in), "%s/in.wav", dir);
-	snprintf(out, sizeof(out), "%s/out.wav", dir);
-	SF_INFO info = { .samplerate = 48000, .channels = 2, .format = SF_FORMAT_WAV | SF_FORMAT_PCM_16 };
-	SNDFILE *sf = sf_open(in, SFM_WRITE, &info);
-	assert_non_null(sf);
-	assert_int_equal(sf_writef_short(sf, data, frames), frames);
-	sf_close(sf);
+	int16_t *data = noise_wav(dir, in, out, frames);
 
 	for (int live = 1; live >= 0; live--) {
 		struct rt_run r = { .g = live_graph(in, out, live) };
@@ -349,15 +370,8 @@ static void test_rt_cycle_never_writes(void **state)
 		assert_int_equal(vd_graph_get_param(r.g, "out", "dropped", &dropped), 0);
 		assert_true(dropped == 0);
 		vd_graph_free(r.g);
-		sf_count_t n = read_back(out, 2, &back);
 		/* the source's frames, then the live graph's silence after its end */
-		assert_true(n >= frames);
-		for (uint32_t i = 0; i < frames * 2; i++)
-			if (back[i] != (int32_t)((uint32_t)data[i] << 16))
-				fail_msg("sample %u: %d, expected %d", i, back[i], data[i] << 16);
-		for (sf_count_t i = frames * 2; i < n * 2; i++)
-			assert_int_equal(back[i], 0);
-		free(back);
+		assert_starts_with(out, data, frames, true);
 	}
 	free(data);
 	vd_test_rmdir(dir);
@@ -370,18 +384,7 @@ static void test_attach_files_never_write_on_rt(void **state)
 {
 	char *dir = vd_test_tmpdir(), in[512], out[512];
 	const uint32_t frames = 9600;
-	int16_t *data = malloc(frames * 2 * sizeof(int16_t));
-	int32_t *back;
-
-	for (uint32_t i = 0; i < frames * 2; i++)
-		data[i] = (int16_t)rnd();
-	snprintf(in, sizeof(in), "%s/in.wav", dir);
-	snprintf(out, sizeof(out), "%s/out.wav", dir);
-	SF_INFO info = { .samplerate = 48000, .channels = 2, .format = SF_FORMAT_WAV | SF_FORMAT_PCM_16 };
-	SNDFILE *sf = sf_open(in, SFM_WRITE, &info);
-	assert_non_null(sf);
-	assert_int_equal(sf_writef_short(sf, data, frames), frames);
-	sf_close(sf);
+	int16_t *data = noise_wav(dir, in, out, frames);
 
 	struct rt_run r = { .g = live_graph_of("attach-playback", in, "attach-capture", out, true) };
 	pthread_t t;
@@ -394,12 +397,7 @@ static void test_attach_files_never_write_on_rt(void **state)
 	if (r.st.cycles < 20 || r.st.error)
 		fail_msg("live attach graph: %lu cycles in 0.7 s (error %d)", (unsigned long)r.st.cycles, r.st.error);
 	vd_graph_free(r.g);
-	sf_count_t n = read_back(out, 2, &back);
-	assert_true(n >= frames);
-	for (uint32_t i = 0; i < frames * 2; i++)
-		if (back[i] != (int32_t)((uint32_t)data[i] << 16))
-			fail_msg("sample %u: %d, expected %d", i, back[i], data[i] << 16);
-	free(back);
+	assert_starts_with(out, data, frames, false);
 	free(data);
 	vd_test_rmdir(dir);
 }
