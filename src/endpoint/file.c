@@ -251,13 +251,22 @@ static void write_channel_map(SNDFILE *sf, uint32_t channels, const uint8_t *pos
 #define SRC_RING_SECONDS 2		/* how long the disk may stall before the output underruns */
 #define SRC_RING_MIN_BYTES (64u << 10)
 #define READER_WAKE_NS 10000000ull	/* 10 ms */
+/* The I/O thread of a live file endpoint, with the ring memory and buffer it owns. */
+struct helper {
+	pthread_t thread;
+	bool running;
+	_Atomic bool quit;
+	void *mem;				/* the ring's storage */
+	void *buf;				/* the thread's own staging buffer */
+};
+
 /*
- * Start a file endpoint's I/O thread: an ordinary thread whatever the caller
- * is (the processing thread may be SCHED_FIFO), and deaf to signals: the
- * daemon reads them through a signalfd, which only works while no thread
- * accepts them. Returns 0 or -errno.
+ * Start it: an ordinary thread whatever the caller is (the processing
+ * thread may be SCHED_FIFO), and deaf to signals: the daemon reads them
+ * through a signalfd, which only works while no thread accepts them.
+ * Returns 0 or -errno.
  */
-static int start_helper(pthread_t *thread, void *(*fn)(void *), void *arg, const char *name)
+static int helper_start(struct helper *h, void *(*fn)(void *), void *arg, const char *name)
 {
 	pthread_attr_t attr;
 	sigset_t all, old;
@@ -268,12 +277,32 @@ static int start_helper(pthread_t *thread, void *(*fn)(void *), void *arg, const
 	pthread_attr_setschedpolicy(&attr, SCHED_OTHER);
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	ret = -pthread_create(thread, &attr, fn, arg);
+	ret = -pthread_create(&h->thread, &attr, fn, arg);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&attr);
-	if (ret == 0)
-		pthread_setname_np(*thread, name);
+	if (ret == 0) {
+		pthread_setname_np(h->thread, name);
+		h->running = true;
+	}
 	return ret;
+}
+
+static void helper_release(struct helper *h)
+{
+	free(h->mem);
+	free(h->buf);
+	h->mem = h->buf = NULL;
+}
+
+/* Join the thread (after its own last pass) and free what it owned. */
+static void helper_stop(struct helper *h)
+{
+	if (!h->running)
+		return;
+	atomic_store_explicit(&h->quit, true, memory_order_release);
+	pthread_join(h->thread, NULL);
+	h->running = false;
+	helper_release(h);
 }
 
 /* An idle helper thread (a suspended engine, a sink nobody feeds, a full read-ahead ring)
@@ -292,10 +321,7 @@ static uint64_t idle_nap(uint64_t nap, bool busy, uint64_t base)
 
 struct src_live {
 	struct vd_ring ring;
-	void *mem;
-	pthread_t thread;
-	bool running;
-	_Atomic bool quit;
+	struct helper h;			/* the reader thread, the ring's memory, its buffer */
 	/* processing thread -> reader */
 	_Atomic uint32_t reset_gen;		/* rewind requests */
 	/* reader -> processing thread */
@@ -319,7 +345,6 @@ struct src_live {
 	bool rewound;				/* nothing read since the last rewind (an empty loop) */
 	uint64_t written;			/* bytes, = produced */
 	sf_count_t frames;			/* read since the last rewind */
-	void *buf;
 };
 
 struct file_source {
@@ -596,9 +621,9 @@ static void src_fill(struct file_source *s)
 		/* a known length ends the stream with its last frame, not one empty read later */
 		if (!s->loop && s->total >= 0 && want > s->total - lv->frames)
 			want = s->total - lv->frames;
-		got = want ? read_frames(s, lv->buf, want) : 0;
+		got = want ? read_frames(s, lv->h.buf, want) : 0;
 		if (got > 0) {
-			vd_ring_write(&lv->ring, lv->buf, (uint32_t)got * stride);
+			vd_ring_write(&lv->ring, lv->h.buf, (uint32_t)got * stride);
 			lv->written += (uint64_t)got * stride;
 			lv->frames += got;
 			atomic_store_explicit(&lv->produced, lv->written, memory_order_release);
@@ -658,7 +683,7 @@ static void *reader_main(void *arg)
 		uint64_t before = lv->written;
 		bool rewound = gen != lv->served_gen;
 
-		if (atomic_load_explicit(&lv->quit, memory_order_acquire))
+		if (atomic_load_explicit(&lv->h.quit, memory_order_acquire))
 			break;
 		if (rewound)
 			src_rewind(s, gen);
@@ -688,43 +713,31 @@ static int src_live_start(struct file_source *s)
 		size <<= 1;
 	memset(lv, 0, sizeof(*lv));
 	atomic_store_explicit(&lv->eos_at, NO_POSITION, memory_order_relaxed);
-	lv->mem = malloc(size);
-	lv->buf = malloc((size_t)READER_CHUNK_FRAMES * stride);
-	if (!lv->mem || !lv->buf) {
+	lv->h.mem = malloc(size);
+	lv->h.buf = malloc((size_t)READER_CHUNK_FRAMES * stride);
+	if (!lv->h.mem || !lv->h.buf) {
 		ret = -ENOMEM;
 		goto fail;
 	}
-	vd_ring_init(&lv->ring, lv->mem, size);
+	vd_ring_init(&lv->ring, lv->h.mem, size);
 	if (s->regular && sf_seek(s->sf, 0, SEEK_SET) != 0) {
 		ret = -EIO;
 		goto fail;
 	}
 	if (s->regular)
 		src_fill(s);
-	ret = start_helper(&lv->thread, reader_main, s, "vd-file-reader");
+	ret = helper_start(&lv->h, reader_main, s, "vd-file-reader");
 	if (ret < 0)
 		goto fail;
-	lv->running = true;
 	return 0;
 fail:
-	free(lv->mem);
-	free(lv->buf);
-	lv->mem = lv->buf = NULL;
+	helper_release(&lv->h);
 	return ret;
 }
 
 static void src_live_stop(struct file_source *s)
 {
-	struct src_live *lv = &s->lv;
-
-	if (!lv->running)
-		return;
-	atomic_store_explicit(&lv->quit, true, memory_order_release);
-	pthread_join(lv->thread, NULL);
-	lv->running = false;
-	free(lv->mem);
-	free(lv->buf);
-	lv->mem = lv->buf = NULL;
+	helper_stop(&s->lv.h);
 }
 
 /* Processing thread: copy out what the reader has ready; short of it, silence and an underrun. */
@@ -822,7 +835,7 @@ static int file_source_process(void *self, struct vd_buffer *in, uint32_t n_in,
 	struct file_source *s = self;
 	sf_count_t want = out[0].frames, got;
 
-	if (s->live && s->lv.running)
+	if (s->live && s->lv.h.running)
 		return src_live_process(s, out);
 	if (s->eos) {
 		out[0].frames = 0;
@@ -875,7 +888,7 @@ static void file_source_reset(void *self)
 {
 	struct file_source *s = self;
 
-	if (s->live && s->lv.running) {
+	if (s->live && s->lv.h.running) {
 		src_live_reset(s);
 		return;
 	}
@@ -938,7 +951,7 @@ static uint64_t src_buffered(struct file_source *s)
 static int file_source_get_param(void *self, uint32_t id, double *value)
 {
 	struct file_source *s = self;
-	bool live = s->live && s->lv.running;
+	bool live = s->live && s->lv.h.running;
 
 	switch (id) {
 	case SRC_PARAM_UNDERRUNS:
@@ -1004,10 +1017,7 @@ const struct vd_node_ops vd_node_file_source = {
 
 struct live {
 	struct vd_ring ring;
-	void *mem;
-	pthread_t thread;
-	bool running;
-	_Atomic bool quit;
+	struct helper h;			/* the writer thread, the ring's memory, its buffer */
 	/* processing thread -> writer */
 	_Atomic uint64_t produced;		/* bytes committed to the ring, ever */
 	_Atomic uint64_t reset_at, eos_at;	/* positions in produced */
@@ -1022,7 +1032,6 @@ struct live {
 	bool eos;
 	/* writer only */
 	uint64_t consumed;
-	void *buf;
 	uint32_t buf_frames;
 };
 
@@ -1361,7 +1370,7 @@ static void drain_to(struct file_sink *s, uint64_t target, bool discard)
 
 	while (lv->consumed < target) {
 		uint32_t want = target - lv->consumed < chunk ? (uint32_t)(target - lv->consumed) : chunk;
-		uint32_t got = vd_ring_read(&lv->ring, lv->buf, want);
+		uint32_t got = vd_ring_read(&lv->ring, lv->h.buf, want);
 		sf_count_t frames = (sf_count_t)(got / stride);
 
 		if (!got)
@@ -1369,7 +1378,7 @@ static void drain_to(struct file_sink *s, uint64_t target, bool discard)
 		lv->consumed += got;
 		if (discard || !s->sf || atomic_load_explicit(&lv->error, memory_order_relaxed))
 			continue;
-		if (write_frames(s, lv->buf, frames) != frames)
+		if (write_frames(s, lv->h.buf, frames) != frames)
 			atomic_store_explicit(&lv->error, -EIO, memory_order_relaxed);
 		else
 			atomic_fetch_add_explicit(&lv->written, (uint64_t)frames, memory_order_relaxed);
@@ -1387,7 +1396,7 @@ static void *writer_main(void *arg)
 	uint32_t last_gen = seen_eos;
 
 	for (;;) {
-		bool quit = atomic_load_explicit(&lv->quit, memory_order_acquire);
+		bool quit = atomic_load_explicit(&lv->h.quit, memory_order_acquire);
 		uint32_t gen = atomic_load_explicit(&lv->reset_gen, memory_order_acquire);
 
 		if (gen != seen_reset) {
@@ -1448,38 +1457,26 @@ static int live_start(struct file_sink *s)
 
 	memset(lv, 0, sizeof(*lv));
 	lv->buf_frames = WRITER_CHUNK_FRAMES;
-	lv->mem = malloc(size);
-	lv->buf = malloc((size_t)lv->buf_frames * stride);
-	if (!lv->mem || !lv->buf) {
+	lv->h.mem = malloc(size);
+	lv->h.buf = malloc((size_t)lv->buf_frames * stride);
+	if (!lv->h.mem || !lv->h.buf) {
 		ret = -ENOMEM;
 		goto fail;
 	}
-	vd_ring_init(&lv->ring, lv->mem, size);
-	ret = start_helper(&lv->thread, writer_main, s, "vd-file-writer");
+	vd_ring_init(&lv->ring, lv->h.mem, size);
+	ret = helper_start(&lv->h, writer_main, s, "vd-file-writer");
 	if (ret < 0)
 		goto fail;
-	lv->running = true;
 	return 0;
 fail:
-	free(lv->mem);
-	free(lv->buf);
-	lv->mem = lv->buf = NULL;
+	helper_release(&lv->h);
 	return ret;
 }
 
 /* Join the writer after its last drain; the file stays open for the caller to close. */
 static void live_stop(struct file_sink *s)
 {
-	struct live *lv = &s->lv;
-
-	if (!lv->running)
-		return;
-	atomic_store_explicit(&lv->quit, true, memory_order_release);
-	pthread_join(lv->thread, NULL);
-	lv->running = false;
-	free(lv->mem);
-	free(lv->buf);
-	lv->mem = lv->buf = NULL;
+	helper_stop(&s->lv.h);
 }
 
 /* Processing thread: copy whole frames into the ring, drop (and count) what does not fit. */
