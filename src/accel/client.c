@@ -868,6 +868,30 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Lock held: 0 if the session can be waited on, else why not (-errno, the text in cs->err). */
+static int wait_allowed(struct client_session *cs)
+{
+	ring_refused(cs);
+	if (cs->broken)
+		return broken_error(cs);
+	if (cs->state != VD_ACCEL_STATE_SETUP) {
+		snprintf(cs->err, sizeof(cs->err), "nothing to wait for: no parameters set (session is OPEN)");
+		return -EPERM;
+	}
+	return 0;
+}
+
+/* Milliseconds to @deadline (a now_ms() time; -1: none, which stays -1), never negative. */
+static int ms_left(int64_t deadline)
+{
+	int64_t d;
+
+	if (deadline < 0)
+		return -1;
+	d = deadline - now_ms();
+	return d > 0 ? (int)d : 0;
+}
+
 /* Waiting with a ring while nobody holds the poll fd: readiness comes from
  * the page, and we sleep on the notify eventfd after saying so in the ring
  * (client_wait), so the daemon signals only a client that waits. The
@@ -890,19 +914,12 @@ static int wait_lazy(struct client_session *cs, short events, int timeout_ms)
 
 	for (;;) {
 		pthread_mutex_lock(&cs->lock);
-		ring_refused(cs);
-		if (cs->broken) {
-			r = broken_error(cs);
+		if ((r = wait_allowed(cs)) < 0) {
 			pthread_mutex_unlock(&cs->lock);
 			return r;
 		}
-		if (cs->state != VD_ACCEL_STATE_SETUP) {
-			snprintf(cs->err, sizeof(cs->err), "nothing to wait for: no parameters set (session is OPEN)");
-			pthread_mutex_unlock(&cs->lock);
-			return -EPERM;
-		}
 		ready = local_ready(cs, events);
-		int left = deadline < 0 ? -1 : (int)(deadline - now_ms() > 0 ? deadline - now_ms() : 0);
+		int left = ms_left(deadline);
 		if (!ready && left != 0) {
 			/* say we wait, then look again: a change after our look is signalled */
 			__atomic_store_n(&cs->ring->client_wait, 1, __ATOMIC_RELAXED);
@@ -980,21 +997,14 @@ static int c_wait(struct vd_accel *s, short events, int timeout_ms)
 		return wait_lazy(cs, events, timeout_ms);
 	for (;;) {
 		pthread_mutex_lock(&cs->lock);
-		ring_refused(cs);
-		if (cs->broken) {
-			r = broken_error(cs);
+		if ((r = wait_allowed(cs)) < 0) {
 			pthread_mutex_unlock(&cs->lock);
 			return r;
-		}
-		if (cs->state != VD_ACCEL_STATE_SETUP) {
-			snprintf(cs->err, sizeof(cs->err), "nothing to wait for: no parameters set (session is OPEN)");
-			pthread_mutex_unlock(&cs->lock);
-			return -EPERM;
 		}
 		watch = cs->pipelined;
 		pthread_mutex_unlock(&cs->lock);
 
-		int left = deadline < 0 ? -1 : (int)(deadline - now_ms() > 0 ? deadline - now_ms() : 0);
+		int left = ms_left(deadline);
 		p[1].revents = p[2].revents = 0;
 		/* the sock is watched when pipelined or with a ring (a ring needs p[2]) */
 		p[1].fd = watch || cs->ring ? cs->sock : -1;
