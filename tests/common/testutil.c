@@ -1,5 +1,8 @@
 /* tests/common/testutil.c - temp directories and source-tree paths for tests. */
 #include <errno.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <pthread.h>
 #include <ftw.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
@@ -11,6 +14,8 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <unistd.h>
+
+#include <virtdsp/sched.h>
 
 #include "testutil.h"
 
@@ -79,4 +84,49 @@ int vd_test_deny_syscalls(const long *nrs, size_t n, int err)
 		return -errno;
 	/* no TSYNC: only this thread and the threads it creates from now on */
 	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0 ? -errno : 0;
+}
+
+struct rt_denied {
+	struct vd_graph *g;
+	const long *nrs;
+	size_t n;
+	int err, ms;
+	struct vd_test_rt_run *res;
+};
+
+static void *rt_denied_main(void *arg)
+{
+	struct rt_denied *d = arg;
+	struct vd_rt_config cfg = { .period_ns = 10000000 };
+	struct vd_rt_stats st = { 0 };
+	struct vd_rt_sched *s;
+	struct timespec ts = { d->ms / 1000, (long)(d->ms % 1000) * 1000000 };
+
+	d->res->filter = vd_test_deny_syscalls(d->nrs, d->n, d->err);
+	/* fd -1, length 0: refused by the filter, or EBADF without it */
+	d->res->probe = syscall(d->nrs[0], -1, NULL, 0);
+	d->res->probe_errno = errno;
+	if (d->res->filter < 0)
+		return NULL;
+	d->res->start = vd_rt_sched_start(d->g, &cfg, &s);
+	if (d->res->start < 0)
+		return NULL;
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+	vd_rt_sched_stop(s, &st);
+	d->res->cycles = (unsigned long)st.cycles;
+	d->res->error = st.error;
+	return NULL;
+}
+
+void vd_test_rt_run_denied(struct vd_graph *g, const long *nrs, size_t n, int err, int ms,
+			   struct vd_test_rt_run *res)
+{
+	struct rt_denied d = { .g = g, .nrs = nrs, .n = n, .err = err, .ms = ms, .res = res };
+	pthread_t t;
+
+	memset(res, 0, sizeof(*res));
+	res->filter = res->start = -EAGAIN;
+	if (pthread_create(&t, NULL, rt_denied_main, &d) == 0)
+		pthread_join(t, NULL);
 }

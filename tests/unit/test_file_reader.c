@@ -344,41 +344,9 @@ static void test_underrun_counted(void **state)
 
 #define REFUSED ENOTRECOVERABLE
 
-static int deny_file_io(void)
-{
-	static const long nrs[] = { SYS_read, SYS_readv, SYS_pread64, SYS_preadv, SYS_preadv2,
+static const long file_io_nrs[] = { SYS_read, SYS_readv, SYS_pread64, SYS_preadv, SYS_preadv2,
 				    SYS_lseek, SYS_write, SYS_writev, SYS_pwrite64, SYS_pwritev,
 				    SYS_pwritev2 };
-
-	return vd_test_deny_syscalls(nrs, sizeof(nrs) / sizeof(nrs[0]), REFUSED);
-}
-
-struct rt_run {
-	struct vd_graph *g;
-	int filter, probe_errno, start;
-	ssize_t probe;
-	struct vd_rt_stats st;
-};
-
-static void *filtered_run(void *arg)
-{
-	struct rt_run *r = arg;
-	struct vd_rt_config cfg = { .period_ns = 10000000 };
-	struct vd_rt_sched *s;
-	char c;
-
-	r->filter = deny_file_io();
-	r->probe = read(STDIN_FILENO, &c, 0);
-	r->probe_errno = errno;
-	if (r->filter < 0)
-		return NULL;
-	r->start = vd_rt_sched_start(r->g, &cfg, &s);
-	if (r->start < 0)
-		return NULL;
-	sleep_ms(700);
-	vd_rt_sched_stop(s, &r->st);
-	return NULL;
-}
 
 static struct vd_graph *graph_of(const char *in, const char *out, bool live)
 {
@@ -418,11 +386,10 @@ static void test_rt_cycle_never_reads(void **state)
 	write_wav(in, 48000, 2, SF_FORMAT_PCM_16, data, len);
 
 	for (int live = 1; live >= 0; live--) {
-		struct rt_run r = { .g = graph_of(in, out, live) };
-		pthread_t t;
+		struct vd_test_rt_run r;
+		struct vd_graph *g = graph_of(in, out, live);
 
-		assert_int_equal(pthread_create(&t, NULL, filtered_run, &r), 0);
-		pthread_join(t, NULL);
+		vd_test_rt_run_denied(g, file_io_nrs, sizeof(file_io_nrs) / sizeof(file_io_nrs[0]), REFUSED, 700, &r);
 		assert_int_equal(r.filter, 0);
 		/* the filter is in force on that thread */
 		assert_int_equal(r.probe, -1);
@@ -430,21 +397,21 @@ static void test_rt_cycle_never_reads(void **state)
 		assert_int_equal(r.start, 0);
 		if (!live) {
 			/* the offline source's sf_read failed inside the first cycle, which ended the run */
-			assert_int_equal(r.st.cycles, 1);
-			assert_int_equal(r.st.error, -EIO);
-			vd_graph_free(r.g);
+			assert_int_equal(r.cycles, 1);
+			assert_int_equal(r.error, -EIO);
+			vd_graph_free(g);
 			continue;
 		}
-		if (r.st.cycles < 20)
-			fail_msg("live graph: %lu cycles in 0.7 s (error %d)", (unsigned long)r.st.cycles,
-				 r.st.error);
-		assert_int_equal(r.st.error, 0);
+		if (r.cycles < 20)
+			fail_msg("live graph: %lu cycles in 0.7 s (error %d)", (unsigned long)r.cycles,
+				 r.error);
+		assert_int_equal(r.error, 0);
 		double underruns = -1, frames = -1;
-		assert_int_equal(vd_graph_get_param(r.g, "in", "underruns", &underruns), 0);
-		assert_int_equal(vd_graph_get_param(r.g, "out", "frames", &frames), 0);
+		assert_int_equal(vd_graph_get_param(g, "in", "underruns", &underruns), 0);
+		assert_int_equal(vd_graph_get_param(g, "out", "frames", &frames), 0);
 		/* prepare's first fill (2.7 s) covers the run: not one short cycle */
 		assert_true(underruns == 0);
-		vd_graph_free(r.g);
+		vd_graph_free(g);
 
 		SF_INFO info = { 0 };
 		SNDFILE *sf = sf_open(out, SFM_READ, &info);

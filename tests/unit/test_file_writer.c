@@ -242,39 +242,8 @@ static void test_overflow_counted(void **state)
 
 #define REFUSED ENOTRECOVERABLE
 
-static int deny_writes(void)
-{
-	static const long nrs[] = { SYS_write, SYS_writev, SYS_pwrite64, SYS_pwritev, SYS_pwritev2,
-				    SYS_fsync, SYS_fdatasync, SYS_ftruncate };
-
-	return vd_test_deny_syscalls(nrs, sizeof(nrs) / sizeof(nrs[0]), REFUSED);
-}
-
-struct rt_run {
-	struct vd_graph *g;
-	int filter, probe_errno, start;
-	ssize_t probe;
-	struct vd_rt_stats st;
-};
-
-static void *filtered_run(void *arg)
-{
-	struct rt_run *r = arg;
-	struct vd_rt_config cfg = { .period_ns = 10000000 };
-	struct vd_rt_sched *s;
-
-	r->filter = deny_writes();
-	r->probe = write(STDOUT_FILENO, "", 0);
-	r->probe_errno = errno;
-	if (r->filter < 0)
-		return NULL;
-	r->start = vd_rt_sched_start(r->g, &cfg, &s);
-	if (r->start < 0)
-		return NULL;
-	sleep_ms(700);
-	vd_rt_sched_stop(s, &r->st);
-	return NULL;
-}
+static const long write_nrs[] = { SYS_write, SYS_writev, SYS_pwrite64, SYS_pwritev, SYS_pwritev2,
+				  SYS_fsync, SYS_fdatasync, SYS_ftruncate };
 
 /* @frames of s16 stereo noise written to DIR/in.wav (@in; @out gets DIR/out.wav); returns the samples. */
 static int16_t *noise_wav(const char *dir, char in[512], char out[512], uint32_t frames)
@@ -345,11 +314,10 @@ static void test_rt_cycle_never_writes(void **state)
 	int16_t *data = noise_wav(dir, in, out, frames);
 
 	for (int live = 1; live >= 0; live--) {
-		struct rt_run r = { .g = live_graph(in, out, live) };
-		pthread_t t;
+		struct vd_test_rt_run r;
+		struct vd_graph *g = live_graph(in, out, live);
 
-		assert_int_equal(pthread_create(&t, NULL, filtered_run, &r), 0);
-		pthread_join(t, NULL);
+		vd_test_rt_run_denied(g, write_nrs, sizeof(write_nrs) / sizeof(write_nrs[0]), REFUSED, 700, &r);
 		assert_int_equal(r.filter, 0);
 		/* the filter is in force on that thread */
 		assert_int_equal(r.probe, -1);
@@ -357,19 +325,19 @@ static void test_rt_cycle_never_writes(void **state)
 		assert_int_equal(r.start, 0);
 		if (!live) {
 			/* the offline sink's sf_write failed inside the first cycle, which ended the run */
-			assert_int_equal(r.st.cycles, 1);
-			assert_int_equal(r.st.error, -EIO);
-			vd_graph_free(r.g);
+			assert_int_equal(r.cycles, 1);
+			assert_int_equal(r.error, -EIO);
+			vd_graph_free(g);
 			continue;
 		}
-		if (r.st.cycles < 20)
-			fail_msg("live graph: %lu cycles in 0.7 s (error %d)", (unsigned long)r.st.cycles,
-				 r.st.error);
-		assert_int_equal(r.st.error, 0);
+		if (r.cycles < 20)
+			fail_msg("live graph: %lu cycles in 0.7 s (error %d)", (unsigned long)r.cycles,
+				 r.error);
+		assert_int_equal(r.error, 0);
 		double dropped = -1;
-		assert_int_equal(vd_graph_get_param(r.g, "out", "dropped", &dropped), 0);
+		assert_int_equal(vd_graph_get_param(g, "out", "dropped", &dropped), 0);
 		assert_true(dropped == 0);
-		vd_graph_free(r.g);
+		vd_graph_free(g);
 		/* the source's frames, then the live graph's silence after its end */
 		assert_starts_with(out, data, frames, true);
 	}
@@ -386,17 +354,16 @@ static void test_attach_files_never_write_on_rt(void **state)
 	const uint32_t frames = 9600;
 	int16_t *data = noise_wav(dir, in, out, frames);
 
-	struct rt_run r = { .g = live_graph_of("attach-playback", in, "attach-capture", out, true) };
-	pthread_t t;
+	struct vd_test_rt_run r;
+	struct vd_graph *g = live_graph_of("attach-playback", in, "attach-capture", out, true);
 
-	assert_int_equal(pthread_create(&t, NULL, filtered_run, &r), 0);
-	pthread_join(t, NULL);
+	vd_test_rt_run_denied(g, write_nrs, sizeof(write_nrs) / sizeof(write_nrs[0]), REFUSED, 700, &r);
 	assert_int_equal(r.filter, 0);
 	assert_int_equal(r.probe_errno, REFUSED);
 	assert_int_equal(r.start, 0);
-	if (r.st.cycles < 20 || r.st.error)
-		fail_msg("live attach graph: %lu cycles in 0.7 s (error %d)", (unsigned long)r.st.cycles, r.st.error);
-	vd_graph_free(r.g);
+	if (r.cycles < 20 || r.error)
+		fail_msg("live attach graph: %lu cycles in 0.7 s (error %d)", (unsigned long)r.cycles, r.error);
+	vd_graph_free(g);
 	assert_starts_with(out, data, frames, false);
 	free(data);
 	vd_test_rmdir(dir);
