@@ -1,7 +1,7 @@
 /* fuzz/fuzz_accel_ring.c - libFuzzer target for the submission ring
  * (docs/protocol.md, "Submission ring"), which a client shares read-write
  * with the daemon and may fill with anything: the entry fetch alone, over
- * a ring image and indices taken from the input, and then the engine
+ * a ring image and indices taken from the input (STARTs and STOPs), and then the engine
  * consuming the same bytes from a real session's ring (four tasks, seqnos
  * folded into the range the session uses so that valid STARTs happen too).
  * Nothing may crash, hang or leak; a refusal must leave its errno and a
@@ -41,7 +41,8 @@ static void fetch_only(const uint8_t *data, size_t size)
 	for (int i = 0; i < 2 * (int)VD_PROTO_RING_ENTRIES; i++) {
 		struct vd_accel_task t;
 		const char *why = NULL;
-		int res = vd_proto_ring_fetch(r, head, tail, &t, &why);
+		uint32_t op = UINT32_MAX;
+		int res = vd_proto_ring_fetch(r, head, tail, &op, &t, &why);
 
 		if (res < 0 && (!why || !why[0] || res != -EPROTO))
 			abort();
@@ -49,6 +50,9 @@ static void fetch_only(const uint8_t *data, size_t size)
 			break;
 		/* only a bounded, checked entry comes out */
 		if (tail - head > VD_PROTO_RING_ENTRIES || t.input_fd != -1 || t.output_fd != -1)
+			abort();
+		if (op != VD_PROTO_RING_OP_START &&
+		    (op != VD_PROTO_RING_OP_STOP || !t.seqno || t.origin_seqno || t.input_size || t.flags))
 			abort();
 		head++;
 	}
@@ -102,6 +106,9 @@ static void engine_consumes(const uint8_t *data, size_t size)
 			e.origin_seqno %= 9;
 		if (!(e.input_size >> 63))
 			e.input_size %= 300;
+		/* STARTs and STOPs, and now and then an unknown operation */
+		if (!(e.op >> 31))
+			e.op %= 3;
 		ring->e[i] = e;
 	}
 	__atomic_store_n(&ring->tail, n, __ATOMIC_RELEASE);

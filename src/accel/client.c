@@ -44,6 +44,8 @@ struct slot {
 	bool known;		/* a task of ours lives in this entry */
 	uint64_t seqno;		/* its seqno, counting STARTs still in the connection */
 	uint64_t sent;		/* STARTs sent that succeeded or may still succeed */
+	bool stop_pending;	/* a STOP of it is in the ring, up to entry stop_tail */
+	uint32_t stop_tail;
 };
 
 struct client_session {
@@ -70,6 +72,7 @@ struct client_session {
 	struct vd_proto_ring *ring;
 	int kick_fd, notify_fd;
 	uint32_t tail;		/* entries we published */
+	bool ring_stop;		/* the daemon takes STOPs in the ring */
 	bool exact;		/* the program has the poll fd: the daemon keeps it exact */
 	bool notify_leader;	/* a waiting thread sleeps on notify_fd; the others on notify_gen */
 	atomic_uint notify_gen;	/* bumped when that thread wakes */
@@ -296,7 +299,10 @@ static bool ring_refused(struct client_session *cs)
 	text[sizeof(text) - 1] = '\0';
 	/* the prefix and the engine's message may exceed our buffer: cut the message */
 	text[sizeof(cs->err) - sizeof("pipelined START refused: ")] = '\0';
-	snprintf(cs->err, sizeof(cs->err), "pipelined START refused: %.230s", text);
+	if (!strncmp(text, "STOP: ", 6))
+		snprintf(cs->err, sizeof(cs->err), "pipelined STOP refused: %.230s", text + 6);
+	else
+		snprintf(cs->err, sizeof(cs->err), "pipelined START refused: %.230s", text);
 	fail_session(cs, e < 0 && e >= -4095 ? e : -EPROTO, true);
 	return true;
 }
@@ -460,6 +466,7 @@ static void slot_set_seqno(struct client_session *cs, struct slot *sl, uint64_t 
 	accel_seqmap_del(&cs->seqs, seqno);
 	sl->seqno = seqno;
 	sl->known = true;
+	sl->stop_pending = false;	/* a START of it follows the STOP */
 	accel_seqmap_put(&cs->seqs, seqno, (uint8_t)(sl - cs->slots));
 }
 
@@ -468,6 +475,7 @@ static void slot_forget(struct client_session *cs, struct slot *sl)
 	if (sl->known)
 		accel_seqmap_del(&cs->seqs, sl->seqno);
 	sl->known = false;
+	sl->stop_pending = false;
 }
 
 /* A task just created: find its entry (written before CREATE's reply was sent). */
@@ -490,6 +498,27 @@ static bool slot_current(struct client_session *cs, const struct slot *sl, struc
 {
 	return vd_proto_page_read_entry(cs->page, (unsigned)(sl - cs->slots), e) == 0 && e->used &&
 	       e->seqno == sl->seqno && e->starts == sl->sent;
+}
+
+/* As slot_current(), with a STOP still in the ring applied: the task is IDLE
+ * for us from the moment it is published (the ring and the socket are one
+ * ordered stream), and the engine's STOP of a FINISHED task changes nothing
+ * else in its entry. */
+static bool slot_status(struct client_session *cs, struct slot *sl, struct vd_proto_page_entry *e)
+{
+	uint32_t head;
+
+	if (!sl->stop_pending)
+		return slot_current(cs, sl, e);
+	/* head first: the engine publishes it after the page shows the STOP */
+	head = __atomic_load_n(&cs->ring->head, __ATOMIC_ACQUIRE);
+	if (!slot_current(cs, sl, e))
+		return false;
+	if ((int32_t)(head - sl->stop_tail) >= 0)
+		sl->stop_pending = false;
+	else
+		e->state = VD_ACCEL_TASK_IDLE;
+	return true;
 }
 
 static void order_remove(struct client_session *cs, unsigned slot)
@@ -556,7 +585,7 @@ static bool start_certain(struct client_session *cs, const struct vd_accel_task 
 	    state != VD_ACCEL_STATE_SETUP || !granule)
 		return false;
 	sl = slot_of(cs, t->origin_seqno ? t->origin_seqno : t->seqno);
-	if (!sl || !slot_current(cs, sl, &e))
+	if (!sl || !slot_status(cs, sl, &e))
 		return false;
 	if (t->origin_seqno ? (e.state == VD_ACCEL_TASK_ACTIVE || !cs->seqno_known)
 			    : e.state != VD_ACCEL_TASK_IDLE)
@@ -595,7 +624,7 @@ static void ring_kick(struct client_session *cs)
  * then; the engine instead makes its worker SCHED_BATCH, so a kick wakes
  * it without preempting us.
  */
-static void ring_submit(struct client_session *cs, const struct vd_proto_task *w)
+static void ring_publish(struct client_session *cs, const struct vd_proto_task *w, uint32_t op)
 {
 	struct vd_proto_ring_entry *e = &cs->ring->e[cs->tail % VD_PROTO_RING_ENTRIES];
 
@@ -603,9 +632,49 @@ static void ring_submit(struct client_session *cs, const struct vd_proto_task *w
 	__atomic_store_n(&e->origin_seqno, w->origin_seqno, __ATOMIC_RELAXED);
 	__atomic_store_n(&e->input_size, w->input_size, __ATOMIC_RELAXED);
 	__atomic_store_n(&e->flags, w->flags, __ATOMIC_RELAXED);
-	__atomic_store_n(&e->reserved, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&e->op, op, __ATOMIC_RELAXED);
 	__atomic_store_n(&cs->ring->tail, ++cs->tail, __ATOMIC_RELEASE);
+}
+
+static void ring_submit(struct client_session *cs, const struct vd_proto_task *w)
+{
+	ring_publish(cs, w, VD_PROTO_RING_OP_START);
 	ring_kick(cs);
+}
+
+/*
+ * Lock held: STOP @seqno without a round trip, when the engine would
+ * certainly accept it and nobody can see the difference: a FINISHED task
+ * (every START of it handled) becomes IDLE and leaves the started list,
+ * which changes only the poll fd's readiness, and only the library
+ * computes that while the program has not taken the fd. Then the STOP
+ * goes into the ring and the worker is not kicked: nothing waits for it,
+ * and the next kick or request takes it along. A STOP of a task that is
+ * IDLE (or about to be) changes nothing and is answered here. This is
+ * what a client draining its last tasks does, once per task.
+ */
+static bool stop_certain(struct client_session *cs, uint64_t seqno)
+{
+	struct vd_proto_page_entry e;
+	struct slot *sl;
+
+	ring_refused(cs);
+	if (!cs->ring_stop || cs->broken || cs->state != VD_ACCEL_STATE_SETUP || !seqno ||
+	    __atomic_load_n(&cs->exact, __ATOMIC_RELAXED))
+		return false;
+	sl = slot_of(cs, seqno);
+	if (!sl || !slot_status(cs, sl, &e))
+		return false;
+	if (e.state == VD_ACCEL_TASK_IDLE)
+		return true;
+	if (e.state != VD_ACCEL_TASK_FINISHED ||
+	    cs->tail - __atomic_load_n(&cs->ring->head, __ATOMIC_ACQUIRE) >= VD_PROTO_RING_ENTRIES)
+		return false;
+	ring_publish(cs, &(struct vd_proto_task){ .seqno = seqno }, VD_PROTO_RING_OP_STOP);
+	sl->stop_pending = true;
+	sl->stop_tail = cs->tail;
+	order_remove(cs, (unsigned)(sl - cs->slots));
+	return true;
 }
 
 static int c_task_create(struct vd_accel *s, struct vd_accel_task *t)
@@ -716,6 +785,10 @@ static int c_task_stop(struct vd_accel *s, uint64_t seqno)
 
 	session_req(cs, &req.s);
 	pthread_mutex_lock(&cs->lock);
+	if (stop_certain(cs, seqno)) {
+		pthread_mutex_unlock(&cs->lock);
+		return 0;
+	}
 	int r = session_call_locked(cs, &x);
 	/* STOP takes a task off the started list, as the engine does */
 	if (r >= 0 && seqno == 0)
@@ -763,7 +836,7 @@ static int c_task_status(struct vd_accel *s, struct vd_accel_task_status *st)
 		pthread_mutex_unlock(&cs->lock);
 		return r;
 	}
-	if (cs->state == VD_ACCEL_STATE_SETUP && (sl = slot_of(cs, st->seqno)) && slot_current(cs, sl, &e)) {
+	if (cs->state == VD_ACCEL_STATE_SETUP && (sl = slot_of(cs, st->seqno)) && slot_status(cs, sl, &e)) {
 		/* every START of it has been handled: the page is its status */
 		pthread_mutex_unlock(&cs->lock);
 		memset(st, 0, sizeof(*st));
@@ -1127,6 +1200,7 @@ static int attach_ring(struct client_session *cs)
 		return -EPROTO;
 	}
 	cs->ring = m;
+	cs->ring_stop = __atomic_load_n(&cs->ring->features, __ATOMIC_RELAXED) & VD_PROTO_RING_F_STOP;
 	cs->tail = __atomic_load_n(&cs->ring->tail, __ATOMIC_RELAXED);
 	cs->kick_fd = x.fds[1];
 	cs->notify_fd = x.fds[2];

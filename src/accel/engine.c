@@ -610,6 +610,7 @@ static uint64_t now_ns(void)
 }
 
 static bool ring_consume(struct session *s, bool *signal);
+static int stop_locked(struct session *s, uint64_t seqno);
 
 static void *worker_main(void *arg)
 {
@@ -1102,7 +1103,8 @@ static bool ring_consume(struct session *s, bool *signal)
 		struct vd_accel_task t;
 		const char *why;
 		bool sig = false;
-		int res = vd_proto_ring_fetch(r, s->ring_head, tail, &t, &why);
+		uint32_t op;
+		int res = vd_proto_ring_fetch(r, s->ring_head, tail, &op, &t, &why);
 
 		if (res == 0)
 			break;
@@ -1111,10 +1113,15 @@ static bool ring_consume(struct session *s, bool *signal)
 			break;
 		}
 		s->ring_head++;
-		res = start_locked(s, &t, false, &sig);
-		*signal |= sig;
+		if (op == VD_PROTO_RING_OP_STOP) {
+			res = stop_locked(s, t.seqno);
+		} else {
+			res = start_locked(s, &t, false, &sig);
+			*signal |= sig;
+		}
 		if (res < 0) {
-			ring_fail(s, res, "%s", s->err);
+			/* the client names the operation from the prefix */
+			ring_fail(s, res, "%s%s", op == VD_PROTO_RING_OP_STOP ? "STOP: " : "", s->err);
 			break;
 		}
 	}
@@ -1145,12 +1152,11 @@ static void stop_one(struct session *s, struct task *t)
 	page_task(s, t);
 }
 
-static int e_task_stop(struct vd_accel *a, uint64_t seqno)
+/* Lock held: STOP @seqno (0: every task), from a request or the ring. */
+static int stop_locked(struct session *s, uint64_t seqno)
 {
-	struct session *s = S(a);
 	int res = 0;
 
-	pthread_mutex_lock(&s->lock);
 	if (s->state != VD_ACCEL_STATE_SETUP) {
 		res = seterr(s, -EPERM, "STOP needs parameters first (session is OPEN)");
 	} else if (seqno == 0) {
@@ -1165,6 +1171,16 @@ static int e_task_stop(struct vd_accel *a, uint64_t seqno)
 			stop_one(s, t);
 	}
 	update_poll(s);
+	return res;
+}
+
+static int e_task_stop(struct vd_accel *a, uint64_t seqno)
+{
+	struct session *s = S(a);
+	int res;
+
+	pthread_mutex_lock(&s->lock);
+	res = stop_locked(s, seqno);
 	unlock(s);
 	return res;
 }
@@ -1649,6 +1665,7 @@ int accel_engine_ring_attach(struct vd_accel *a, int fds[3], int activity_fd)
 	__atomic_store_n(&r->magic, VD_PROTO_RING_MAGIC, __ATOMIC_RELAXED);
 	__atomic_store_n(&r->version, VD_PROTO_RING_VERSION, __ATOMIC_RELAXED);
 	__atomic_store_n(&r->size, VD_PROTO_RING_ENTRIES, __ATOMIC_RELAXED);
+	__atomic_store_n(&r->features, VD_PROTO_RING_F_STOP, __ATOMIC_RELAXED);
 	/* The worker consumes the ring, so it must exist before the first entry. */
 	if (!s->worker_started) {
 		if (pthread_create(&s->worker, NULL, worker_main, s) != 0) {

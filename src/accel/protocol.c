@@ -308,7 +308,7 @@ int vd_proto_parse_request(const void *buf, size_t n, unsigned nfds,
 #define RLOAD(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
 
 int vd_proto_ring_fetch(const struct vd_proto_ring *r, uint32_t head, uint32_t tail,
-			struct vd_accel_task *out, const char **why)
+			uint32_t *op, struct vd_accel_task *out, const char **why)
 {
 	const struct vd_proto_ring_entry *e;
 	struct vd_proto_ring_entry c;
@@ -325,13 +325,19 @@ int vd_proto_ring_fetch(const struct vd_proto_ring *r, uint32_t head, uint32_t t
 	c.origin_seqno = RLOAD(e->origin_seqno);
 	c.input_size = RLOAD(e->input_size);
 	c.flags = RLOAD(e->flags);
-	c.reserved = RLOAD(e->reserved);
-	if (c.reserved) {
-		*why = "ring entry with a non-zero reserved field";
+	c.op = RLOAD(e->op);
+	if (c.op != VD_PROTO_RING_OP_START && c.op != VD_PROTO_RING_OP_STOP) {
+		*why = "ring entry with an unknown operation (not START 0 or STOP 1)";
+		return -EPROTO;
+	}
+	if (c.op == VD_PROTO_RING_OP_STOP && (!c.seqno || c.origin_seqno || c.input_size || c.flags)) {
+		*why = c.seqno ? "ring STOP entry with a non-zero origin_seqno, input_size or flags"
+			       : "ring STOP entry for seqno 0 (stopping every task is a TASK_STOP request)";
 		return -EPROTO;
 	}
 	struct vd_proto_task w = { c.seqno, c.origin_seqno, c.input_size, c.flags, 0 };
 	vd_proto_task_from_wire(&w, out);
+	*op = c.op;
 	*why = NULL;
 	return 1;
 }

@@ -247,18 +247,27 @@ struct vd_proto_page {
 #define VD_PROTO_RING_SIZE	4096u		/* bytes of its memfd */
 #define VD_PROTO_RING_ENTRIES	64u
 
+/* ring features (the header's `features`, 0 from daemons without any) */
+#define VD_PROTO_RING_F_STOP	(1u << 0)	/* entries may be STOPs */
+
+/* what an entry asks (its `op`) */
+enum {
+	VD_PROTO_RING_OP_START = 0,	/* a TASK_START's task */
+	VD_PROTO_RING_OP_STOP = 1,	/* a TASK_STOP of seqno; VD_PROTO_RING_F_STOP */
+};
+
 struct vd_proto_ring_entry {
 	uint64_t seqno;
 	uint64_t origin_seqno;
 	uint64_t input_size;
 	uint32_t flags;
-	uint32_t reserved;
+	uint32_t op;
 };
 
 /* Shared read-write by client and daemon: every field is accessed with
  * __atomic builtins, and the daemon trusts none of it. */
 struct vd_proto_ring {
-	uint32_t magic, version, size, reserved;
+	uint32_t magic, version, size, features;
 	/* written by the client */
 	uint32_t tail;		/* entries published (free-running) */
 	uint32_t client_wait;	/* 1: blocked on notify, signal it */
@@ -275,10 +284,12 @@ struct vd_proto_ring {
  * and check the copy. @tail is the value the consumer read (once). Returns
  * 1 when an entry was copied, 0 when the ring is empty (head == tail), or
  * -EPROTO when the indices or the copied entry are malformed (@why says
- * which). @out then holds the task START to run, fds -1.
+ * which). *@op is then VD_PROTO_RING_OP_START, with @out the task START to
+ * run (fds -1), or VD_PROTO_RING_OP_STOP, with @out->seqno the task to
+ * stop (never 0) and every other field 0.
  */
 int vd_proto_ring_fetch(const struct vd_proto_ring *r, uint32_t head, uint32_t tail,
-			struct vd_accel_task *out, const char **why);
+			uint32_t *op, struct vd_accel_task *out, const char **why);
 
 /** A consistent copy of the page's header fields, or -EAGAIN after many torn reads. */
 int vd_proto_page_read_header(const struct vd_proto_page *pg, uint32_t *state,

@@ -1848,6 +1848,7 @@ static void raw_ring_open(struct raw_ring *rr, const char *path)
 	rr->notify = m.fds[2];
 	assert_int_equal(rr->ring->magic, VD_PROTO_RING_MAGIC);
 	assert_int_equal(rr->ring->size, VD_PROTO_RING_ENTRIES);
+	assert_int_equal(rr->ring->features, VD_PROTO_RING_F_STOP);
 	/* a second ring for the same session is refused, with the engine's reason */
 	assert_int_equal(raw_call(rr->fd, VD_PROTO_RING_ATTACH, &sr, sizeof(sr), &m), -EBUSY);
 	assert_raw_error(&m, -EBUSY, "the session already has a submission ring");
@@ -1883,6 +1884,175 @@ static void assert_ring_failed(struct raw_ring *rr, int err, const char *text)
 	assert_int_equal(poll(&p, 1, 0), 1);
 }
 
+/* A consistent copy of page entry @i. */
+static struct vd_proto_page_entry page_entry(const struct vd_proto_page *pg, unsigned i)
+{
+	struct vd_proto_page_entry e;
+
+	assert_int_equal(vd_proto_page_read_entry(pg, i, &e), 0);
+	return e;
+}
+
+/* The page entry of @seqno (the raw client knows no slots: it looks). */
+static unsigned page_slot(const struct vd_proto_page *pg, uint64_t seqno)
+{
+	for (unsigned i = 0; i < VD_PROTO_PAGE_ENTRIES; i++) {
+		struct vd_proto_page_entry e = page_entry(pg, i);
+		if (e.used && e.seqno == seqno)
+			return i;
+	}
+	fail_msg("no page entry for task %llu", (unsigned long long)seqno);
+	return 0;
+}
+
+/*
+ * STOP entries in the ring, as the engine takes them: a FINISHED task
+ * becomes IDLE and keeps its sizes (as a TASK_STOP request leaves it), an
+ * ACTIVE one is cancelled, an IDLE one is left alone; each in ring order
+ * with the STARTs around it, so a reuse START right after a STOP of the
+ * same task runs.
+ */
+static void test_ring_stop_entries(void **state)
+{
+	struct daemon *d = daemon_start(NULL);
+	struct raw_ring rr;
+	struct msg m;
+
+	raw_ring_open(&rr, d->path);
+	unsigned s0 = page_slot(rr.page, rr.seqno[0]), s1 = page_slot(rr.page, rr.seqno[1]);
+	struct vd_proto_ring_entry e = { .seqno = rr.seqno[0], .input_size = 4096 };
+	raw_ring_push(&rr, &e, 1);
+	for (int i = 0; i < 400 && page_entry(rr.page, s0).state != VD_ACCEL_TASK_FINISHED; i++)
+		usleep(5000);
+	struct vd_proto_page_entry pe = page_entry(rr.page, s0);
+	assert_int_equal(pe.state, VD_ACCEL_TASK_FINISHED);
+	assert_int_equal(pe.output_size, 4096);
+
+	/* STOP the finished one, reuse it at once, STOP the new seqno, and STOP an idle one */
+	e = (struct vd_proto_ring_entry){ .seqno = rr.seqno[0], .op = VD_PROTO_RING_OP_STOP };
+	raw_ring_push(&rr, &e, 1);
+	e = (struct vd_proto_ring_entry){ .origin_seqno = rr.seqno[0], .input_size = 2048 };
+	raw_ring_push(&rr, &e, 1);
+	uint64_t reused = rr.seqno[1] + 1;	/* CREATE took 1 and 2: the reuse takes 3 */
+	e = (struct vd_proto_ring_entry){ .seqno = rr.seqno[1], .op = VD_PROTO_RING_OP_STOP };
+	raw_ring_push(&rr, &e, 1);
+	/* a request: the daemon consumes the ring before it (one ordered stream) */
+	struct vd_proto_status_req sq = { .s = { .session = rr.sid }, .st = { .seqno = reused } };
+	assert_int_equal(raw_call(rr.fd, VD_PROTO_TASK_STATUS, &sq, sizeof(sq), &m), 0);
+	assert_int_equal(__atomic_load_n(&rr.page->error, __ATOMIC_ACQUIRE), 0);
+	assert_int_equal(__atomic_load_n(&rr.ring->head, __ATOMIC_ACQUIRE), rr.ring->tail);
+	for (int i = 0; i < 400 && page_entry(rr.page, s0).state != VD_ACCEL_TASK_FINISHED; i++)
+		usleep(5000);
+	pe = page_entry(rr.page, s0);
+	assert_int_equal(pe.seqno, reused);
+	assert_int_equal(pe.state, VD_ACCEL_TASK_FINISHED);
+	assert_int_equal(pe.input_size, 2048);
+	assert_int_equal(pe.output_size, 2048);
+	assert_int_equal(pe.starts, 2);
+	assert_int_equal(page_entry(rr.page, s1).state, VD_ACCEL_TASK_IDLE);
+
+	/* STOP of the finished reuse: IDLE, sizes kept */
+	e = (struct vd_proto_ring_entry){ .seqno = reused, .op = VD_PROTO_RING_OP_STOP };
+	raw_ring_push(&rr, &e, 1);
+	assert_int_equal(raw_call(rr.fd, VD_PROTO_TASK_STATUS, &sq, sizeof(sq), &m), 0);
+	struct vd_proto_status w;
+	memcpy(&w, m.payload, sizeof(w));
+	assert_int_equal(w.state, VD_ACCEL_TASK_IDLE);
+	assert_int_equal(w.output_size, 2048);
+	pe = page_entry(rr.page, s0);
+	assert_int_equal(pe.state, VD_ACCEL_TASK_IDLE);
+	assert_int_equal(pe.output_size, 2048);
+	assert_int_equal(__atomic_load_n(&rr.page->error, __ATOMIC_ACQUIRE), 0);
+	raw_ring_close(&rr);
+	wait_idle(d);
+	daemon_stop(d);
+}
+
+/*
+ * The library STOPs finished tasks through the ring while the program has
+ * not taken the poll fd: a client draining its last tasks makes no request
+ * per STOP, and sees what a STOP request would have shown, at once: the
+ * task IDLE with its sizes kept, the next oldest task in POLLIN's place,
+ * a second STOP a no-op, the task reusable and restartable. Once the
+ * program holds the fd, STOP is a request again (the daemon must drop
+ * POLLIN on the fd before STOP returns).
+ */
+static void test_ring_stop_drain(void **state)
+{
+	struct daemon *d = daemon_start(NULL);
+	struct vd_accel_task t[4];
+	uint8_t *in[4];
+	struct vd_accel *s = pipe_session(d->path, 4, t, in);
+	struct vd_accel_task_status st;
+
+	for (int i = 0; i < 4; i++) {
+		t[i].input_size = 1024 * (unsigned)(i + 1);
+		assert_int_equal(vd_accel_task_start(s, &t[i]), 0);
+	}
+	uint64_t before = stats(d).requests;
+	for (int i = 0; i < 4; i++) {
+		assert_true(vd_accel_wait(s, POLLIN, 5000) & POLLIN);
+		st = (struct vd_accel_task_status){ .seqno = t[i].seqno };
+		assert_int_equal(vd_accel_task_status(s, &st), 0);
+		assert_int_equal(st.state, VD_ACCEL_TASK_FINISHED);
+		assert_int_equal(st.output_size, 1024 * (i + 1));
+		assert_int_equal(vd_accel_task_stop(s, t[i].seqno), 0);
+		assert_int_equal(vd_accel_task_status(s, &st), 0);
+		assert_int_equal(st.state, VD_ACCEL_TASK_IDLE);
+		assert_int_equal(st.output_size, 1024 * (i + 1));
+		assert_int_equal(st.input_size, 1024 * (i + 1));
+		/* again: nothing to stop */
+		assert_int_equal(vd_accel_task_stop(s, t[i].seqno), 0);
+	}
+	/* nothing started is left: not readable, all four slots free */
+	assert_int_equal(vd_accel_wait(s, POLLIN | POLLOUT, 0), POLLOUT);
+	assert_int_equal(stats(d).requests, before);
+
+	/* the daemon took every STOP: a request (which consumes the ring first) sees them */
+	struct vd_accel_params gp;
+	assert_int_equal(vd_accel_get_params(s, &gp), 0);
+	for (int i = 0; i < 4; i++) {
+		st = (struct vd_accel_task_status){ .seqno = t[i].seqno };
+		assert_int_equal(vd_accel_task_status(s, &st), 0);
+		assert_int_equal(st.state, VD_ACCEL_TASK_IDLE);
+		assert_int_equal(st.output_size, 1024 * (i + 1));
+	}
+	/* a stopped task starts again by its seqno (IDLE), another by reuse */
+	t[0].input_size = 4096;
+	assert_int_equal(vd_accel_task_start(s, &t[0]), 0);
+	struct vd_accel_task r = { .origin_seqno = t[1].seqno, .input_size = 4096 };
+	assert_int_equal(vd_accel_task_start(s, &r), 0);
+	t[1].seqno = r.seqno;
+	assert_true(vd_accel_wait(s, POLLIN, 5000) & POLLIN);
+	for (int i = 0; i < 2; i++) {
+		st = (struct vd_accel_task_status){ .seqno = t[i].seqno };
+		for (int k = 0; k < 500; k++) {
+			assert_int_equal(vd_accel_task_status(s, &st), 0);
+			if (st.state == VD_ACCEL_TASK_FINISHED)
+				break;
+			assert_true(vd_accel_wait(s, POLLIN, 10) >= 0);
+		}
+		assert_int_equal(st.state, VD_ACCEL_TASK_FINISHED);
+		assert_int_equal(st.output_size, 4096);
+	}
+	/* the oldest is stopped: the next one is readable at once */
+	assert_int_equal(vd_accel_task_stop(s, t[0].seqno), 0);
+	assert_int_equal(vd_accel_wait(s, POLLIN, 0), POLLIN);
+
+	/* with the fd out, STOP is a request and the fd follows it */
+	int fd = vd_accel_fd(s);
+	uint64_t mid = stats(d).requests;
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	assert_int_equal(poll(&p, 1, 0), 1);
+	assert_int_equal(vd_accel_task_stop(s, t[1].seqno), 0);
+	assert_int_equal(stats(d).requests, mid + 1);
+	assert_int_equal(poll(&p, 1, 0), 0);
+	pipe_unmap(t, in, 4);
+	vd_accel_close(s);
+	wait_idle(d);
+	daemon_stop(d);
+}
+
 /*
  * Hostile ring contents fail that session's ring with the reason in the
  * page, and nothing else: the connection stays (the socket still answers,
@@ -1901,8 +2071,13 @@ static void test_ring_hostile(void **state)
 	} cases[] = {
 		{ { .seqno = 1, .input_size = 4096 }, 65, -EPROTO,
 		  "ring entry 0: ring tail is more than 64 entries ahead of its head" },
-		{ { .seqno = 1, .input_size = 4096, .reserved = 7 }, 1, -EPROTO,
-		  "ring entry 0: ring entry with a non-zero reserved field" },
+		{ { .seqno = 1, .input_size = 4096, .op = 7 }, 1, -EPROTO,
+		  "ring entry 0: ring entry with an unknown operation (not START 0 or STOP 1)" },
+		{ { .seqno = 0, .op = VD_PROTO_RING_OP_STOP }, 1, -EPROTO,
+		  "ring entry 0: ring STOP entry for seqno 0 (stopping every task is a TASK_STOP request)" },
+		{ { .seqno = 1, .input_size = 4096, .op = VD_PROTO_RING_OP_STOP }, 1, -EPROTO,
+		  "ring entry 0: ring STOP entry with a non-zero origin_seqno, input_size or flags" },
+		{ { .seqno = 99, .op = VD_PROTO_RING_OP_STOP }, 1, -EINVAL, "STOP: no task 99" },
 		{ { .seqno = 99, .input_size = 4096 }, 1, -EINVAL, "no task 99" },
 		{ { .origin_seqno = 1, .input_size = 4096 }, UINT32_MAX, -EPROTO,
 		  "ring entry 0: ring tail is more than 64 entries ahead of its head" },
@@ -2011,6 +2186,21 @@ static void test_ring_refused(void **state)
 	assert_string_equal(msg, "pipelined START refused: no task 77");
 	pipe_unmap(t, in, 2);
 	vd_accel_close(s);
+
+	/* a refused STOP entry is reported as one */
+	nold = ring_mappings(old, 64);
+	s = pipe_session(d->path, 2, t, in);
+	ring = new_ring_mapping(old, nold);
+	tail = ring->tail;
+	ring->e[tail % VD_PROTO_RING_ENTRIES] =
+		(struct vd_proto_ring_entry){ .seqno = 78, .op = VD_PROTO_RING_OP_STOP };
+	__atomic_store_n(&ring->tail, tail + 1, __ATOMIC_RELEASE);
+	assert_int_equal(vd_accel_get_params(s, &gp), 0);
+	assert_int_equal(vd_accel_task_stop(s, t[0].seqno), -EINVAL);
+	vd_accel_last_error(s, msg, sizeof(msg));
+	assert_string_equal(msg, "pipelined STOP refused: no task 78");
+	pipe_unmap(t, in, 2);
+	vd_accel_close(s);
 	wait_idle(d);
 	daemon_stop(d);
 }
@@ -2084,6 +2274,8 @@ int main(void)
 		cmocka_unit_test(test_pipelined_refused_in_call),
 		cmocka_unit_test(test_ring_steady),
 		cmocka_unit_test(test_ring_exact_fd),
+		cmocka_unit_test(test_ring_stop_entries),
+		cmocka_unit_test(test_ring_stop_drain),
 		cmocka_unit_test(test_ring_hostile),
 		cmocka_unit_test(test_ring_refused),
 		cmocka_unit_test(test_ring_client_dies),
