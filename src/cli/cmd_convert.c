@@ -319,8 +319,12 @@ static void unmap_buffers(struct task_slot *sl)
 		close(sl->t.output_fd);
 }
 
-/* Wait for the oldest started task, write its output, and make its slot free. */
-static int complete_oldest(struct convert *cv)
+/* Wait for the oldest started task, write its output, and make its slot
+ * free. @drain: no more input, the task will not be reused: STOP it, or,
+ * being the oldest and FINISHED, it would keep the session readable and
+ * the next wait would return at once (a spin on STATUS until the next
+ * task finishes). Over a daemon that STOP is a ring entry, not a message. */
+static int complete_oldest(struct convert *cv, bool drain)
 {
 	unsigned i = (unsigned)cv->order[cv->q_head];
 	struct task_slot *sl = &cv->slot[i];
@@ -347,6 +351,8 @@ static int complete_oldest(struct convert *cv)
 	r = write_frames(cv, sl->out, st.output_size / cv->out_frame);
 	if (r < 0)
 		return r;
+	if (drain && cv->q_len > 1 && (r = vd_accel_task_stop(cv->s, st.seqno)) < 0)
+		return accel_fail(cv, "stopping a finished task", r);
 	sl->busy = false;
 	cv->q_head = (cv->q_head + 1) % MAX_FRAGMENTS;
 	cv->q_len--;
@@ -448,7 +454,7 @@ static int run(struct convert *cv, const char *target, enum vd_resample_quality 
 	next_n = read_frames(cv, next, chunk);
 	while (next_n > 0) {
 		if (cv->q_len == cv->nslots) {
-			r = complete_oldest(cv);
+			r = complete_oldest(cv, false);
 			if (r < 0)
 				goto out;
 		}
@@ -468,7 +474,7 @@ static int run(struct convert *cv, const char *target, enum vd_resample_quality 
 		cli_progress_update(&cv->prog, cv->frames_in, total > 0 ? total : 0);
 	}
 	while (cv->q_len) {
-		r = complete_oldest(cv);
+		r = complete_oldest(cv, true);
 		if (r < 0)
 			goto out;
 	}
