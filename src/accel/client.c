@@ -46,6 +46,8 @@ struct slot {
 	uint64_t sent;		/* STARTs sent that succeeded or may still succeed */
 	bool stop_pending;	/* a STOP of it is in the ring, up to entry stop_tail */
 	uint32_t stop_tail;
+	bool certain;		/* its latest START went out pipelined (the engine takes it) */
+	uint64_t certain_input;	/* with that input_size */
 };
 
 struct client_session {
@@ -285,15 +287,12 @@ static void fail_session(struct client_session *cs, int r, bool refused)
 		snprintf(cs->broken_err, sizeof(cs->broken_err), "%s", cs->err);
 }
 
-/* Lock held: has the daemon refused an entry of our ring? Then the session
- * has failed, as after a refused pipelined START. */
-static bool ring_refused(struct client_session *cs)
+/* Lock held: the daemon refused entry of our ring with @e; the session has
+ * failed, as after a refused pipelined START. */
+static void ring_failed(struct client_session *cs, int32_t e)
 {
 	char text[VD_PROTO_MAX_ERRMSG];
-	int32_t e;
 
-	if (!cs->ring || cs->broken || !(e = __atomic_load_n(&cs->page->error, __ATOMIC_ACQUIRE)))
-		return false;
 	for (size_t i = 0; i < sizeof(text); i++)
 		text[i] = __atomic_load_n(&cs->page->error_text[i], __ATOMIC_RELAXED);
 	text[sizeof(text) - 1] = '\0';
@@ -304,7 +303,16 @@ static bool ring_refused(struct client_session *cs)
 	else
 		snprintf(cs->err, sizeof(cs->err), "pipelined START refused: %.230s", text);
 	fail_session(cs, e < 0 && e >= -4095 ? e : -EPROTO, true);
-	return true;
+}
+
+/* Lock held: has the daemon refused an entry of our ring? (Asked on every
+ * call: the answer is one load.) */
+static inline void ring_refused(struct client_session *cs)
+{
+	int32_t e;
+
+	if (cs->ring && !cs->broken && __builtin_expect((e = __atomic_load_n(&cs->page->error, __ATOMIC_ACQUIRE)) != 0, 0))
+		ring_failed(cs, e);
 }
 
 /* Lock held: one exchange. */
@@ -741,6 +749,8 @@ static int c_task_start(struct vd_accel *s, struct vd_accel_task *t)
 		}
 		slot_set_seqno(cs, sl, seqno);
 		sl->sent++;
+		sl->certain = true;
+		sl->certain_input = t->input_size;
 		order_append(cs, (unsigned)(sl - cs->slots));
 		pthread_mutex_unlock(&cs->lock);
 		t->seqno = seqno;
@@ -758,6 +768,7 @@ static int c_task_start(struct vd_accel *s, struct vd_accel_task *t)
 		if (sl) {
 			slot_set_seqno(cs, sl, w.seqno);
 			sl->sent++;
+			sl->certain = false;
 			order_append(cs, (unsigned)(sl - cs->slots));
 		}
 		if (t->origin_seqno) {
@@ -836,16 +847,31 @@ static int c_task_status(struct vd_accel *s, struct vd_accel_task_status *st)
 		pthread_mutex_unlock(&cs->lock);
 		return r;
 	}
-	if (cs->state == VD_ACCEL_STATE_SETUP && (sl = slot_of(cs, st->seqno)) && slot_status(cs, sl, &e)) {
-		/* every START of it has been handled: the page is its status */
-		pthread_mutex_unlock(&cs->lock);
-		memset(st, 0, sizeof(*st));
-		st->seqno = e.seqno;
-		st->input_size = e.input_size;
-		st->output_size = e.output_size;
-		st->output_flags = e.output_flags;
-		st->state = e.state;
-		return 0;
+	if (cs->state == VD_ACCEL_STATE_SETUP && (sl = slot_of(cs, st->seqno))) {
+		if (slot_status(cs, sl, &e)) {
+			/* every START of it has been handled: the page is its status */
+			pthread_mutex_unlock(&cs->lock);
+			memset(st, 0, sizeof(*st));
+			st->seqno = e.seqno;
+			st->input_size = e.input_size;
+			st->output_size = e.output_size;
+			st->output_flags = e.output_flags;
+			st->state = e.state;
+			return 0;
+		}
+		if (sl->certain && vd_proto_page_read_entry(cs->page, (unsigned)(sl - cs->slots), &e) == 0 &&
+		    e.used && e.starts + 1 == sl->sent) {
+			/* Its latest START is still in the ring or the connection, and
+			 * the engine takes it (start_certain): ACTIVE, as it will be
+			 * when handled. A client looking before it waits (the cheap
+			 * order over the page) would otherwise pay a round trip. */
+			pthread_mutex_unlock(&cs->lock);
+			memset(st, 0, sizeof(*st));
+			st->seqno = sl->seqno;
+			st->input_size = sl->certain_input;
+			st->state = VD_ACCEL_TASK_ACTIVE;
+			return 0;
+		}
 	}
 	pthread_mutex_unlock(&cs->lock);
 	struct xfer x = { .type = VD_PROTO_TASK_STATUS, .req = &req, .req_len = sizeof(req),

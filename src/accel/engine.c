@@ -110,6 +110,7 @@ struct session {
 	struct vd_accel_params params;
 	const struct accel_codec_ops *cops;
 	struct accel_codec *codec;
+	uint32_t granule;		/* the codec's input granule (fixed per codec instance) */
 	struct task *tasks;
 	struct task started;		/* list head */
 	/* The first ACTIVE task of the started list, or NULL. FINISHED tasks
@@ -297,7 +298,7 @@ static void page_header(struct session *s)
 	PSTORE(pg->seq, seq);
 	PSTORE(pg->state, (uint32_t)s->state);
 	PSTORE(pg->fragment_size, s->state == VD_ACCEL_STATE_SETUP ? s->params.fragment_size : 0);
-	PSTORE(pg->granule, s->state == VD_ACCEL_STATE_SETUP ? s->cops->input_granule(s->codec) : 0);
+	PSTORE(pg->granule, s->state == VD_ACCEL_STATE_SETUP ? s->granule : 0);
 	PSTORE(pg->fragments, s->state == VD_ACCEL_STATE_SETUP ? s->params.fragments : 0);
 	s->page_hdr_dirty = true;
 }
@@ -835,6 +836,7 @@ static int e_set_params(struct vd_accel *a, const struct vd_accel_params *in)
 	s->params = p;
 	s->cops = cops;
 	s->codec = codec;
+	s->granule = cops->input_granule(codec);
 	s->state = VD_ACCEL_STATE_SETUP;
 	initial_metadata(s);
 	page_header(s);
@@ -948,12 +950,13 @@ out:
 	return res;
 }
 
-/* Lock held. START @ut; @may_inline: this thread may convert it at once.
- * *@signal: the caller must wake the worker once the lock is dropped. */
-static int start_locked(struct session *s, struct vd_accel_task *ut, bool may_inline, bool *signal)
+/* Lock held. START @ut; @may_inline: this thread may convert it at once;
+ * @batch: the caller publishes the page and readiness itself, once for a
+ * run of STARTs (update_poll()). *@signal: the caller must wake the worker
+ * once the lock is dropped. */
+static int start_locked(struct session *s, struct vd_accel_task *ut, bool may_inline, bool batch, bool *signal)
 {
 	struct task *t;
-	uint32_t granule;
 	int res = 0;
 
 	if (s->state != VD_ACCEL_STATE_SETUP) {
@@ -991,10 +994,9 @@ static int start_locked(struct session *s, struct vd_accel_task *ut, bool may_in
 			     (unsigned long long)ut->input_size, s->params.fragment_size);
 		goto out;
 	}
-	granule = s->cops->input_granule(s->codec);
-	if (ut->input_size % granule) {
+	if (ut->input_size % s->granule) {
 		res = seterr(s, -EINVAL, "input_size %llu is not a whole number of %u-byte frames",
-			     (unsigned long long)ut->input_size, granule);
+			     (unsigned long long)ut->input_size, s->granule);
 		goto out;
 	}
 	if (ut->origin_seqno) {
@@ -1016,7 +1018,8 @@ static int start_locked(struct session *s, struct vd_accel_task *ut, bool may_in
 	s->active++;
 	/* before it may finish (inline, or on the worker once the lock drops) */
 	page_task(s, t);
-	page_commit(s);
+	if (!batch)
+		page_commit(s);
 	if (may_inline && !s->busy && first_queued(s) == t && t->input_size <= s->inline_max) {
 		/* The fd is brought up to date when the task finishes, a few
 		 * microseconds from now: toggling it twice would cost more than
@@ -1031,7 +1034,8 @@ static int start_locked(struct session *s, struct vd_accel_task *ut, bool may_in
 		page_task(s, t);
 		seterr(s, res, "cannot start the session's worker thread");
 	}
-	update_poll(s);
+	if (!batch)
+		update_poll(s);
 out:
 	return res;
 }
@@ -1043,7 +1047,7 @@ static int e_task_start(struct vd_accel *a, struct vd_accel_task *ut)
 	int res;
 
 	pthread_mutex_lock(&s->lock);
-	res = start_locked(s, ut, true, &signal);
+	res = start_locked(s, ut, true, false, &signal);
 	ring = s->ring != NULL;
 	unlock(s);
 	if (signal)
@@ -1116,7 +1120,7 @@ static bool ring_consume(struct session *s, bool *signal)
 		if (op == VD_PROTO_RING_OP_STOP) {
 			res = stop_locked(s, t.seqno);
 		} else {
-			res = start_locked(s, &t, false, &sig);
+			res = start_locked(s, &t, false, true, &sig);
 			*signal |= sig;
 		}
 		if (res < 0) {
@@ -1127,6 +1131,9 @@ static bool ring_consume(struct session *s, bool *signal)
 	}
 	if (s->ring_head == start_head)
 		return false;
+	/* the STARTs' entries and readiness, then head: a client that sees
+	 * head past an entry finds its effect in the page */
+	update_poll(s);
 	__atomic_store_n(&r->head, s->ring_head, __ATOMIC_RELEASE);
 	if (s->activity_armed) {
 		s->activity_armed = false;
@@ -1389,6 +1396,7 @@ static int e_reconfigure(struct vd_accel *a, const struct vd_accel_params *in)
 	s->cops->destroy(s->codec);
 	s->codec = codec;
 	s->cops = cops;
+	s->granule = cops->input_granule(codec);
 	codec = NULL;
 	s->params = p;
 	initial_metadata(s);

@@ -616,8 +616,11 @@ int vd_proto_page_read_entry(const struct vd_proto_page *pg, unsigned i, struct 
 			relax();
 			continue;
 		}
-		memset(out, 0, sizeof(*out));
+		/* every field, reserved ones as 0: cheaper than a memset first */
 		out->seq = s1;
+		out->reserved[0] = out->reserved[1] = 0;
+		out->reserved2 = 0;
+		out->reserved3 = 0;
 		out->used = __atomic_load_n(&e->used, __ATOMIC_ACQUIRE);
 		out->state = __atomic_load_n(&e->state, __ATOMIC_ACQUIRE);
 		out->output_flags = __atomic_load_n(&e->output_flags, __ATOMIC_ACQUIRE);

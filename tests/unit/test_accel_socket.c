@@ -1687,7 +1687,8 @@ static void test_loop(void **state)
  * for, read and reused, and the program never takes the poll fd. Every
  * output is the input (48 kHz -> 48 kHz S16: a copy), and the daemon sees
  * no request per task: the STARTs go through the ring, STATUS through the
- * page, completions through the notify eventfd.
+ * page (or, for a START the daemon has not taken yet, from what the
+ * library sent), completions through the notify eventfd.
  */
 static void test_ring_steady(void **state)
 {
@@ -1725,6 +1726,16 @@ static void test_ring_steady(void **state)
 		}
 		assert_int_equal(vd_accel_task_start(s, &r), 0);
 		t[i].seqno = r.seqno;
+		/* right after its START (still in the ring, most likely): ACTIVE
+		 * with its input, or already FINISHED; never a request */
+		struct vd_accel_task_status now = { .seqno = r.seqno };
+		assert_int_equal(vd_accel_task_status(s, &now), 0);
+		assert_int_equal(now.seqno, r.seqno);
+		assert_int_equal(now.input_size, 4096);
+		if (now.state == VD_ACCEL_TASK_ACTIVE)
+			assert_int_equal(now.output_size, 0);
+		else
+			assert_int_equal(now.state, VD_ACCEL_TASK_FINISHED);
 		if (n >= 4)
 			head = (head + 1) % 4;
 	}
