@@ -2,7 +2,10 @@
  *
  *   bench_accel                 everything, in-process and over a daemon this
  *                               bench forks (the real server and loop)
- *   bench_accel --file [REPS]   only the file overhead (3), REPS rounds (default 7)
+ *   bench_accel --file [REPS] [--chunk BYTES] [--seconds S]
+ *                               only the file overhead (3), REPS rounds
+ *                               (default 7); only tasks of BYTES (1024,
+ *                               4096, 16384 or 65536), an S s file (10)
  *   bench_accel --instructions  the file overhead counted in instructions and
  *                               system calls under `valgrind --tool=callgrind`
  *                               (load-independent); runs this program again
@@ -29,7 +32,7 @@
  *                    task-sized buffer, converted from there into another
  *                    and copied out: the same data movement as a task
  *                    client, without the engine;
- *      tasks         through the accel API with 1, 4, 16 and 64 tasks in
+ *      tasks         through the accel API with 1, 4, 16, 32 and 64 tasks in
  *                    flight (in-process, and over the socket):
  *                    copy a chunk into the task's input map, START
  *                    (END_OF_STREAM on the last), vd_accel_wait(POLLIN),
@@ -304,7 +307,10 @@ static int start(struct vd_accel *s, struct btask *b, uint64_t n, uint32_t flags
  * Wait for @b (the oldest task) to finish; returns its output bytes.
  * @status_first: ask STATUS before waiting. In-process that is a lock and
  * no system call, and a small task run inline by START is finished already;
- * over a socket STATUS is a round trip, and poll() is the cheaper question.
+ * over a socket it is read from the status page, no message either, and
+ * with n tasks in flight all but the first of each batch are finished by
+ * the time the client looks. Without it (the round trips, which measure
+ * the wait) the wait comes first.
  */
 static int64_t finish(struct vd_accel *s, struct btask *b, bool status_first)
 {
@@ -416,22 +422,26 @@ enum mode {
 	M_TASKS1,
 	M_TASKS4,
 	M_TASKS16,
+	M_TASKS32,
 	M_TASKS64,
 	M_SOCK1,
 	M_SOCK4,
 	M_SOCK16,
+	M_SOCK32,
 	M_SOCK64,
 	M_COUNT
 };
 
 static const char *const mode_name[M_COUNT] = {
 	"direct/file", "direct/chunk", "staged",
-	"tasks, 1 in flight", "tasks, 4 in flight", "tasks, 16 in flight", "tasks, 64 in flight",
-	"socket, 1 in flight", "socket, 4 in flight", "socket, 16 in flight", "socket, 64 in flight",
+	"tasks, 1 in flight", "tasks, 4 in flight", "tasks, 16 in flight", "tasks, 32 in flight",
+	"tasks, 64 in flight",
+	"socket, 1 in flight", "socket, 4 in flight", "socket, 16 in flight", "socket, 32 in flight",
+	"socket, 64 in flight",
 };
 static const char *const mode_key[M_COUNT] = {
-	"direct-file", "direct-chunk", "staged", "tasks1", "tasks4", "tasks16", "tasks64",
-	"socket1", "socket4", "socket16", "socket64",
+	"direct-file", "direct-chunk", "staged", "tasks1", "tasks4", "tasks16", "tasks32", "tasks64",
+	"socket1", "socket4", "socket16", "socket32", "socket64",
 };
 
 static bool is_socket(enum mode m)
@@ -439,10 +449,10 @@ static bool is_socket(enum mode m)
 	return m >= M_SOCK1 && m <= M_SOCK64;
 }
 
-/* Tasks in flight (and the session's fragments): 1, 4, 16, 64. */
+/* Tasks in flight (and the session's fragments): 1, 4, 16, 32, 64. */
 static int depth_of(enum mode m)
 {
-	static const int depth[] = { 1, 4, 16, 64 };
+	static const int depth[] = { 1, 4, 16, 32, 64 };
 
 	if (m >= M_SOCK1)
 		return depth[m - M_SOCK1];
@@ -459,6 +469,8 @@ struct file_case {
 	size_t stage_out_frames;
 	const char *target;		/* the socket of the socket modes */
 	struct daemon *daemon;		/* NULL when the daemon is not ours */
+	unsigned seconds;
+	size_t only_chunk;		/* 0: every task size */
 };
 
 /* One run: CPU of every thread involved, the client's own thread, faults and context switches. */
@@ -609,7 +621,7 @@ static struct cost task_run(struct file_case *fc, enum mode m, size_t chunk, boo
 			inflight++;
 			continue;
 		}
-		int64_t got = finish(s, &b[head], !sock);
+		int64_t got = finish(s, &b[head], true);
 		if (got < 0 || made + (size_t)got / 4 > fc->out_max)
 			goto out;
 		memcpy(fc->out + made * 2, b[head].out, (size_t)got);
@@ -650,6 +662,7 @@ static int file_case_init(struct file_case *fc, uint32_t ri, uint32_t ro, size_t
 			  bool with_ref)
 {
 	memset(fc, 0, sizeof(*fc));
+	fc->seconds = seconds;
 	fc->ri = ri;
 	fc->ro = ro;
 	fc->frames = (size_t)ri * seconds;
@@ -705,7 +718,7 @@ static bool mode_available(const struct file_case *fc, enum mode m)
 static void overhead(struct file_case *fc, int reps, bool per_task_us)
 {
 	printf("\n%u -> %u Hz%s, %d s of S16 stereo; CPU time of every thread involved%s; %d rounds after a warm-up\n",
-	       fc->ri, fc->ro, fc->ri != fc->ro ? " (high)" : "", FILE_SECONDS,
+	       fc->ri, fc->ro, fc->ri != fc->ro ? " (high)" : "", fc->seconds,
 	       fc->target ? (fc->daemon ? " (socket: client + daemon)" : " (socket: CLIENT ONLY, the daemon is not ours)") : "",
 	       reps);
 	if (per_task_us)
@@ -717,6 +730,8 @@ static void overhead(struct file_case *fc, int reps, bool per_task_us)
 		       "output");
 	for (size_t k = 0; k < sizeof(chunks) / sizeof(chunks[0]); k++) {
 		size_t chunk = chunks[k], ntasks = (fc->frames * 4 + chunk - 1) / chunk;
+		if (fc->only_chunk && chunk != fc->only_chunk)
+			continue;
 		double cpu[M_COUNT][64], ccpu[M_COUNT][64];
 		long flt[M_COUNT] = { 0 }, csw[M_COUNT] = { 0 };
 		bool ok[M_COUNT];
@@ -944,6 +959,8 @@ int main(int argc, char **argv)
 	const char *target = NULL;
 	bool all = true;
 	int reps = 7;
+	unsigned seconds = FILE_SECONDS;
+	size_t only_chunk = 0;
 	struct daemon d = { 0 };
 	static const struct {
 		const char *name, *inline_max, *spin;
@@ -966,10 +983,22 @@ int main(int argc, char **argv)
 		return instructions(self);
 	}
 	if (argc >= 2 && !strcmp(argv[1], "--file")) {
+		int a = 2;
 		all = false;
-		if (argc >= 3)
-			reps = atoi(argv[2]);
-		if (reps < 1 || reps > 64)
+		if (argc > a && argv[a][0] != '-')
+			reps = atoi(argv[a++]);
+		for (; a + 1 < argc; a += 2) {
+			if (!strcmp(argv[a], "--chunk"))
+				only_chunk = strtoul(argv[a + 1], NULL, 10);
+			else if (!strcmp(argv[a], "--seconds"))
+				seconds = (unsigned)atoi(argv[a + 1]);
+			else
+				return 2;
+		}
+		bool known = !only_chunk;
+		for (size_t k = 0; k < sizeof(chunks) / sizeof(chunks[0]); k++)
+			known |= chunks[k] == only_chunk;
+		if (reps < 1 || reps > 64 || a != argc || !known || seconds < 1 || seconds > 600)
 			return 2;
 	} else if (argc >= 2) {
 		target = argv[1];
@@ -1006,8 +1035,9 @@ int main(int argc, char **argv)
 		struct file_case fc;
 		uint32_t ro = pass == 0 ? 48000 : 44100;
 
-		if (file_case_init(&fc, 44100, ro, 65536, FILE_SECONDS, true) < 0)
+		if (file_case_init(&fc, 44100, ro, 65536, seconds, true) < 0)
 			return 1;
+		fc.only_chunk = only_chunk;
 		fc.target = target ? target : (d.pid > 0 ? d.path : NULL);
 		fc.daemon = target ? NULL : (d.pid > 0 ? &d : NULL);
 		overhead(&fc, reps, pass == 1);
