@@ -152,6 +152,7 @@ struct session {
 	/* the submission ring: set once by accel_engine_ring_attach(), under the lock */
 	struct vd_proto_ring *ring;
 	int ring_fd, kick_fd, notify_fd;
+	int wake_fd;			/* ours alone: the client can read kick_fd empty */
 	uint32_t ring_head;		/* our own: the shared head is only published */
 	bool ring_failed;
 	bool fd_lazy;			/* nobody can poll the fd (yet): do not maintain it */
@@ -473,12 +474,15 @@ static void unlock(struct session *s)
 		syscall(SYS_futex, &s->wait_seq, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
 }
 
-/* With a ring the worker sleeps on the kick eventfd, which the client can
- * write too; without one, on the futex. */
+/* With a ring the worker sleeps on the client's kick eventfd and on our own
+ * wake eventfd; without one, on the futex. Our wake-ups (a START request,
+ * close) never go through the kick eventfd: the client holds it too and
+ * may read it empty before the worker sees it, and a close whose wake-up
+ * was taken would wait for the worker forever, with the daemon's loop. */
 static void signal_worker(struct session *s, bool ring)
 {
 	if (ring)
-		(void)!eventfd_write(s->kick_fd, 1);
+		(void)!eventfd_write(s->wake_fd, 1);
 	else
 		futex_wake_one(&s->queued);
 }
@@ -502,7 +506,10 @@ static void worker_sleep(struct session *s)
 	unsigned q = atomic_load(&s->queued);
 
 	if (s->ring) {
-		struct pollfd p = { .fd = s->kick_fd, .events = POLLIN };
+		struct pollfd p[2] = {
+			{ .fd = s->kick_fd, .events = POLLIN },
+			{ .fd = s->wake_fd, .events = POLLIN },
+		};
 		eventfd_t v;
 		bool more;
 
@@ -518,9 +525,12 @@ static void worker_sleep(struct session *s)
 		more = ring_pending(s);
 		unlock(s);
 		if (!more) {
-			while (poll(&p, 1, -1) < 0 && errno == EINTR)
+			while (poll(p, 2, -1) < 0 && errno == EINTR)
 				;
-			(void)!eventfd_read(s->kick_fd, &v);
+			if (p[0].revents)
+				(void)!eventfd_read(s->kick_fd, &v);
+			if (p[1].revents)
+				(void)!eventfd_read(s->wake_fd, &v);
 		}
 		pthread_mutex_lock(&s->lock);
 		s->worker_sleeping = false;
@@ -1518,6 +1528,7 @@ static void e_close(struct vd_accel *a)
 		close(s->ring_fd);
 		close(s->kick_fd);
 		close(s->notify_fd);
+		close(s->wake_fd);
 	}
 	if (s->codec)
 		s->cops->destroy(s->codec);
@@ -1575,7 +1586,7 @@ int accel_engine_open(const char *name, struct vd_accel **out)
 	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &one, sizeof(one));
 	s->base.ops = &engine_ops;
 	s->page_fd = -1;
-	s->ring_fd = s->kick_fd = s->notify_fd = -1;
+	s->ring_fd = s->kick_fd = s->notify_fd = s->wake_fd = -1;
 	s->user_fd = sv[0];
 	s->eng_fd = sv[1];
 	pthread_mutex_init(&s->lock, NULL);
@@ -1641,7 +1652,7 @@ int accel_engine_ring_attach(struct vd_accel *a, int fds[3], int activity_fd)
 {
 	struct session *s = S(a);
 	struct vd_proto_ring *r = NULL;
-	int res = 0, rfd = -1, kfd = -1, nfd = -1;
+	int res = 0, rfd = -1, kfd = -1, nfd = -1, wfd = -1;
 
 	if (a->ops != &engine_ops)
 		return -EOPNOTSUPP;
@@ -1658,7 +1669,8 @@ int accel_engine_ring_attach(struct vd_accel *a, int fds[3], int activity_fd)
 	rfd = shared_memfd("vd-accel-ring", VD_PROTO_RING_SIZE, (void **)&r);
 	kfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	nfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (rfd < 0 || kfd < 0 || nfd < 0) {
+	wfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (rfd < 0 || kfd < 0 || nfd < 0 || wfd < 0) {
 		res = rfd < 0 ? rfd : -errno;
 		seterr(s, res, "cannot create the submission ring: %s", strerror(-res));
 		goto out;
@@ -1686,6 +1698,7 @@ int accel_engine_ring_attach(struct vd_accel *a, int fds[3], int activity_fd)
 	s->ring_fd = rfd;
 	s->kick_fd = kfd;
 	s->notify_fd = nfd;
+	s->wake_fd = wfd;
 	s->fd_lazy = true;
 	/* Batch work: a kick wakes the worker without preempting the client
 	 * on a shared core (CFS does not preempt for a waking SCHED_BATCH
@@ -1695,7 +1708,7 @@ int accel_engine_ring_attach(struct vd_accel *a, int fds[3], int activity_fd)
 	s->activity_fd = activity_fd;
 	s->activity_armed = activity_fd >= 0;
 	r = NULL;
-	rfd = kfd = nfd = -1;
+	rfd = kfd = nfd = wfd = -1;
 	/* a worker asleep on the futex looks again, and sleeps on the kick fd */
 	atomic_fetch_add(&s->queued, 1);
 	futex_wake_one(&s->queued);
@@ -1709,6 +1722,8 @@ out:
 		close(kfd);
 	if (nfd >= 0)
 		close(nfd);
+	if (wfd >= 0)
+		close(wfd);
 	if (res < 0)
 		for (int i = 0; i < 3; i++)
 			if (fds[i] >= 0) {

@@ -21,6 +21,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -2064,6 +2065,60 @@ static void test_ring_stop_drain(void **state)
 	daemon_stop(d);
 }
 
+struct kick_thief {
+	int fd;
+	atomic_bool stop;
+	unsigned long stolen;
+};
+
+static void *steal_kicks(void *arg)
+{
+	struct kick_thief *k = arg;
+	eventfd_t v;
+
+	while (!atomic_load(&k->stop))
+		if (eventfd_read(k->fd, &v) == 0)
+			k->stolen++;
+	return NULL;
+}
+
+/*
+ * A client that reads its own kick eventfd empty as fast as it can (it
+ * holds the fd, so it can) must not keep the daemon from closing its
+ * session: the close wakes the worker through an eventfd of the daemon's
+ * own. Through the kick eventfd, the thief took that wake-up and the
+ * daemon's loop waited for the worker forever.
+ */
+static void test_ring_kick_thief(void **state)
+{
+	struct daemon *d = daemon_start(NULL);
+	unsigned long stolen = 0;
+
+	for (int round = 0; round < 20; round++) {
+		struct raw_ring rr;
+		struct kick_thief k = { .stop = false };
+		pthread_t th;
+
+		raw_ring_open(&rr, d->path);
+		/* a task in the ring and a kick, then the thief: the worker sleeps again */
+		struct vd_proto_ring_entry e = { .seqno = rr.seqno[0], .input_size = 4096 };
+		raw_ring_push(&rr, &e, 1);
+		k.fd = dup(rr.kick);
+		assert_true(k.fd >= 0);
+		assert_int_equal(pthread_create(&th, NULL, steal_kicks, &k), 0);
+		usleep(2000);
+		raw_ring_close(&rr);
+		wait_idle(d);
+		atomic_store(&k.stop, true);
+		assert_int_equal(pthread_join(th, NULL), 0);
+		close(k.fd);
+		stolen += k.stolen;
+	}
+	/* the thief did take kicks (the push's, at least) */
+	assert_true(stolen > 0);
+	daemon_stop(d);
+}
+
 /*
  * Hostile ring contents fail that session's ring with the reason in the
  * page, and nothing else: the connection stays (the socket still answers,
@@ -2288,6 +2343,7 @@ int main(void)
 		cmocka_unit_test(test_ring_stop_entries),
 		cmocka_unit_test(test_ring_stop_drain),
 		cmocka_unit_test(test_ring_hostile),
+		cmocka_unit_test(test_ring_kick_thief),
 		cmocka_unit_test(test_ring_refused),
 		cmocka_unit_test(test_ring_client_dies),
 		cmocka_unit_test(test_convert),
