@@ -1,28 +1,54 @@
 /* topology/build.c - turns a loaded topology into graph nodes and links, reporting every error with its location. */
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <virtdsp/graph.h>
 
+#include "lexer.h"
 #include "priv.h"
 
+/* What one build has reported: as many errors as the parser lists at most,
+ * the last saying why the list ends there (a file of thousands of
+ * unconnected nodes would otherwise print them all). */
+struct reporter {
+	struct vd_diag *diag;
+	unsigned n;
+};
+
+static void report_one(struct reporter *rp, const struct vd_error *e)
+{
+	struct vd_error last;
+
+	if (rp->n >= VD_TOPOLOGY_MAX_ERRORS)
+		return;
+	if (++rp->n == VD_TOPOLOGY_MAX_ERRORS) {
+		size_t n = strlen(e->msg);
+
+		last = *e;
+		snprintf(last.msg + n, sizeof(last.msg) - n, " (too many errors, stopping)");
+		e = &last;
+	}
+	vd_topology_report(rp->diag, e);
+}
+
 /* Errors the graph reports without a location belong to @loc. */
-static void report(struct vd_diag *diag, struct vd_error *err, const struct vd_location *loc)
+static void report(struct reporter *rp, struct vd_error *err, const struct vd_location *loc)
 {
 	if (!err->loc.file && loc)
 		err->loc = *loc;
-	vd_topology_report(diag, err);
+	report_one(rp, err);
 }
 
 static void report_unconnected(void *data, const struct vd_error *e)
 {
-	vd_topology_report(data, e);
+	report_one(data, e);
 }
 
 static int add_object(struct vd_topology *t, struct vd_graph *g, struct vd_topo_object *o,
-		      struct vd_diag *diag)
+		      struct reporter *rp)
 {
 	const struct vd_topo_pipeline *pl = &t->pipelines[o->pipeline];
 	struct vd_graph_node_desc desc = {
@@ -50,13 +76,14 @@ static int add_object(struct vd_topology *t, struct vd_graph *g, struct vd_topo_
 		/* The first error wins: this one only shows if the graph said nothing. */
 		vd_error_set(&err, r, &o->loc, "cannot add %s '%s': %s", o->node_type, o->name,
 			     strerror(-r));
-		report(diag, &err, &o->loc);
+		report(rp, &err, &o->loc);
 	}
 	return r;
 }
 
 static int build(struct vd_topology *t, struct vd_graph *g, struct vd_diag *diag, bool prepare)
 {
+	struct reporter rp = { .diag = diag };
 	struct vd_error err;
 	bool *failed;
 	int r, first = 0;
@@ -68,7 +95,7 @@ static int build(struct vd_topology *t, struct vd_graph *g, struct vd_diag *diag
 		return -ENOMEM;
 
 	for (size_t i = 0; i < t->n_objects; i++) {
-		r = add_object(t, g, &t->objects[i], diag);
+		r = add_object(t, g, &t->objects[i], &rp);
 		if (r < 0) {
 			failed[i] = true;
 			if (!first)
@@ -86,21 +113,21 @@ static int build(struct vd_topology *t, struct vd_graph *g, struct vd_diag *diag
 		r = vd_graph_link(g, l->from.name, l->from.port, l->to.name, l->to.port,
 				  &l->from.loc, &err);
 		if (r < 0) {
-			report(diag, &err, &l->from.loc);
+			report(&rp, &err, &l->from.loc);
 			if (!first)
 				first = r;
 		}
 	}
 
 	/* Every unconnected port, not only the first one prepare would stop at. */
-	if (!first && vd_graph_unconnected(g, report_unconnected, diag))
+	if (!first && vd_graph_unconnected(g, report_unconnected, &rp))
 		first = -EINVAL;
 	/* With pieces missing, prepare would only report their absence. */
 	if (!first) {
 		vd_error_clear(&err);
 		r = prepare ? vd_graph_prepare(g, &err) : vd_graph_check(g, &err);
 		if (r < 0) {
-			report(diag, &err, NULL);
+			report(&rp, &err, NULL);
 			first = r;
 		}
 	}

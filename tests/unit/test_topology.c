@@ -951,6 +951,42 @@ static void test_build_reports_everything(void **state)
 		     "t.topo:9:8: 'x' has no output port 'out7' (it has 'out')");
 }
 
+/* Building lists at most as many errors as loading does, the last saying so. */
+static void test_build_error_limit(void **state)
+{
+	static struct errors E;
+	static char text[8192];
+	struct fake_types f;
+	struct vd_topology *t;
+	struct vd_graph *g;
+	size_t at;
+
+	(void)state;
+	/* 150 nodes, each with an unconnected input and output: 300 errors */
+	at = (size_t)snprintf(text, sizeof(text), "pipeline p {\n");
+	for (int i = 0; i < 150; i++)
+		at += (size_t)snprintf(text + at, sizeof(text) - at, "  node n%d double\n", i);
+	snprintf(text + at, sizeof(text) - at, "}\n");
+	assert_int_equal(build(text, &E, &g, &t, &f), -EINVAL);
+	assert_int_equal(E.n, VD_TOPOLOGY_MAX_ERRORS);
+	assert_string_equal(E.msg[0], "t.topo:2:3: input n0:in is not connected");
+	assert_string_equal(E.msg[98], "t.topo:51:3: input n49:in is not connected");
+	assert_string_equal(E.msg[99], "t.topo:51:3: output n49:out is not connected (too many errors, stopping)");
+	vd_graph_free(g);
+	vd_topology_free(t);
+
+	/* 120 unknown node types, errors of adding nodes: the same limit */
+	at = (size_t)snprintf(text, sizeof(text), "pipeline p {\n");
+	for (int i = 0; i < 120; i++)
+		at += (size_t)snprintf(text + at, sizeof(text) - at, "  node w%d wobbler\n", i);
+	snprintf(text + at, sizeof(text) - at, "}\n");
+	assert_int_equal(build(text, &E, &g, &t, &f), -EINVAL);
+	assert_int_equal(E.n, VD_TOPOLOGY_MAX_ERRORS);
+	assert_string_equal(E.msg[99], "t.topo:101:3: unknown node type 'wobbler' (too many errors, stopping)");
+	vd_graph_free(g);
+	vd_topology_free(t);
+}
+
 static void test_build_pipeline_rate(void **state)
 {
 	static struct errors E;
@@ -1013,6 +1049,7 @@ int main(void)
 		cmocka_unit_test(test_build_errors),
 		cmocka_unit_test(test_build_prepare_errors),
 		cmocka_unit_test(test_build_reports_everything),
+		cmocka_unit_test(test_build_error_limit),
 		cmocka_unit_test(test_build_pipeline_rate),
 		cmocka_unit_test(test_build_set_path),
 	};
