@@ -105,13 +105,26 @@ static int sort_nodes(struct vd_graph *g, struct vd_error *err)
 		}
 	}
 	if (tail < n) {
-		/* Walk backwards from an unvisited node until a node repeats: that is the cycle. */
-		struct gnode *start = NULL;
-		for (uint32_t i = 0; i < n && !start; i++)
+		/*
+		 * Every node left unsorted has an unsorted predecessor, so walking
+		 * backwards through them from any one must repeat a node: the walk
+		 * from that node's first visit on is a cycle, backwards. (Walking
+		 * forwards instead could leave the cycle for a node downstream of
+		 * it and name a path that is not one.) The walk fits in the rest
+		 * of order[]: it holds unsorted nodes only, each once.
+		 */
+		struct gnode **walk = order + tail, *x = NULL;
+		uint32_t len = 0, k = 0;
+
+		for (uint32_t i = 0; i < n && !x; i++)
 			if (!g->nodes[i]->visited)
-				start = g->nodes[i];
-		struct gnode *x = start;
-		for (uint32_t k = 0; k < n; k++) {
+				x = g->nodes[i];
+		for (;;) {
+			for (k = 0; k < len && walk[k] != x; k++)
+				;
+			if (k < len)
+				break;
+			walk[len++] = x;
 			for (uint32_t p = 0; p < x->n_in; p++) {
 				if (!x->in[p]->from->visited) {
 					x = x->in[p]->from;
@@ -119,29 +132,20 @@ static int sort_nodes(struct vd_graph *g, struct vd_error *err)
 				}
 			}
 		}
-		/* x is now on the cycle; describe it forwards. */
+		/* forwards: walk[k] -> walk[len - 1] -> ... -> walk[k + 1] -> walk[k]
+		 * (at least two nodes: a link from a node to itself is refused) */
 		char path[512];
-		size_t len = (size_t)snprintf(path, sizeof(path), "%s", x->name);
-		struct gnode *y = x;
+		size_t plen = (size_t)snprintf(path, sizeof(path), "%s", walk[k]->name);
 		const struct glink *first = NULL;
-		for (uint32_t k = 0; k <= n; k++) {
-			const struct glink *l = NULL;
-			for (uint32_t p = 0; p < y->n_out; p++) {
-				if (!y->out[p]->to->visited) {
-					l = y->out[p];
-					break;
-				}
-			}
-			if (!l)
-				break;
-			if (!first)
-				first = l;
-			y = l->to;
-			if (len < sizeof(path))
-				len += (size_t)snprintf(path + len, sizeof(path) - len, " -> %s", y->name);
-			if (y == x)
-				break;
+		for (uint32_t p = 0; p < walk[k]->n_out && !first; p++)
+			if (walk[k]->out[p]->to == walk[len - 1])
+				first = walk[k]->out[p];
+		for (uint32_t i = len; i-- > k;) {
+			const struct gnode *to = i > k ? walk[i] : walk[k];
+			if (plen < sizeof(path))
+				plen += (size_t)snprintf(path + plen, sizeof(path) - plen, " -> %s", to->name);
 		}
+		x = walk[k];
 		r = vd_error_set(err, -ELOOP, first ? &first->loc : &x->loc,
 				 "links form a cycle: %s", path);
 		goto out;

@@ -926,6 +926,10 @@ static void test_build_prepare_errors(void **state)
 		     "t.topo:4:3: output x:out is not connected");
 	BUILD_ERRORS("pipeline p {\n  node a double\n  node b double\n  link a -> b -> a\n}",
 		     "t.topo:4:8: links form a cycle: a -> b -> a");
+	/* a cycle with a way out of it: the message names the cycle, not the way out */
+	BUILD_ERRORS("pipeline p {\n  source in fake\n  node m mixer\n  node b tee2\n  sink c fake\n"
+		     "  link in -> m -> b\n  link b:out0 -> c\n  link b:out1 -> m\n}",
+		     "t.topo:6:14: links form a cycle: m -> b -> m");
 	/* A sink no format will do: the node's own reason, at its declaration. */
 	BUILD_ERRORS("pipeline p {\n  source in fake\n  sink out picky\n  link in -> out\n}",
 		     "t.topo:3:3: picky-sink 'out' takes no format at all");
