@@ -69,6 +69,13 @@ int vd_graph_check(struct vd_graph *g, struct vd_error *err);
  */
 unsigned vd_graph_unconnected(const struct vd_graph *g,
 			      void (*report)(void *data, const struct vd_error *e), void *data);
+/**
+ * Is there a cycle among the links made so far (ports may still be
+ * unconnected)? -ELOOP with "links form a cycle: a -> b -> a" at the
+ * cycle's first link, or 0. Prepare finds the same cycle; a validator
+ * calls this to report it in the same run as unconnected ports.
+ */
+int vd_graph_find_cycle(struct vd_graph *g, struct vd_error *err);
 /** vd_graph_check(), then allocate link buffers and prepare every node (files, devices). */
 int vd_graph_prepare(struct vd_graph *g, struct vd_error *err);
 

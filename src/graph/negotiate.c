@@ -74,8 +74,9 @@ static int check_connected(struct vd_graph *g, struct vd_error *err)
 	return 0;
 }
 
-/* Kahn's algorithm; on a cycle, name it from one of its links. */
-static int sort_nodes(struct vd_graph *g, struct vd_error *err)
+/* Kahn's algorithm over the links there are (ports may be unconnected); on a
+ * cycle, name it from one of its links. @commit: put g->nodes in that order. */
+static int sort_nodes(struct vd_graph *g, bool commit, struct vd_error *err)
 {
 	uint32_t n = g->n_nodes, head = 0, tail = 0;
 	struct gnode **order = calloc(n, sizeof(*order));
@@ -87,7 +88,9 @@ static int sort_nodes(struct vd_graph *g, struct vd_error *err)
 		goto out;
 	}
 	for (uint32_t i = 0; i < n; i++) {
-		indeg[i] = g->nodes[i]->n_in;
+		indeg[i] = 0;
+		for (uint32_t p = 0; p < g->nodes[i]->n_in; p++)
+			indeg[i] += g->nodes[i]->in[p] != NULL;
 		g->nodes[i]->visited = false;
 	}
 	for (uint32_t i = 0; i < n; i++)
@@ -97,6 +100,8 @@ static int sort_nodes(struct vd_graph *g, struct vd_error *err)
 		struct gnode *x = order[head++];
 		x->visited = true;
 		for (uint32_t p = 0; p < x->n_out; p++) {
+			if (!x->out[p])
+				continue;
 			struct gnode *y = x->out[p]->to;
 			for (uint32_t j = 0; j < n; j++) {
 				if (g->nodes[j] == y && --indeg[j] == 0)
@@ -126,7 +131,7 @@ static int sort_nodes(struct vd_graph *g, struct vd_error *err)
 				break;
 			walk[len++] = x;
 			for (uint32_t p = 0; p < x->n_in; p++) {
-				if (!x->in[p]->from->visited) {
+				if (x->in[p] && !x->in[p]->from->visited) {
 					x = x->in[p]->from;
 					break;
 				}
@@ -138,7 +143,7 @@ static int sort_nodes(struct vd_graph *g, struct vd_error *err)
 		size_t plen = (size_t)snprintf(path, sizeof(path), "%s", walk[k]->name);
 		const struct glink *first = NULL;
 		for (uint32_t p = 0; p < walk[k]->n_out && !first; p++)
-			if (walk[k]->out[p]->to == walk[len - 1])
+			if (walk[k]->out[p] && walk[k]->out[p]->to == walk[len - 1])
 				first = walk[k]->out[p];
 		for (uint32_t i = len; i-- > k;) {
 			const struct gnode *to = i > k ? walk[i] : walk[k];
@@ -150,11 +155,19 @@ static int sort_nodes(struct vd_graph *g, struct vd_error *err)
 				 "links form a cycle: %s", path);
 		goto out;
 	}
-	memcpy(g->nodes, order, n * sizeof(*order));
+	if (commit)
+		memcpy(g->nodes, order, n * sizeof(*order));
 out:
 	free(order);
 	free(indeg);
 	return r;
+}
+
+int vd_graph_find_cycle(struct vd_graph *g, struct vd_error *err)
+{
+	if (!g || g->n_nodes == 0)
+		return 0;
+	return sort_nodes(g, false, err);
 }
 
 static bool fmt_matches(const struct vd_audio_format *a, const struct vd_audio_format *b)
@@ -393,7 +406,7 @@ int vd_graph_negotiate(struct vd_graph *g, struct vd_error *err)
 	r = check_connected(g, err);
 	if (r < 0)
 		return r;
-	r = sort_nodes(g, err);
+	r = sort_nodes(g, true, err);
 	if (r < 0)
 		return r;
 	for (uint32_t i = 0; i < g->n_nodes; i++) {

@@ -119,9 +119,17 @@ static int build(struct vd_topology *t, struct vd_graph *g, struct vd_diag *diag
 		}
 	}
 
-	/* Every unconnected port, not only the first one prepare would stop at. */
-	if (!first && vd_graph_unconnected(g, report_unconnected, &rp))
+	/* Every unconnected port, not only the first one prepare would stop at,
+	 * and a cycle among the links there are, which prepare would find next. */
+	if (!first && vd_graph_unconnected(g, report_unconnected, &rp)) {
 		first = -EINVAL;
+		vd_error_clear(&err);
+		r = vd_graph_find_cycle(g, &err);
+		if (r < 0)
+			report(&rp, &err, NULL);
+		if (r == -ENOMEM)
+			first = r;
+	}
 	/* With pieces missing, prepare would only report their absence. */
 	if (!first) {
 		vd_error_clear(&err);

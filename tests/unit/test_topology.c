@@ -917,13 +917,19 @@ static void test_build_prepare_errors(void **state)
 	BUILD_ERRORS("pipeline p {\n  source in fake\n  sink out fake\n}",
 		     "t.topo:2:3: output in:out is not connected",
 		     "t.topo:3:3: input out:in is not connected");
-	/* Every unconnected port is listed, in declaration order; prepare (and its cycle
-	 * check) only runs once there is none. */
+	/* Every unconnected port is listed, in declaration order, and a cycle among the
+	 * links there are in the same run; prepare (negotiation) only runs once every
+	 * port is connected. */
 	BUILD_ERRORS("pipeline p {\n  source in fake\n  node s tee2\n  node x double\n  sink a fake\n"
 		     "  node c double\n  node d double\n  link c -> d -> c\n  link in -> s -> a\n}",
 		     "t.topo:3:3: output s:out1 is not connected",
 		     "t.topo:4:3: input x:in is not connected",
-		     "t.topo:4:3: output x:out is not connected");
+		     "t.topo:4:3: output x:out is not connected",
+		     "t.topo:8:8: links form a cycle: c -> d -> c");
+	/* a cycle that leaves a port of its own unconnected: both */
+	BUILD_ERRORS("pipeline p {\n  node s tee2\n  node d double\n  link s:out0 -> d -> s\n}",
+		     "t.topo:2:3: output s:out1 is not connected",
+		     "t.topo:4:8: links form a cycle: s -> d -> s");
 	BUILD_ERRORS("pipeline p {\n  node a double\n  node b double\n  link a -> b -> a\n}",
 		     "t.topo:4:8: links form a cycle: a -> b -> a");
 	/* a cycle with a way out of it: the message names the cycle, not the way out */
