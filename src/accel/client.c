@@ -484,6 +484,7 @@ static void slot_forget(struct client_session *cs, struct slot *sl)
 		accel_seqmap_del(&cs->seqs, sl->seqno);
 	sl->known = false;
 	sl->stop_pending = false;
+	sl->certain = false;
 }
 
 /* A task just created: find its entry (written before CREATE's reply was sent). */
@@ -495,6 +496,7 @@ static void learn_slot(struct client_session *cs, uint64_t seqno)
 		if (vd_proto_page_read_entry(cs->page, i, &e) == 0 && e.used && e.seqno == seqno) {
 			slot_set_seqno(cs, &cs->slots[i], seqno);
 			cs->slots[i].sent = e.starts;
+			cs->slots[i].certain = false;
 			return;
 		}
 	}
