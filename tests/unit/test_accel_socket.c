@@ -2100,13 +2100,16 @@ static void test_ring_kick_thief(void **state)
 		pthread_t th;
 
 		raw_ring_open(&rr, d->path);
-		/* a task in the ring and a kick, then the thief: the worker sleeps again */
-		struct vd_proto_ring_entry e = { .seqno = rr.seqno[0], .input_size = 4096 };
-		raw_ring_push(&rr, &e, 1);
 		k.fd = dup(rr.kick);
 		assert_true(k.fd >= 0);
 		assert_int_equal(pthread_create(&th, NULL, steal_kicks, &k), 0);
-		usleep(2000);
+		/* a task in the ring and kicks, which the thief mostly takes */
+		struct vd_proto_ring_entry e = { .seqno = rr.seqno[0], .input_size = 4096 };
+		raw_ring_push(&rr, &e, 1);
+		for (int i = 0; i < 10; i++) {
+			usleep(200);
+			assert_int_equal(eventfd_write(rr.kick, 1), 0);
+		}
 		raw_ring_close(&rr);
 		wait_idle(d);
 		atomic_store(&k.stop, true);
