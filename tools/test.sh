@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# tools/test.sh - set up and run every test: a normal build, an ASan+UBSan build,
-# the golden runs, a fuzz smoke run, and valgrind on the CLI. Ends with "N passed, N failed".
+# tools/test.sh - set up and run every test: a normal build, an ASan+UBSan build, a TSan
+# build, the golden runs, a fuzz smoke run, and valgrind on the CLI. Ends with "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -75,6 +75,17 @@ if build build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbench=fals
   count_meson build-asan
 else
   failed=$((failed + 1)); failures+=("build-asan")
+fi
+
+# ThreadSanitizer: clang's (gcc 12's cannot build the atomic fences the engine uses).
+# The engine, the daemon, the RT scheduler and the file endpoints' I/O threads share
+# state across threads and processes; a report fails the test (exit 66).
+echo "=== build (TSan, clang)"
+if CC=clang build build-tsan -Db_sanitize=thread -Db_lundef=false -Dbench=false; then
+  TSAN_OPTIONS=halt_on_error=1 meson test -C build-tsan --print-errorlogs --num-processes 2 --timeout-multiplier 4 --no-suite guest
+  count_meson build-tsan
+else
+  failed=$((failed + 1)); failures+=("build-tsan")
 fi
 
 # Real guests (QEMU 10 from bookworm-backports, Debian 6.12 kernel): installed and built by
