@@ -33,14 +33,25 @@ client=$!
 sleep 0.5
 kill -KILL "$client" 2>/dev/null || true
 wait "$client" 2>/dev/null || true
+# and one still converting when the daemon is told to stop: its session, ring and worker
+# thread are ended by the daemon's own shutdown (the client sees the hang-up and fails)
+sox -n -r 44100 -c 2 -b 16 "$tmp/long.wav" synth 120 sine 440 gain -6
+"$b/src/cli/virtdsp" convert "$tmp/long.wav" "$tmp/out3.wav" --rate 48000 --socket "$tmp/run/s.sock" \
+  --quiet 2>"$tmp/client3.log" &
+client=$!
+sleep 0.5
+kill -0 "$client" 2>/dev/null || { echo "the converting client ended before the daemon was stopped"; exit 1; }
 kill -TERM "$serve"
 set +e
 wait "$serve"
 rc=$?
+wait "$client"
+crc=$?
 set -e
 if [ "$rc" -ne 0 ]; then
   echo "virtdsp serve under valgrind: exit $rc after SIGTERM, expected 0"; cat "$tmp/serve.vg" "$tmp/serve.log"; exit 1
 fi
+[ "$crc" -ne 0 ] || { echo "a client converting through a daemon that stopped exited 0"; exit 1; }
 # every descriptor still open at exit must be one it inherited (std streams, valgrind's log)
 leaked=$(awk '/Open (file descriptor|AF_UNIX socket)/ { d = $0; getline; if ($0 !~ /inherited from parent/) print d }' \
   "$tmp/serve.vg")
