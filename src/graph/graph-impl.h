@@ -45,6 +45,7 @@ struct gnode {
 	bool inserted;		/* added by negotiation, not by the user */
 	bool finished;
 	bool visited;
+	uint32_t unsorted_in;	/* ordering: linked inputs whose node is not yet in the order */
 	uint32_t n_params;
 	struct gparam *params;
 	/* sink statistics */

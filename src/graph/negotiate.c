@@ -80,34 +80,28 @@ static int sort_nodes(struct vd_graph *g, bool commit, struct vd_error *err)
 {
 	uint32_t n = g->n_nodes, head = 0, tail = 0;
 	struct gnode **order = calloc(n, sizeof(*order));
-	uint32_t *indeg = calloc(n, sizeof(*indeg));
 	int r = 0;
 
-	if (!order || !indeg) {
+	if (!order) {
 		r = vd_error_set(err, -ENOMEM, NULL, "out of memory");
 		goto out;
 	}
 	for (uint32_t i = 0; i < n; i++) {
-		indeg[i] = 0;
-		for (uint32_t p = 0; p < g->nodes[i]->n_in; p++)
-			indeg[i] += g->nodes[i]->in[p] != NULL;
-		g->nodes[i]->visited = false;
+		struct gnode *x = g->nodes[i];
+
+		x->unsorted_in = 0;
+		for (uint32_t p = 0; p < x->n_in; p++)
+			x->unsorted_in += x->in[p] != NULL;
+		x->visited = false;
+		if (x->unsorted_in == 0)
+			order[tail++] = x;
 	}
-	for (uint32_t i = 0; i < n; i++)
-		if (indeg[i] == 0)
-			order[tail++] = g->nodes[i];
 	while (head < tail) {
 		struct gnode *x = order[head++];
 		x->visited = true;
-		for (uint32_t p = 0; p < x->n_out; p++) {
-			if (!x->out[p])
-				continue;
-			struct gnode *y = x->out[p]->to;
-			for (uint32_t j = 0; j < n; j++) {
-				if (g->nodes[j] == y && --indeg[j] == 0)
-					order[tail++] = y;
-			}
-		}
+		for (uint32_t p = 0; p < x->n_out; p++)
+			if (x->out[p] && --x->out[p]->to->unsorted_in == 0)
+				order[tail++] = x->out[p]->to;
 	}
 	if (tail < n) {
 		/*
@@ -159,7 +153,6 @@ static int sort_nodes(struct vd_graph *g, bool commit, struct vd_error *err)
 		memcpy(g->nodes, order, n * sizeof(*order));
 out:
 	free(order);
-	free(indeg);
 	return r;
 }
 
