@@ -961,6 +961,16 @@ static void test_build_reports_everything(void **state)
 		     "t.topo:9:8: 'x' has no output port 'out7' (it has 'out')");
 }
 
+/* A pipeline of @n nodes "name<i> @type", nothing linked, into @text. */
+static void node_pile(char *text, size_t size, int n, const char *name, const char *type)
+{
+	size_t at = (size_t)snprintf(text, size, "pipeline p {\n");
+
+	for (int i = 0; i < n; i++)
+		at += (size_t)snprintf(text + at, size - at, "  node %s%d %s\n", name, i, type);
+	snprintf(text + at, size - at, "}\n");
+}
+
 /* Building lists at most as many errors as loading does, the last saying so. */
 static void test_build_error_limit(void **state)
 {
@@ -969,14 +979,10 @@ static void test_build_error_limit(void **state)
 	struct fake_types f;
 	struct vd_topology *t;
 	struct vd_graph *g;
-	size_t at;
 
 	(void)state;
 	/* 150 nodes, each with an unconnected input and output: 300 errors */
-	at = (size_t)snprintf(text, sizeof(text), "pipeline p {\n");
-	for (int i = 0; i < 150; i++)
-		at += (size_t)snprintf(text + at, sizeof(text) - at, "  node n%d double\n", i);
-	snprintf(text + at, sizeof(text) - at, "}\n");
+	node_pile(text, sizeof(text), 150, "n", "double");
 	assert_int_equal(build(text, &E, &g, &t, &f), -EINVAL);
 	assert_int_equal(E.n, VD_TOPOLOGY_MAX_ERRORS);
 	assert_string_equal(E.msg[0], "t.topo:2:3: input n0:in is not connected");
@@ -986,10 +992,7 @@ static void test_build_error_limit(void **state)
 	vd_topology_free(t);
 
 	/* 120 unknown node types, errors of adding nodes: the same limit */
-	at = (size_t)snprintf(text, sizeof(text), "pipeline p {\n");
-	for (int i = 0; i < 120; i++)
-		at += (size_t)snprintf(text + at, sizeof(text) - at, "  node w%d wobbler\n", i);
-	snprintf(text + at, sizeof(text) - at, "}\n");
+	node_pile(text, sizeof(text), 120, "w", "wobbler");
 	assert_int_equal(build(text, &E, &g, &t, &f), -EINVAL);
 	assert_int_equal(E.n, VD_TOPOLOGY_MAX_ERRORS);
 	assert_string_equal(E.msg[99], "t.topo:101:3: unknown node type 'wobbler' (too many errors, stopping)");
