@@ -960,11 +960,12 @@ out:
 	return res;
 }
 
-/* Lock held. START @ut; @may_inline: this thread may convert it at once;
- * @batch: the caller publishes the page and readiness itself, once for a
- * run of STARTs (update_poll()). *@signal: the caller must wake the worker
- * once the lock is dropped. */
-static int start_locked(struct session *s, struct vd_accel_task *ut, bool may_inline, bool batch, bool *signal)
+/* Lock held. START @ut. @from_ring: a ring entry, which the worker or the
+ * event loop takes in a run: it never converts inline, and the caller
+ * publishes the page and readiness once for the run (update_poll());
+ * otherwise this thread may convert it at once. *@signal: the caller must
+ * wake the worker once the lock is dropped. */
+static int start_locked(struct session *s, struct vd_accel_task *ut, bool from_ring, bool *signal)
 {
 	struct task *t;
 	int res = 0;
@@ -1028,9 +1029,9 @@ static int start_locked(struct session *s, struct vd_accel_task *ut, bool may_in
 	s->active++;
 	/* before it may finish (inline, or on the worker once the lock drops) */
 	page_task(s, t);
-	if (!batch)
+	if (!from_ring)
 		page_commit(s);
-	if (may_inline && !s->busy && first_queued(s) == t && t->input_size <= s->inline_max) {
+	if (!from_ring && !s->busy && first_queued(s) == t && t->input_size <= s->inline_max) {
 		/* The fd is brought up to date when the task finishes, a few
 		 * microseconds from now: toggling it twice would cost more than
 		 * the conversion. */
@@ -1044,7 +1045,7 @@ static int start_locked(struct session *s, struct vd_accel_task *ut, bool may_in
 		page_task(s, t);
 		seterr(s, res, "cannot start the session's worker thread");
 	}
-	if (!batch)
+	if (!from_ring)
 		update_poll(s);
 out:
 	return res;
@@ -1057,7 +1058,7 @@ static int e_task_start(struct vd_accel *a, struct vd_accel_task *ut)
 	int res;
 
 	pthread_mutex_lock(&s->lock);
-	res = start_locked(s, ut, true, false, &signal);
+	res = start_locked(s, ut, false, &signal);
 	ring = s->ring != NULL;
 	unlock(s);
 	if (signal)
@@ -1130,7 +1131,7 @@ static bool ring_consume(struct session *s, bool *signal)
 		if (op == VD_PROTO_RING_OP_STOP) {
 			res = stop_locked(s, t.seqno);
 		} else {
-			res = start_locked(s, &t, false, true, &sig);
+			res = start_locked(s, &t, true, &sig);
 			*signal |= sig;
 		}
 		if (res < 0) {
