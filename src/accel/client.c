@@ -474,7 +474,10 @@ static void slot_set_seqno(struct client_session *cs, struct slot *sl, uint64_t 
 	accel_seqmap_del(&cs->seqs, seqno);
 	sl->seqno = seqno;
 	sl->known = true;
-	sl->stop_pending = false;	/* a START of it follows the STOP */
+	/* a new task or a START of it: a STOP before it is behind it, and
+	 * whether this START went out pipelined is the caller's to say */
+	sl->stop_pending = false;
+	sl->certain = false;
 	accel_seqmap_put(&cs->seqs, seqno, (uint8_t)(sl - cs->slots));
 }
 
@@ -496,7 +499,6 @@ static void learn_slot(struct client_session *cs, uint64_t seqno)
 		if (vd_proto_page_read_entry(cs->page, i, &e) == 0 && e.used && e.seqno == seqno) {
 			slot_set_seqno(cs, &cs->slots[i], seqno);
 			cs->slots[i].sent = e.starts;
-			cs->slots[i].certain = false;
 			return;
 		}
 	}
@@ -528,6 +530,26 @@ static bool slot_status(struct client_session *cs, struct slot *sl, struct vd_pr
 		sl->stop_pending = false;
 	else
 		e->state = VD_ACCEL_TASK_IDLE;
+	return true;
+}
+
+/*
+ * The status of @sl's task when its latest START is still in the ring or
+ * the connection (the page shows one START fewer) and went out pipelined:
+ * the engine takes it (start_certain), so it is ACTIVE with the input it
+ * was sent, as the page will say once it is handled. A client looking
+ * before it waits would otherwise pay a round trip.
+ */
+static bool slot_in_flight(struct client_session *cs, struct slot *sl, struct vd_proto_page_entry *e)
+{
+	if (!sl->certain || vd_proto_page_read_entry(cs->page, (unsigned)(sl - cs->slots), e) < 0 ||
+	    !e->used || e->starts + 1 != sl->sent)
+		return false;
+	e->seqno = sl->seqno;
+	e->state = VD_ACCEL_TASK_ACTIVE;
+	e->input_size = sl->certain_input;
+	e->output_size = 0;
+	e->output_flags = 0;
 	return true;
 }
 
@@ -770,7 +792,6 @@ static int c_task_start(struct vd_accel *s, struct vd_accel_task *t)
 		if (sl) {
 			slot_set_seqno(cs, sl, w.seqno);
 			sl->sent++;
-			sl->certain = false;
 			order_append(cs, (unsigned)(sl - cs->slots));
 		}
 		if (t->origin_seqno) {
@@ -849,31 +870,17 @@ static int c_task_status(struct vd_accel *s, struct vd_accel_task_status *st)
 		pthread_mutex_unlock(&cs->lock);
 		return r;
 	}
-	if (cs->state == VD_ACCEL_STATE_SETUP && (sl = slot_of(cs, st->seqno))) {
-		if (slot_status(cs, sl, &e)) {
-			/* every START of it has been handled: the page is its status */
-			pthread_mutex_unlock(&cs->lock);
-			memset(st, 0, sizeof(*st));
-			st->seqno = e.seqno;
-			st->input_size = e.input_size;
-			st->output_size = e.output_size;
-			st->output_flags = e.output_flags;
-			st->state = e.state;
-			return 0;
-		}
-		if (sl->certain && vd_proto_page_read_entry(cs->page, (unsigned)(sl - cs->slots), &e) == 0 &&
-		    e.used && e.starts + 1 == sl->sent) {
-			/* Its latest START is still in the ring or the connection, and
-			 * the engine takes it (start_certain): ACTIVE, as it will be
-			 * when handled. A client looking before it waits (the cheap
-			 * order over the page) would otherwise pay a round trip. */
-			pthread_mutex_unlock(&cs->lock);
-			memset(st, 0, sizeof(*st));
-			st->seqno = sl->seqno;
-			st->input_size = sl->certain_input;
-			st->state = VD_ACCEL_TASK_ACTIVE;
-			return 0;
-		}
+	if (cs->state == VD_ACCEL_STATE_SETUP && (sl = slot_of(cs, st->seqno)) &&
+	    (slot_status(cs, sl, &e) || slot_in_flight(cs, sl, &e))) {
+		/* every START of it handled (the page is its status), or what it will be */
+		pthread_mutex_unlock(&cs->lock);
+		memset(st, 0, sizeof(*st));
+		st->seqno = e.seqno;
+		st->input_size = e.input_size;
+		st->output_size = e.output_size;
+		st->output_flags = e.output_flags;
+		st->state = e.state;
+		return 0;
 	}
 	pthread_mutex_unlock(&cs->lock);
 	struct xfer x = { .type = VD_PROTO_TASK_STATUS, .req = &req, .req_len = sizeof(req),
