@@ -139,11 +139,9 @@ static int sort_nodes(struct vd_graph *g, bool commit, struct vd_error *err)
 		for (uint32_t p = 0; p < walk[k]->n_out && !first; p++)
 			if (walk[k]->out[p] && walk[k]->out[p]->to == walk[len - 1])
 				first = walk[k]->out[p];
-		for (uint32_t i = len; i-- > k;) {
-			const struct gnode *to = i > k ? walk[i] : walk[k];
+		for (uint32_t i = len; i-- > k;)
 			if (plen < sizeof(path))
-				plen += (size_t)snprintf(path + plen, sizeof(path) - plen, " -> %s", to->name);
-		}
+				plen += (size_t)snprintf(path + plen, sizeof(path) - plen, " -> %s", walk[i]->name);
 		x = walk[k];
 		r = vd_error_set(err, -ELOOP, first ? &first->loc : &x->loc,
 				 "links form a cycle: %s", path);
