@@ -1,7 +1,6 @@
 /* topology/build.c - turns a loaded topology into graph nodes and links, reporting every error with its location. */
 #include <errno.h>
 #include <stdbool.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,10 +24,8 @@ static void report_one(struct reporter *rp, const struct vd_error *e)
 	if (rp->n >= VD_TOPOLOGY_MAX_ERRORS)
 		return;
 	if (++rp->n == VD_TOPOLOGY_MAX_ERRORS) {
-		size_t n = strlen(e->msg);
-
 		last = *e;
-		snprintf(last.msg + n, sizeof(last.msg) - n, " (too many errors, stopping)");
+		vd_topology_mark_last(&last);
 		e = &last;
 	}
 	vd_topology_report(rp->diag, e);

@@ -35,9 +35,7 @@ void vd_lexer_error(struct vd_lexer *lx, const struct vd_location *loc, const ch
 	vd_error_vset(&e, -EINVAL, loc, fmt, ap);
 	va_end(ap);
 	if (lx->errors + 1 == VD_TOPOLOGY_MAX_ERRORS) {
-		/* The last report says why the list ends here. */
-		size_t n = strlen(e.msg);
-		snprintf(e.msg + n, sizeof(e.msg) - n, " (too many errors, stopping)");
+		vd_topology_mark_last(&e);
 		lx->stopped = true;
 	}
 	lx->errors++;

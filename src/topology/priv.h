@@ -87,5 +87,7 @@ int vd_topology_parse(struct vd_topology *t, const char *text, size_t len, struc
 
 /** Count @e in @diag and pass it to its report callback. */
 void vd_topology_report(struct vd_diag *diag, const struct vd_error *e);
+/* @e is the last error a list will show (VD_TOPOLOGY_MAX_ERRORS): say why. */
+void vd_topology_mark_last(struct vd_error *e);
 
 #endif

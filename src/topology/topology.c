@@ -125,6 +125,13 @@ void vd_topology_report(struct vd_diag *diag, const struct vd_error *e)
 		diag->report(diag->data, e);
 }
 
+void vd_topology_mark_last(struct vd_error *e)
+{
+	size_t n = strlen(e->msg);
+
+	snprintf(e->msg + n, sizeof(e->msg) - n, " (too many errors, stopping)");
+}
+
 static void report_simple(struct vd_diag *diag, int code, const char *file, const char *msg)
 {
 	struct vd_error e;
